@@ -1,0 +1,440 @@
+r"""What a fitted classifier's final linear layer sees and says.
+
+IBAL needs, for any input, the penultimate features :math:`f(x)` (the input of
+the final linear layer), the logits :math:`\phi(x) = W f(x) + b`, and how the
+training loss depends on :math:`\phi` (:mod:`modal_ibal.losses`).
+:func:`last_layer` returns a reader for each supported estimator:
+
+* a skorch ``NeuralNet``/``NeuralNetClassifier``: a forward hook on the final
+  ``nn.Linear`` (the last in ``named_modules()`` order, or the one named by
+  ``layer``) records its input and output while the module runs over the
+  pool in batches, in eval mode, under ``torch.no_grad()``, on the module's
+  device. The hook is removed and every submodule's train/eval mode restored
+  in ``finally``; parameters, gradients and other hooks are not touched.
+* scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``:
+  :math:`f = x`, exact with no hooks.
+* ``MLPClassifier``: :math:`f` = the last hidden activation, computed from
+  ``coefs_`` and ``intercepts_``.
+* a ``Pipeline`` ending in any of these: the other steps transform ``X`` first.
+
+A binary linear model has one logit :math:`z`; it is represented as the
+two-class softmax with logits :math:`(-z/2, z/2)`, whose probabilities equal
+the model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import is_tensor
+from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
+from .representer import DEFAULT_REG_LAMBDA
+
+DEFAULT_BATCH_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class LastLayerOutputs:
+    """Final-layer inputs and outputs for a set of samples.
+
+    Attributes
+    ----------
+    features : ndarray of shape (n_samples, n_features)
+        :math:`f(x)`, without a bias column.
+    logits : ndarray of shape (n_samples, n_classes)
+        :math:`\\phi(x)`.
+    probas : ndarray of shape (n_samples, n_classes)
+        :math:`p(y|x)` under the model's loss (softmax of the logits for cross-entropy).
+    """
+
+    features: np.ndarray
+    logits: np.ndarray
+    probas: np.ndarray = field(repr=False)
+
+
+class LastLayer:
+    """Reads a fitted estimator's final linear layer; built by :func:`last_layer`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels in the order of the logits.
+    loss : SoftmaxCrossEntropy, OneVsRestLogistic or AutogradLoss
+        How the training loss depends on the logits.
+    has_bias : bool
+        Whether the final layer has a bias (folded in as a constant feature).
+    """
+
+    classes_: np.ndarray
+    loss: Any
+    has_bias: bool
+
+    def outputs(self, X) -> LastLayerOutputs:
+        features, logits = self._features_and_logits(X)
+        return LastLayerOutputs(features, logits, self.loss.probabilities(logits))
+
+    def reg_lambda(self, n_labelled: int) -> float:
+        r"""The model's L2 strength :math:`\lambda` in :math:`\frac1n\sum L + \lambda\lVert W\rVert^2`."""
+        return DEFAULT_REG_LAMBDA
+
+    def encode_labels(self, y, name: str = "y_labelled") -> np.ndarray:
+        """Map labels onto indices into ``classes_``; unknown labels raise."""
+        return encode_labels(y, self.classes_, name)
+
+    def _features_and_logits(self, X) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def encode_labels(y, classes: np.ndarray, name: str = "y_labelled") -> np.ndarray:
+    """Indices of ``y`` in ``classes``, with a clear error for unknown labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+    classes : ndarray of shape (n_classes,)
+    name : str
+        The parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+    """
+    if is_tensor(y):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"The '{name}' parameter must be a 1-D array of class labels. Got shape {y.shape} instead."
+        )
+    classes = np.asarray(classes)
+    lookup = {label: index for index, label in enumerate(classes.tolist())}
+    try:
+        return np.fromiter((lookup[label] for label in y.tolist()), dtype=np.int64, count=len(y))
+    except (KeyError, TypeError):
+        unknown = sorted({str(label) for label in y.tolist() if label not in lookup})
+        raise ValueError(
+            f"The '{name}' parameter holds labels {unknown[:5]} that the model does not know; "
+            f"its classes_ are {classes.tolist()[:10]}. Labels must be among the classes the "
+            "estimator was fitted with (for skorch, pass classes=... to the net)."
+        ) from None
+
+
+def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+    """Build the reader of a fitted estimator's final linear layer.
+
+    Parameters
+    ----------
+    estimator : skorch NeuralNet, LogisticRegression, SGDClassifier, MLPClassifier or Pipeline
+        A fitted classifier; a ``Pipeline`` must end in one of the others.
+    layer : str, optional
+        For skorch modules, the ``named_modules()`` name of the final ``nn.Linear``;
+        by default the last ``nn.Linear`` in the module.
+    batch_size : int, default=4096
+        Samples per forward pass.
+
+    Returns
+    -------
+    LastLayer
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted (skorch's ``NotInitializedError`` is one).
+    TypeError
+        If the estimator has no linear output layer IBAL can read.
+    """
+    if isinstance(estimator, Pipeline):
+        check_is_fitted(estimator)
+        return _PipelineLayer(estimator, last_layer(estimator.steps[-1][1], layer=layer,
+                                                    batch_size=batch_size))
+    if _is_skorch_net(estimator):
+        return _SkorchLayer(estimator, layer=layer, batch_size=batch_size)
+    if isinstance(estimator, MLPClassifier):
+        return _MLPClassifierLayer(estimator)
+    if isinstance(estimator, (LogisticRegression, SGDClassifier)):
+        return _LinearModelLayer(estimator)
+    raise TypeError(
+        "The 'classifier' parameter must be a skorch NeuralNetClassifier, a scikit-learn "
+        "LogisticRegression, SGDClassifier(loss='log_loss') or MLPClassifier, or a Pipeline "
+        f"ending in one. Got {type(estimator).__name__} instead."
+    )
+
+
+def _is_skorch_net(estimator) -> bool:
+    try:
+        from skorch import NeuralNet
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(estimator, NeuralNet)
+
+
+def _as_2d_float(X, name: str = "X") -> np.ndarray:
+    X = X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"The '{name}' parameter must be 2-D (n_samples, n_features) for a scikit-learn "
+            f"linear model. Got shape {X.shape} instead."
+        )
+    return X.astype(np.float64, copy=False)
+
+
+def _binary_as_softmax(z: np.ndarray) -> np.ndarray:
+    z = z.reshape(-1, 1)
+    return np.hstack([-z / 2, z / 2])  # [n, 2]
+
+
+class _PipelineLayer(LastLayer):
+    def __init__(self, pipeline: Pipeline, inner: LastLayer):
+        self.pipeline, self.inner = pipeline, inner
+        self.classes_, self.loss, self.has_bias = inner.classes_, inner.loss, inner.has_bias
+
+    def reg_lambda(self, n_labelled: int) -> float:
+        return self.inner.reg_lambda(n_labelled)
+
+    def _features_and_logits(self, X):
+        return self.inner._features_and_logits(self.pipeline[:-1].transform(X))
+
+
+class _LinearModelLayer(LastLayer):
+    """LogisticRegression or SGDClassifier(loss='log_loss'): f = x."""
+
+    def __init__(self, model):
+        check_is_fitted(model)
+        if isinstance(model, SGDClassifier) and model.loss != "log_loss":
+            raise TypeError(
+                "SGDClassifier needs loss='log_loss' for representer values (a differentiable "
+                f"log loss with probabilities). Got loss={model.loss!r} instead."
+            )
+        self.model = model
+        self.classes_ = model.classes_
+        self.has_bias = bool(model.fit_intercept)
+        binary = model.coef_.shape[0] == 1
+        one_vs_rest = isinstance(model, SGDClassifier) or (
+            getattr(model, "multi_class", None) == "ovr" or model.solver == "liblinear"
+        )
+        self.loss = SoftmaxCrossEntropy() if binary or not one_vs_rest else OneVsRestLogistic()
+
+    def reg_lambda(self, n_labelled: int) -> float:
+        if isinstance(self.model, SGDClassifier):  # (1/n) sum L + alpha/2 ||w||^2
+            return self.model.alpha / 2 if self.model.alpha > 0 else DEFAULT_REG_LAMBDA
+        C = self.model.C  # C sum L + 1/2 ||w||^2, divided by C n
+        return 1.0 / (2.0 * C * n_labelled) if np.isfinite(C) else DEFAULT_REG_LAMBDA
+
+    def _features_and_logits(self, X):
+        features = _as_2d_float(X)
+        z = features @ self.model.coef_.T + self.model.intercept_  # [n, C] or [n, 1]
+        return features, (_binary_as_softmax(z) if z.shape[1] == 1 else z)
+
+
+_ACTIVATIONS = {
+    "identity": lambda a: a,
+    "logistic": lambda a: 1.0 / (1.0 + np.exp(-a)),
+    "tanh": np.tanh,
+    "relu": lambda a: np.maximum(a, 0.0),
+}
+
+
+class _MLPClassifierLayer(LastLayer):
+    """MLPClassifier: f = the last hidden layer's activation."""
+
+    def __init__(self, model: MLPClassifier):
+        check_is_fitted(model)
+        if model.out_activation_ not in ("softmax", "logistic") or (
+            model.out_activation_ == "logistic" and len(model.classes_) != 2
+        ):
+            raise TypeError(
+                "MLPClassifier must be a single-label classifier (softmax output, or logistic "
+                "for two classes) for representer values."
+            )
+        self.model = model
+        self.classes_ = model.classes_
+        self.has_bias = True
+        self.loss = SoftmaxCrossEntropy()
+
+    def reg_lambda(self, n_labelled: int) -> float:
+        # sklearn minimises mean(L) + alpha / (2 n) * sum ||W||^2
+        alpha = self.model.alpha
+        return alpha / (2.0 * n_labelled) if alpha > 0 else DEFAULT_REG_LAMBDA
+
+    def _features_and_logits(self, X):
+        activation = _ACTIVATIONS[self.model.activation]
+        hidden = _as_2d_float(X)
+        for W, b in zip(self.model.coefs_[:-1], self.model.intercepts_[:-1], strict=True):
+            hidden = activation(hidden @ W + b)  # [n, h]
+        z = hidden @ self.model.coefs_[-1] + self.model.intercepts_[-1]  # [n, C] or [n, 1]
+        return hidden, (_binary_as_softmax(z) if z.shape[1] == 1 else z)
+
+
+def final_linear(module, layer: str | None = None):
+    """Find the final ``nn.Linear`` of a torch module.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    layer : str, optional
+        The ``named_modules()`` name of the layer; default the last ``nn.Linear``.
+
+    Returns
+    -------
+    (str, torch.nn.Linear)
+    """
+    import torch
+
+    named = dict(module.named_modules())
+    if layer is not None:
+        if layer not in named or not isinstance(named[layer], torch.nn.Linear):
+            linears = [n for n, m in named.items() if isinstance(m, torch.nn.Linear)]
+            raise ValueError(
+                f"The 'layer' parameter must name an nn.Linear of the module. Got {layer!r}; "
+                f"its nn.Linear layers are {linears}."
+            )
+        return layer, named[layer]
+    linears = [(n, m) for n, m in named.items() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise TypeError(
+            f"The module {type(module).__name__} has no nn.Linear layer. IBAL needs a classifier "
+            "whose logits come from a final nn.Linear (the representer theorem's linear layer)."
+        )
+    return linears[-1]
+
+
+class _SkorchLayer(LastLayer):
+    """A skorch net: forward hook on the final nn.Linear."""
+
+    def __init__(self, net, *, layer: str | None, batch_size: int):
+        import torch
+
+        net.check_is_fitted()
+        self.net, self.batch_size = net, int(batch_size)
+        self.module = net.module_
+        self.layer_name, self.linear = final_linear(self.module, layer)
+        n_out = self.linear.out_features
+        classes = getattr(net, "classes_", None)
+        if classes is None:
+            classes = np.arange(n_out)
+        classes = np.asarray(classes)
+        if len(classes) != n_out:
+            raise ValueError(
+                f"The final nn.Linear '{self.layer_name}' has {n_out} outputs but the net knows "
+                f"{len(classes)} classes ({classes.tolist()[:10]}). When the labelled set lacks "
+                "some classes, pass classes=[...] (all of them) to NeuralNetClassifier; or name "
+                "the output layer with layer=..."
+            )
+        self.classes_ = classes
+        self.has_bias = self.linear.bias is not None
+        criterion = net.criterion_
+        self._outputs_are_probabilities = isinstance(criterion, torch.nn.NLLLoss)
+        self.loss = _loss_for_criterion(criterion)
+
+    def reg_lambda(self, n_labelled: int) -> float:
+        # torch's weight_decay adds wd * W to the gradient of the mean loss: lambda = wd / 2
+        optimizer = getattr(self.net, "optimizer_", None)
+        weight = self.linear.weight
+        for group in getattr(optimizer, "param_groups", []):
+            if any(p is weight for p in group["params"]) and group.get("weight_decay", 0) > 0:
+                return group["weight_decay"] / 2.0
+        return DEFAULT_REG_LAMBDA
+
+    def _features_and_logits(self, X):
+        import torch
+
+        features, logits = [], []
+
+        def record(_module, inputs, output):
+            features.append(inputs[0].detach().float().cpu())
+            logits.append(output.detach().float().cpu())
+
+        modes = {m: m.training for m in self.module.modules()}
+        handle = self.linear.register_forward_hook(record)
+        try:
+            self.module.eval()
+            with torch.no_grad():
+                for out in self._forward_batches(X):
+                    out = out[0] if isinstance(out, tuple) else out
+                    if self._outputs_are_probabilities:
+                        _check_probabilities(out)
+        except RuntimeError as error:
+            shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
+            raise ValueError(
+                f"The module could not process the samples of shape {shape}: {error}"
+            ) from error
+        finally:
+            handle.remove()
+            for module, training in modes.items():
+                module.training = training
+        if not features or features[0].ndim != 2:
+            raise ValueError(
+                f"The final nn.Linear '{self.layer_name}' must receive 2-D input "
+                "(n_samples, n_features)."
+            )
+        return torch.cat(features).numpy(), torch.cat(logits).numpy()
+
+    def _forward_batches(self, X):
+        """Fast path for arrays and tensors; skorch's own iterator for anything else."""
+        import torch
+
+        if not (isinstance(X, np.ndarray) or is_tensor(X)):
+            yield from self.net.forward_iter(X, training=False)
+            return
+        parameter = next(self.module.parameters())
+        for start in range(0, len(X), self.batch_size):
+            batch = X[start : start + self.batch_size]
+            batch = torch.as_tensor(batch)
+            if batch.is_floating_point():
+                batch = batch.to(device=parameter.device, dtype=parameter.dtype)
+            else:
+                batch = batch.to(device=parameter.device)
+            yield self.module(batch)
+
+
+def _check_probabilities(out) -> None:
+    import torch
+
+    sums = out.sum(dim=1)
+    if bool((out < -1e-4).any()) or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+        raise ValueError(
+            "The net's criterion is NLLLoss, which skorch feeds with the module's outputs as "
+            "probabilities, but the outputs are not probabilities (negative, or rows that do not "
+            "sum to 1). A module that ends in a bare nn.Linear needs "
+            "criterion=torch.nn.CrossEntropyLoss; else end the module with a softmax."
+        )
+
+
+def _loss_for_criterion(criterion):
+    """Closed form for (softmax) cross-entropy, autograd on the logits for the rest."""
+    import torch
+
+    plain = getattr(criterion, "weight", None) is None and not getattr(
+        criterion, "label_smoothing", 0.0
+    )
+    if isinstance(criterion, torch.nn.CrossEntropyLoss):
+        return SoftmaxCrossEntropy() if plain else AutogradLoss(criterion)
+    if isinstance(criterion, torch.nn.NLLLoss):  # skorch takes log of softmax probabilities
+        if plain:
+            return SoftmaxCrossEntropy()
+        return AutogradLoss(criterion, input_transform=lambda phi: phi.log_softmax(dim=1))
+    return AutogradLoss(criterion)
+
+
+def check_fitted(estimator) -> None:
+    """Raise ``NotFittedError`` naming the estimator when it is not fitted."""
+    try:
+        if _is_skorch_net(estimator):
+            estimator.check_is_fitted()
+        else:
+            check_is_fitted(estimator)
+    except NotFittedError as error:
+        raise NotFittedError(
+            f"The {type(estimator).__name__} passed as 'classifier' is not fitted yet; fit it "
+            "(or give the ActiveLearner X_training and y_training) before querying."
+        ) from error
