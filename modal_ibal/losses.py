@@ -104,5 +104,5 @@ class AutogradLoss:
 
 
 def _link_gradients(link: np.ndarray) -> np.ndarray:
-    n, n_classes = link.shape
+    n_classes = link.shape[1]
     return link[:, None, :] - np.eye(n_classes)[None, :, :]  # [n, C, C]
