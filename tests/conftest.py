@@ -1,0 +1,97 @@
+"""Shared tiny fixtures: small data, and skorch nets that fit in a fraction of a second."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, make_blobs
+from skorch import NeuralNetClassifier
+from torch import nn
+
+import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
+
+
+class TinyMLP(nn.Module):
+    """Linear -> ReLU -> final nn.Linear: the shape the hooks expect."""
+
+    def __init__(self, n_features: int = 64, n_hidden: int = 16, n_classes: int = 10):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, n_hidden), nn.ReLU())
+        self.output = nn.Linear(n_hidden, n_classes)
+
+    def forward(self, X):
+        return self.output(self.body(X))
+
+
+class TinyCNN(nn.Module):
+    """Image input (n, 1, 8, 8): conv -> pool -> final nn.Linear."""
+
+    def __init__(self, n_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()
+        )
+        self.output = nn.Linear(4 * 4 * 4, n_classes)
+
+    def forward(self, X):
+        return self.output(self.features(X))
+
+
+def make_net(module=TinyMLP, *, n_classes=10, seed=0, max_epochs=15, **kwargs):
+    """A small skorch classifier with logits out (CrossEntropyLoss), seeded at construction."""
+    torch.manual_seed(seed)
+    params = dict(
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.02,
+        max_epochs=max_epochs,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        classes=np.arange(n_classes),
+    )
+    params.update(kwargs)
+    return NeuralNetClassifier(module, **params)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_torch():
+    """Tests construct nets with a fixed global seed; restore the caller's RNG afterwards."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        yield
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """sklearn digits as float32 vectors in [0, 1]."""
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    """A small three-class synthetic set in 2-D."""
+    X, y = make_blobs(n_samples=240, centers=[[0, 0], [1.5, 0], [0, 4]], cluster_std=0.8,
+                      random_state=0)
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+@pytest.fixture
+def split(digits):
+    """(X_labelled, y_labelled, X_pool) from digits: 40 labelled, 300 pool."""
+    X, y = digits
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(X))
+    return X[order[:40]], y[order[:40]], X[order[40:340]]
+
+
+@pytest.fixture
+def fitted_net(split):
+    X_labelled, y_labelled, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_net().fit(X_labelled, y_labelled)

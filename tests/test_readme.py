@@ -1,0 +1,27 @@
+"""The README opens with the two set-up commands, and CI runs the second one verbatim."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _setup_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", text, flags=re.S)
+    assert block is not None and text.index(block.group(0)) < text.index("\n## ")
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_exactly_two_commands():
+    commands = _setup_commands()
+    assert len(commands) == 2
+    assert "modal-ibal run synthetic" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert _setup_commands()[1] in ci
