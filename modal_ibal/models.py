@@ -211,18 +211,22 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
         self.random_state = random_state
 
     def fit(self, X, y, **fit_params):
+        """Initialise the module and train it from scratch, seeded; see skorch's ``fit``."""
         with self._seeded():
             return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train further without re-initialising, seeded; see skorch's ``partial_fit``."""
         with self._seeded():
             return super().partial_fit(X, y, classes=classes, **fit_params)
 
     def initialize(self):
+        """Initialise module, criterion and optimizer, seeded; returns ``self``."""
         with self._seeded():
             return super().initialize()
 
     def initialize_module(self):
+        """Build ``module_`` under the seed; a module instance is copied and reset."""
         with self._seeded():
             super().initialize_module()
             if isinstance(self.module, nn.Module) and self.module_ is self.module:
@@ -230,9 +234,11 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
         return self
 
     def infer(self, x, **fit_params):
+        """skorch's ``infer`` on a batch whose float64 parts are cast to float32."""
         return super().infer(_float64_to_float32(x), **fit_params)
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
+        """skorch's ``get_loss`` with integer targets cast to int64."""
         if isinstance(y_true, torch.Tensor) and y_true.dtype in _SMALL_INTS:
             y_true = y_true.long()
         return super().get_loss(y_pred, y_true, *args, **kwargs)
