@@ -109,8 +109,9 @@ def _pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
     criterion is ``CrossEntropyLoss`` (skorch applies a softmax) or ``NLLLoss``
     (the module ends in a softmax), skorch's probabilities are the softmax of the
     final ``nn.Linear``'s output, read here in batches. The fast result is
-    checked against skorch's own ``predict_proba`` on the first few pool samples;
-    any other estimator, input type, or a mismatch uses ``predict_proba``.
+    checked against skorch's own ``predict_proba`` on the first few pool samples
+    (the module's train/eval modes are restored afterwards); any other estimator,
+    input type, or a mismatch uses ``predict_proba``.
     """
     import torch
 
@@ -123,7 +124,12 @@ def _pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
     )
     if fast:
         probas = last_layer(estimator, batch_size=batch_size).outputs(X_pool).probas
-        probe = np.asarray(estimator.predict_proba(X_pool[:_PROBE_SAMPLES]), dtype=np.float64)
+        modes = {module: module.training for module in estimator.module_.modules()}
+        try:  # skorch's predict_proba leaves the module in eval mode
+            probe = np.asarray(estimator.predict_proba(X_pool[:_PROBE_SAMPLES]), np.float64)
+        finally:
+            for module, training in modes.items():
+                module.training = training
         if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
             probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
         ):

@@ -1,0 +1,107 @@
+"""Coverage-aware IBAL (issue 7). The modAL contract, determinism under random_state and the
+bad-input errors are checked by the shared template in test_baselines.py ('ibal_cluster')."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_net
+from modAL.models import ActiveLearner
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+
+from modal_ibal.baselines import typicality, typiclust_sampling
+from modal_ibal.cluster import disagreement_ranks, ibal_cluster_sampling
+from modal_ibal.strategies import labelled_view, representer_importance
+
+
+@pytest.fixture(scope="module")
+def learner(digits):
+    X, y = digits
+    order = np.random.default_rng(3).permutation(len(X))
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        learner = ActiveLearner(make_net(max_epochs=10), X_training=X[order[:30]],
+                                y_training=y[order[:30]])
+    return learner, X[order[30:330]]
+
+
+@pytest.fixture(scope="module")
+def blobs6():
+    """Six far-apart blobs of 20 to 10 points, labelled points in blobs 1 and 4, and a model."""
+    sizes = [20, 18, 16, 14, 12, 10]
+    centers = 50.0 * np.array([[0, 0], [1, 0], [0, 1], [1, 1], [2, 0], [2, 1]])
+    X, blob = make_blobs(n_samples=sizes, centers=centers, cluster_std=1.0, random_state=0)
+    labelled = np.array([np.flatnonzero(blob == 1)[0], np.flatnonzero(blob == 4)[0]])
+    pool = np.setdiff1d(np.arange(len(X)), labelled)
+    model = LogisticRegression().fit(X[labelled], [0, 1])
+    return X, blob, labelled, pool, model
+
+
+@pytest.mark.parametrize("representation", ["inputs", "features", "callable"])
+@pytest.mark.parametrize("n_instances", [1, 7])
+def test_beta_zero_is_typiclust(learner, representation, n_instances):
+    learner, X_pool = learner
+    representation = (lambda X: X[:, ::2]) if representation == "callable" else representation
+    ours = ibal_cluster_sampling(learner, X_pool, n_instances, beta=0.0, random_state=5,
+                                 representation=representation)
+    typiclust = typiclust_sampling(learner, X_pool, n_instances, random_state=5,
+                                   representation=representation)
+    np.testing.assert_array_equal(ours[0], typiclust[0])
+    np.testing.assert_array_equal(ours[1], typiclust[1])
+
+
+def _naive_pick(members, X, disagreement, beta):
+    """argmax tau * exp(-beta r) over a cluster's members, with r from pairwise comparisons."""
+    tau = typicality(X[members])
+    s = disagreement[members]
+    ranks = np.array([(s > s_i).sum() for s_i in s]) / max(len(s) - 1, 1)
+    values = tau * np.exp(-beta * ranks)
+    return members[np.argmax(values)], values.max()
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 3.0, 1e4])
+def test_one_pick_per_uncovered_cluster_by_the_weighted_typicality(blobs6, beta):
+    X, blob, labelled, pool, model = blobs6
+    indices, scores = ibal_cluster_sampling(model, X[pool], 4, beta=beta, random_state=0,
+                                            X_labelled=X[labelled], y_labelled=[0, 1])
+    np.testing.assert_array_equal(blob[pool[indices]], [0, 2, 3, 5])  # largest uncovered first
+    view = labelled_view(model, X[pool], X_labelled=X[labelled], y_labelled=[0, 1])
+    disagreement = -representer_importance(view, reading="target")
+    for index, score in zip(indices, scores, strict=True):
+        members = np.flatnonzero(blob[pool] == blob[pool[index]])
+        expected, value = _naive_pick(members, X[pool], disagreement, beta)
+        assert index == expected
+        np.testing.assert_allclose(score, value, rtol=1e-12)
+        if beta == 1e4:  # the preference dominates: the most disagreeing member
+            assert disagreement[index] == disagreement[members].max()
+
+
+def test_ranks_share_ties_and_scale_to_unit_interval():
+    np.testing.assert_allclose(disagreement_ranks([3.0, 1.0, 3.0, 2.0]), [0, 1, 0, 2 / 3])
+    np.testing.assert_array_equal(disagreement_ranks([5.0]), [0.0])
+    np.testing.assert_array_equal(disagreement_ranks([2.0, 2.0, 2.0]), [0.0, 0.0, 0.0])
+
+
+def test_exact_duplicates_tie_and_go_to_the_lower_index(blobs6):
+    X, _, labelled, pool, model = blobs6
+    doubled = np.concatenate([X[pool], X[pool]])  # equal scores, ranks and typicality in pairs
+    for beta in [0.0, 1.0]:
+        indices, _ = ibal_cluster_sampling(model, doubled, 4, beta=beta, random_state=0,
+                                           X_labelled=X[labelled], y_labelled=[0, 1])
+        assert np.all(indices < len(pool))
+
+
+def test_bad_parameters_raise_clear_errors(learner):
+    learner, X_pool = learner
+    with pytest.raises(ValueError, match="'beta' parameter must be finite and >= 0"):
+        ibal_cluster_sampling(learner, X_pool, 2, beta=-1.0)
+    with pytest.raises(ValueError, match="'reading' parameter must be one of"):
+        ibal_cluster_sampling(learner, X_pool, 2, reading="closest")
+    with pytest.raises(ValueError, match="'n_neighbors' parameter must be a positive int"):
+        ibal_cluster_sampling(learner, X_pool, 2, n_neighbors=0)
+    with pytest.raises(ValueError, match="'max_cluster_samples' parameter must be >= 2"):
+        ibal_cluster_sampling(learner, X_pool, 2, max_cluster_samples=1)
