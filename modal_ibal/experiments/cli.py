@@ -1,0 +1,196 @@
+"""The ``modal-ibal`` command: parse the arguments, call the experiment functions, say what was written.
+
+::
+
+    modal-ibal run synthetic --seeds 5 --out results/synthetic
+    modal-ibal run digits --strategies random,entropy,ibal-d --rounds 3 --resume
+    modal-ibal fig4 digits --out results/fig4-digits
+    modal-ibal list
+
+``run`` writes ``results.csv``, ``timings.csv``, ``summary.md``, ``dataset.png``
+and ``curves_<metric>.png`` into ``--out`` (default ``results/<experiment>``),
+keeping each finished (strategy, seed) run in ``--out/runs`` so that an
+interrupted run continues with ``--resume``. ``fig4`` writes
+``fig4_entropy.png``, ``fig4_confidence.png``, ``fig4_correlations.csv`` and
+``fig4.md``. Exit codes: 0 done, 1 a run failed, 2 bad arguments or missing
+data, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import traceback
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _test_size(text: str) -> int | float:
+    return float(text) if any(mark in text for mark in ".eE") else int(text)
+
+
+def _add_size_options(parser: argparse.ArgumentParser) -> None:
+    sizes = parser.add_argument_group("sizes (default: the experiment's own; see 'modal-ibal list')")
+    sizes.add_argument("--initial", type=_positive_int, help="initial labelled points")
+    sizes.add_argument("--epochs", type=_positive_int, help="training epochs per fit")
+    sizes.add_argument("--pool-size", type=_positive_int, help="pool points kept (stratified)")
+    sizes.add_argument("--test-size", type=_test_size,
+                       help="held-out test points (int) or fraction (float)")
+    sizes.add_argument("--threads", type=_positive_int, help="torch threads while running")
+    parser.add_argument("--data-dir", help="folder of the data set (cifar100: holds "
+                        "cifar-100-python/; fashion-mnist: the IDX files)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``modal-ibal``."""
+    from .specs import EXPERIMENTS
+
+    parser = argparse.ArgumentParser(
+        prog="modal-ibal",
+        description="Active-learning experiments with IBAL and its baselines on modAL.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run strategies x seeds x rounds, write CSV, table, PNGs")
+    run.add_argument("experiment", choices=list(EXPERIMENTS))
+    run.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default 5)")
+    run.add_argument("--out", help="output folder (default results/<experiment>)")
+    run.add_argument("--strategies", help="comma-separated names (default: the experiment's)")
+    run.add_argument("--resume", action="store_true",
+                     help="keep finished runs found in <out>/runs and run only the rest")
+    run.add_argument("--rounds", type=_nonnegative_int, help="query rounds after the initial fit")
+    run.add_argument("--batch", type=_positive_int, help="labels bought per round (B)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_size_options(run)
+
+    fig4 = commands.add_parser("fig4", help="paper Fig. 4: IBAL vs entropy and confidence")
+    fig4.add_argument("experiment", choices=list(EXPERIMENTS))
+    fig4.add_argument("--out", help="output folder (default results/fig4-<experiment>)")
+    fig4.add_argument("--seed", type=_nonnegative_int, default=0,
+                      help="seed of the split and of the model (default 0)")
+    fig4.add_argument("--reading", help="IBAL reading (default: the library's default)")
+    _add_size_options(fig4)
+
+    commands.add_parser("list", help="show the strategies and experiments")
+    return parser
+
+
+def _spec(args: argparse.Namespace):
+    from .specs import get_experiment
+
+    return get_experiment(args.experiment).with_overrides(
+        rounds=getattr(args, "rounds", None), initial=args.initial,
+        batch=getattr(args, "batch", None), epochs=args.epochs, pool_size=args.pool_size,
+        test_size=args.test_size, data_dir=args.data_dir, threads=args.threads,
+    )
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .figures import write_figures
+    from .results import write_summary
+    from .runner import run_experiment
+
+    spec = _spec(args)
+    out = args.out or f"results/{spec.name}"
+    strategies = args.strategies if args.strategies is not None else spec.strategies
+    try:
+        result = run_experiment(spec, strategies, args.seeds, out, resume=args.resume,
+                                progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"modal-ibal: interrupted. Finished runs are in {out}/runs; run the same "
+              "command with --resume to continue.", file=sys.stderr)
+        return 130
+    command = "modal-ibal " + shlex.join(argv)
+    summary = write_summary(out, result.results, result.timings, title=spec.name,
+                            command=command)
+    data = spec.load_data()
+    figures = write_figures(out, result.results, data.X, data.y, title=spec.name)
+    resumed = f" ({result.n_resumed} runs resumed from disk)" if result.n_resumed else ""
+    print(f"{spec.name}: {result.results['strategy'].nunique()} strategies x "
+          f"{result.results['seed'].nunique()} seeds{resumed}")
+    for path in [out + "/results.csv", out + "/timings.csv", summary, *figures]:
+        print(f"wrote {path}")
+    return 0
+
+
+def _fig4(args: argparse.Namespace) -> int:
+    from .fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
+    from .figures import write_fig4_figures
+
+    spec = _spec(args)
+    out = args.out or f"results/fig4-{spec.name}"
+    options = {} if args.reading is None else {"reading": args.reading}
+    scores = ibal_vs_uncertainty(spec, args.seed, **options)
+    correlations = rank_correlations(scores)
+    title = f"{spec.name}, {spec.n_initial} labels, seed {args.seed}"
+    paths = write_correlations(out, correlations, title=f"Fig. 4: {title}")
+    paths += write_fig4_figures(out, scores, correlations, title=spec.name)
+    print(correlations.to_string(float_format=lambda value: f"{value:.3g}"))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _list() -> int:
+    from .registry import STRATEGIES
+    from .specs import EXPERIMENTS
+
+    print("strategies:")
+    width = max(map(len, STRATEGIES))
+    for name, entry in STRATEGIES.items():
+        print(f"  {name:<{width}}  {entry.description}")
+    print("\nexperiments:")
+    width = max(map(len, EXPERIMENTS))
+    for name, spec in EXPERIMENTS.items():
+        print(f"  {name:<{width}}  {spec.description}")
+        print(f"  {'':<{width}}  initial={spec.n_initial} batch={spec.batch_size} "
+              f"rounds={spec.n_rounds} epochs={spec.epochs} test_size={spec.test_size} "
+              f"pool_size={spec.pool_size}")
+        print(f"  {'':<{width}}  strategies: {','.join(spec.strategies)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``modal-ibal`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .runner import RunFailedError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, argv)
+        if args.command == "fig4":
+            return _fig4(args)
+        return _list()
+    except RunFailedError as error:
+        traceback.print_exception(error.__cause__, file=sys.stderr)
+        out = getattr(args, "out", None) or f"results/{args.experiment}"
+        print(f"modal-ibal: error: {error}\nFinished runs are kept in {out}/runs; fix the "
+              "problem and run the same command with --resume.", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"modal-ibal: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Run strategies x seeds x rounds on a modAL ``ActiveLearner`` and keep every finished run.
+
+For each seed (outer loop) and strategy (inner loop), :func:`run_one` builds a
+fresh model with the seed's ``random_state``, fits it on the seed's initial
+labelled set inside an ``ActiveLearner``, then for ``n_rounds`` rounds queries
+``batch_size`` points from what is left of the pool through
+``learner.query(...)``, reveals their labels and refits (``learner.teach``).
+After the initial fit and after every round it scores the held-out test set:
+accuracy, balanced accuracy (the mean recall over the classes in the test set,
+scikit-learn's ``balanced_accuracy_score``) and macro-F1. Strategies that take
+``random_state`` get one per (seed, round) from
+:func:`modal_ibal.experiments.seeds.derive_seed`.
+
+Crash safety: a finished (strategy, seed) run is written at once to
+``<out>/runs/<strategy>__seed<k>.csv`` through a temporary file and
+``os.replace``, so a file there is always complete. ``resume=True`` skips runs
+whose file exists. ``<out>/results.csv`` (scores) and ``<out>/timings.csv``
+(``fit_seconds``, ``query_seconds``) are always assembled from the run files in
+one canonical order, so an interrupted and resumed experiment writes the same
+``results.csv``, byte for byte, as an uninterrupted one. Timings vary from run
+to run and are kept out of ``results.csv`` for that reason.
+
+``<out>/protocol.json`` records the settings that change the numbers (sizes,
+epochs); resuming, or writing into a folder whose runs were made, with other
+settings is refused rather than mixed.
+
+Note: modAL's ``query`` calls a strategy a second time when the first call
+raises (any exception, including ``KeyboardInterrupt``), so a failing strategy
+runs twice and Ctrl-C during a query may need pressing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
+
+from .registry import accepts_random_state, resolve_strategies
+from .seeds import QUERY, derive_seed
+from .specs import ExperimentSpec, Split
+
+__all__ = [
+    "COLUMNS",
+    "SCORE_METRICS",
+    "TIMING_METRICS",
+    "ExperimentResult",
+    "RunFailedError",
+    "assemble",
+    "run_experiment",
+    "run_file",
+    "run_one",
+    "score_predictions",
+]
+
+COLUMNS = ("experiment", "strategy", "seed", "round", "n_labelled", "metric", "value")
+SCORE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+TIMING_METRICS = ("fit_seconds", "query_seconds")
+_SORT_KEYS = ["strategy", "seed", "round", "metric"]
+
+
+class RunFailedError(RuntimeError):
+    """A (strategy, seed) run failed; finished runs stay on disk.
+
+    Attributes
+    ----------
+    strategy : str
+    seed : int
+    round : int
+        The round in progress (0 is the initial fit).
+    stage : str
+        ``"query"``, ``"fit"`` or ``"evaluate"``.
+    """
+
+    def __init__(self, strategy: str, seed: int, round_: int, stage: str, cause: BaseException):
+        self.strategy, self.seed, self.round, self.stage = strategy, seed, round_, stage
+        super().__init__(
+            f"Strategy '{strategy}' failed at seed {seed}, round {round_} ({stage}): "
+            f"{type(cause).__name__}: {cause}"
+        )
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What :func:`run_experiment` wrote.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        One row per (strategy, seed, round, score metric), columns :data:`COLUMNS`.
+    timings : pandas.DataFrame
+        The same layout for :data:`TIMING_METRICS`.
+    out : Path
+        The output folder; ``results.csv``, ``timings.csv`` and ``runs/`` are in it.
+    n_resumed : int
+        Runs read from disk instead of computed.
+    """
+
+    results: pd.DataFrame
+    timings: pd.DataFrame
+    out: Path
+    n_resumed: int
+
+
+def run_file(out: str | os.PathLike, strategy: str, seed: int) -> Path:
+    """The file that holds (or will hold) one finished run: ``<out>/runs/<strategy>__seed<k>.csv``."""
+    return Path(out) / "runs" / f"{strategy}__seed{int(seed)}.csv"
+
+
+def score_predictions(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy and macro-F1 of predictions on the test set.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_test,)
+
+    Returns
+    -------
+    dict
+        ``{"accuracy", "balanced_accuracy", "macro_f1"}`` -> float in [0, 1].
+        Balanced accuracy is the mean recall over the classes present in
+        ``y_true`` (equal to ``sklearn.metrics.balanced_accuracy_score``, without
+        its warning when ``y_pred`` holds other classes); macro-F1 averages over
+        the classes in ``y_true`` or ``y_pred``, a class never predicted scoring 0.
+    """
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(
+            recall_score(y_true, y_pred, labels=np.unique(y_true), average="macro",
+                         zero_division=0)
+        ),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
+
+
+def run_one(
+    spec: ExperimentSpec,
+    split: Split,
+    strategy_name: str,
+    strategy: Callable,
+    seed: int,
+    *,
+    on_round: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """One active-learning run: a fresh model, the seed's initial labels, ``spec.n_rounds`` queries.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    split : Split
+        The seed's pool, test set and initial labelled set (``spec.split(data, seed)``).
+    strategy_name : str
+        Its name in the output.
+    strategy : callable
+        A modAL strategy ``f(learner, X_pool, n_instances=B, **kwargs) -> (indices, scores)``.
+    seed : int
+    on_round : callable, optional
+        Called with the round number after each round (progress display).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows with columns :data:`COLUMNS`: the score metrics after every round and
+        the fit and query times.
+
+    Raises
+    ------
+    RunFailedError
+        When the strategy, the fit or the evaluation raises, naming the strategy,
+        seed, round and stage, chained to the original exception.
+    """
+    from modAL.models import ActiveLearner
+
+    stochastic = accepts_random_state(strategy)
+    labelled = np.zeros(len(split.y_pool), dtype=bool)
+    labelled[split.initial] = True
+    rows: list[tuple] = []
+
+    def record(round_: int, metric: str, value: float) -> None:
+        rows.append((spec.name, strategy_name, seed, round_, int(labelled.sum()), metric,
+                     float(value)))
+
+    round_, stage = 0, "fit"
+    try:
+        start = time.perf_counter()
+        learner = ActiveLearner(
+            estimator=spec.build_model(seed), query_strategy=strategy,
+            X_training=split.X_pool[split.initial], y_training=split.y_pool[split.initial],
+        )
+        record(0, "fit_seconds", time.perf_counter() - start)
+        for round_ in range(spec.n_rounds + 1):
+            if round_ > 0:
+                stage = "query"
+                candidates = np.flatnonzero(~labelled)
+                kwargs = {"n_instances": spec.batch_size}
+                if stochastic:
+                    kwargs["random_state"] = derive_seed(seed, QUERY, round_)
+                start = time.perf_counter()
+                query_indices, _ = learner.query(split.X_pool[candidates], **kwargs)
+                query_seconds = time.perf_counter() - start
+                chosen = candidates[_check_query(query_indices, len(candidates), spec.batch_size)]
+                labelled[chosen] = True
+                stage = "fit"
+                start = time.perf_counter()
+                learner.teach(split.X_pool[chosen], split.y_pool[chosen])
+                record(round_, "fit_seconds", time.perf_counter() - start)
+                record(round_, "query_seconds", query_seconds)
+            stage = "evaluate"
+            predictions = learner.predict(split.X_test)
+            for metric, value in score_predictions(split.y_test, predictions).items():
+                record(round_, metric, value)
+            if on_round is not None:
+                on_round(round_)
+    except Exception as exc:
+        raise RunFailedError(strategy_name, seed, round_, stage, exc) from exc
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _check_query(query_indices, n_candidates: int, batch_size: int) -> np.ndarray:
+    indices = np.asarray(query_indices)
+    if (
+        indices.ndim != 1
+        or indices.dtype.kind not in "iu"
+        or len(np.unique(indices)) != batch_size
+        or len(indices) != batch_size
+        or indices.min() < 0
+        or indices.max() >= n_candidates
+    ):
+        raise ValueError(
+            f"The strategy must return {batch_size} distinct integer pool indices in "
+            f"[0, {n_candidates}). Got {indices!r} instead."
+        )
+    return indices
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    strategies: Iterable[str] | Mapping[str, Callable] | None = None,
+    seeds: int | Iterable[int] = 5,
+    out: str | os.PathLike = "results",
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> ExperimentResult:
+    """Run every (strategy, seed) pair, save each as it finishes, and assemble the results.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    strategies : iterable of str, or mapping of name to strategy, optional
+        Registered names (:mod:`modal_ibal.experiments.registry`), or ``{name:
+        callable}`` for strategies of your own; default ``spec.strategies``.
+    seeds : int or iterable of int, default=5
+        An int ``k`` means seeds ``0 .. k-1``.
+    out : path, default="results"
+        Output folder (created).
+    resume : bool, default=False
+        Skip runs whose file already exists in ``<out>/runs``.
+    progress : bool, default=True
+        Show a tqdm progress bar over (strategy, seed) runs on stderr.
+
+    Returns
+    -------
+    ExperimentResult
+
+    Raises
+    ------
+    RunFailedError
+        When a run fails; the runs finished before it are on disk, and
+        ``resume=True`` continues from them.
+    ValueError
+        When ``out`` holds runs made with other settings (see ``protocol.json``).
+    """
+    from tqdm.auto import tqdm
+
+    if strategies is None:
+        strategies = spec.strategies
+    strategies = (
+        dict(strategies) if isinstance(strategies, Mapping) else resolve_strategies(strategies)
+    )
+    seeds = _check_seeds(seeds)
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    _check_protocol(out, spec, resume)
+
+    keys = [(name, seed) for seed in seeds for name in strategies]
+    done = {key for key in keys if resume and run_file(out, *key).is_file()}
+    data = spec.load_data() if len(done) < len(keys) else None
+    splits: dict[int, Split] = {}
+    with _torch_threads(spec.threads), tqdm(
+        total=len(keys), initial=len(done), desc=spec.name, unit="run", disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        for name, seed in keys:
+            if (name, seed) in done:
+                continue
+            if seed not in splits:
+                splits = {seed: spec.split(data, seed)}
+            bar.set_postfix_str(f"{name}, seed {seed}")
+            frame = run_one(
+                spec, splits[seed], name, strategies[name], seed,
+                on_round=lambda r, name=name, seed=seed: bar.set_postfix_str(
+                    f"{name}, seed {seed}, round {r}/{spec.n_rounds}"
+                ),
+            )
+            _write_atomic(run_file(out, name, seed), _to_csv(frame))
+            bar.update(1)
+    results, timings = assemble(out, keys)
+    return ExperimentResult(results, timings, out, len(done))
+
+
+def assemble(
+    out: str | os.PathLike, keys: Iterable[tuple[str, int]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the given runs' files and write ``results.csv`` and ``timings.csv`` in canonical order.
+
+    Parameters
+    ----------
+    out : path
+    keys : iterable of (strategy, seed)
+
+    Returns
+    -------
+    results, timings : pandas.DataFrame
+        Sorted by strategy, seed, round and metric.
+    """
+    out = Path(out)
+    frames = [_read_run(run_file(out, name, seed)) for name, seed in keys]
+    combined = pd.concat(frames, ignore_index=True) if frames else _read_run(None)
+    combined = combined.sort_values(_SORT_KEYS, kind="mergesort", ignore_index=True)
+    is_timing = combined["metric"].isin(TIMING_METRICS)
+    results = combined[~is_timing].reset_index(drop=True)
+    timings = combined[is_timing].reset_index(drop=True)
+    _write_atomic(out / "results.csv", _to_csv(results))
+    _write_atomic(out / "timings.csv", _to_csv(timings))
+    return results, timings
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """Set torch's intra-op threads for the block and restore the caller's setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_seeds(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"The 'seeds' parameter must be >= 1. Got {seeds} instead.")
+        return list(range(int(seeds)))
+    values = [int(seed) for seed in seeds]
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise ValueError(
+            f"The 'seeds' parameter must be a count or distinct non-negative ints. "
+            f"Got {values!r} instead."
+        )
+    return values
+
+
+def _check_protocol(out: Path, spec: ExperimentSpec, resume: bool) -> None:
+    path = out / "protocol.json"
+    current = spec.protocol()
+    has_runs = any((out / "runs").glob("*.csv"))
+    if path.is_file() and has_runs:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != current:
+            action = "resume them" if resume else "write next to them"
+            raise ValueError(
+                f"The runs in '{out}' were made with {previous}, not {current}; refusing to "
+                f"{action}. Use the same settings or another --out folder."
+            )
+    _write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+def _to_csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def _read_run(path: Path | None) -> pd.DataFrame:
+    if path is None:
+        return pd.DataFrame({name: pd.Series(dtype=float if name == "value" else object)
+                             for name in COLUMNS})
+    return pd.read_csv(path, float_precision="round_trip",
+                       dtype={"experiment": str, "strategy": str, "metric": str})
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
