@@ -342,7 +342,7 @@ def assemble(
     timings = combined[is_timing].reset_index(drop=True)
     _write_atomic(out / "results.csv", _to_csv(results))
     _write_atomic(out / "timings.csv", _to_csv(timings))
-    return results, timings
+    return results.astype({"value": float}), timings.astype({"value": float})
 
 
 @contextlib.contextmanager
@@ -393,11 +393,12 @@ def _to_csv(frame: pd.DataFrame) -> str:
 
 
 def _read_run(path: Path | None) -> pd.DataFrame:
+    """A run file's rows, with values kept as their exact text so re-writing them is lossless."""
+    text_columns = {"experiment": str, "strategy": str, "metric": str, "value": str}
     if path is None:
-        return pd.DataFrame({name: pd.Series(dtype=float if name == "value" else object)
+        return pd.DataFrame({name: pd.Series(dtype=text_columns.get(name, "int64"))
                              for name in COLUMNS})
-    return pd.read_csv(path, float_precision="round_trip",
-                       dtype={"experiment": str, "strategy": str, "metric": str})
+    return pd.read_csv(path, dtype=text_columns, keep_default_na=False)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,113 @@
+"""The modal-ibal command end to end, at a tiny size: files written, opened and checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from modal_ibal.experiments import registry
+from modal_ibal.experiments.cli import main
+
+STRATEGIES = ("random", "entropy", "ibal-d")
+TINY = ["--rounds", "2", "--epochs", "5", "--pool-size", "300", "--test-size", "200",
+        "--no-progress"]
+
+
+def _run(out, *extra, strategies=STRATEGIES, seeds=2):
+    argv = ["run", "synthetic", "--seeds", str(seeds), "--out", str(out),
+            "--strategies", ",".join(strategies), *TINY, *extra]
+    return main(argv)
+
+
+def test_run_writes_csv_summary_and_figures(tmp_path, capsys):
+    assert _run(tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "synthetic: 3 strategies x 2 seeds" in printed
+    assert f"wrote {tmp_path}/summary.md" in printed
+
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert list(results.columns) == ["experiment", "strategy", "seed", "round", "n_labelled",
+                                     "metric", "value"]
+    assert len(results) == 3 * 2 * 3 * 3  # strategies x seeds x budgets x metrics
+    assert sorted(results["n_labelled"].unique()) == [10, 20, 30]
+    assert set(results["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
+    assert (results["experiment"] == "synthetic").all()
+    assert results["value"].between(0, 1).all()
+
+    summary = (tmp_path / "summary.md").read_text()
+    for name in STRATEGIES:
+        assert summary.count(f"| {name} |") == 4  # three metric tables and the timing table
+    assert "--strategies random,entropy,ibal-d" in summary
+
+    for name in ("dataset", "curves_accuracy", "curves_balanced_accuracy", "curves_macro_f1"):
+        image = imread(tmp_path / f"{name}.png")
+        assert image.shape[0] > 300 and image.shape[1] > 300
+        assert image.std() > 0.01  # something was drawn
+
+
+def test_resume_gives_the_same_csv_as_a_fresh_run(tmp_path):
+    fresh, resumed = tmp_path / "fresh", tmp_path / "resumed"
+    assert _run(fresh) == 0
+    assert _run(resumed, strategies=STRATEGIES[:2], seeds=1) == 0
+    assert _run(resumed, "--resume") == 0
+    assert (fresh / "results.csv").read_bytes() == (resumed / "results.csv").read_bytes()
+
+
+def test_list_shows_strategies_and_experiments(capsys):
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out
+    for name in (*registry.strategy_names(), "synthetic", "digits", "fashion-mnist", "cifar100"):
+        assert name in printed
+
+
+def test_fig4_writes_plots_and_correlations(tmp_path, capsys):
+    argv = ["fig4", "synthetic", "--out", str(tmp_path), "--epochs", "5", "--pool-size", "300",
+            "--test-size", "200"]
+    assert main(argv) == 0
+    assert "spearman_rho" in capsys.readouterr().out
+    correlations = pd.read_csv(tmp_path / "fig4_correlations.csv", index_col="measure")
+    assert list(correlations.index) == ["entropy", "confidence"]
+    assert np.all(np.abs(correlations["spearman_rho"]) <= 1)
+    for name in ("fig4_entropy.png", "fig4_confidence.png"):
+        assert imread(tmp_path / name).shape[0] > 300
+    assert "Spearman" in (tmp_path / "fig4.md").read_text()
+
+
+def _broken_strategy(classifier, X_pool, n_instances=1, **kwargs):
+    raise RuntimeError("deliberately broken")
+
+
+def test_a_failing_strategy_exits_1_naming_it_and_keeps_finished_runs(tmp_path, capsys,
+                                                                      monkeypatch):
+    entry = registry.StrategyEntry("broken", __name__, "_broken_strategy", "always raises")
+    monkeypatch.setitem(registry.STRATEGIES, "broken", entry)
+    assert _run(tmp_path, strategies=("random", "broken"), seeds=1) == 1
+    error = capsys.readouterr().err
+    assert "Strategy 'broken' failed at seed 0, round 1 (query)" in error
+    assert "deliberately broken" in error and "--resume" in error
+    assert (tmp_path / "runs" / "random__seed0.csv").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "synthetic", "--strategies", "random,nope"], "Got 'nope' instead"),
+    (["run", "cifar100", "--seeds", "1"], "--data-dir"),
+    (["run", "fashion-mnist", "--data-dir", "/nonexistent/fashion"], "dataset-fashion-mnist"),
+    (["run", "synthetic", "--rounds", "400"], "pool holds"),
+])
+def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
+    assert main([*argv, "--out", str(tmp_path), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "mnist"],
+    ["run", "synthetic", "--seeds", "0"],
+    ["run", "synthetic", "--epochs", "-3"],
+])
+def test_argparse_rejects(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "error" in capsys.readouterr().err
