@@ -124,9 +124,12 @@ def _pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
     )
     if fast:
         probas = last_layer(estimator, batch_size=batch_size).outputs(X_pool).probas
+        head = torch.as_tensor(X_pool[:_PROBE_SAMPLES])
+        if head.is_floating_point():  # cast as the fast path does (float64 arrays)
+            head = head.to(next(estimator.module_.parameters()).dtype)
         modes = {module: module.training for module in estimator.module_.modules()}
         try:  # skorch's predict_proba leaves the module in eval mode
-            probe = np.asarray(estimator.predict_proba(X_pool[:_PROBE_SAMPLES]), np.float64)
+            probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
         finally:
             for module, training in modes.items():
                 module.training = training
@@ -188,7 +191,7 @@ def random_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     X_labelled=None,
     y_labelled=None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +224,7 @@ def entropy_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     X_labelled=None,
     y_labelled=None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -272,7 +275,7 @@ def margin_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     X_labelled=None,
     y_labelled=None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -341,7 +344,7 @@ def coreset_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     embedding: Any = None,
     X_labelled=None,
     y_labelled=None,
@@ -462,7 +465,7 @@ def badge_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     X_labelled=None,
     y_labelled=None,
     layer: str | None = None,
@@ -657,7 +660,7 @@ def typiclust_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     representation: Any = "inputs",
     n_neighbors: int = DEFAULT_N_NEIGHBORS,
     max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES,
@@ -750,7 +753,7 @@ def purity_radius(
     n_clusters: int,
     *,
     purity: float = DEFAULT_PURITY,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     max_samples: int = DEFAULT_MAX_PURITY_SAMPLES,
 ) -> float:
     r"""ProbCover's ball radius: the largest :math:`\delta` whose balls are pure enough.
@@ -839,7 +842,7 @@ def probcover_sampling(
     X_pool,
     n_instances: int = 1,
     *,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     delta: float | None = None,
     purity: float = DEFAULT_PURITY,
     representation: Any = "inputs",
@@ -888,8 +891,10 @@ def probcover_sampling(
 
     .. math::  u = \arg\max_{x \in U} |B_\delta(x) \setminus \mathrm{covered}|,
 
-    costing :math:`O(\mathrm{nnz})` per pick. Memory grows with the number of
-    edges: a large :math:`\delta` makes the graph dense.
+    costing :math:`O(\mathrm{nnz})` per pick. Building the graph is a radius
+    search over all :math:`n + N` points (brute force, :math:`O((n + N)^2 k)`, in
+    high dimensions), and memory grows with the number of edges: a large
+    :math:`\delta` makes the graph dense.
     """
     X_pool, n_instances = _check_pool(X_pool, n_instances)
     estimator, y_labelled, Z_labelled, Z_pool = _codes_for(

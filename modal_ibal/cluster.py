@@ -62,7 +62,7 @@ def ibal_cluster_sampling(
     representation: Any = "inputs",
     n_neighbors: int = DEFAULT_N_NEIGHBORS,
     reading: str = DEFAULT_READING,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
     max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES,
     X_labelled=None,
     y_labelled=None,

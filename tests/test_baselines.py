@@ -190,6 +190,14 @@ def test_uncertainty_equals_modal_from_one_batched_pass(ours, modal, measure, le
     assert max(sizes) <= 8  # skorch's per-sample path only checks the first samples
 
 
+@pytest.mark.parametrize("name", ["entropy", "margin", "coreset", "badge"])
+def test_float64_pools_are_cast_for_the_net(name, learner, digits_split):
+    _, _, X_pool = digits_split
+    as_float32 = STRATEGIES[name](learner, X_pool, N_INSTANCES, random_state=0)
+    as_float64 = STRATEGIES[name](learner, X_pool.astype(np.float64), N_INSTANCES, random_state=0)
+    np.testing.assert_array_equal(as_float32[0], as_float64[0])
+
+
 class _Tempered(nn.Module):
     """The final nn.Linear's output is rescaled: its logits are not the module's output."""
 
