@@ -5,8 +5,30 @@ scikit-learn (see :mod:`modal_ibal._compat`); nothing else happens at import.
 """
 
 from ._compat import patch_modal_check_X_y
+from .baselines import (
+    BASELINE_STRATEGIES,
+    badge_sampling,
+    coreset_sampling,
+    entropy_sampling,
+    margin_sampling,
+    probcover_sampling,
+    purity_radius,
+    random_sampling,
+    typicality,
+    typiclust_sampling,
+)
+from .cluster import disagreement_ranks, ibal_cluster_sampling
+from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
 from .distance import nearest_labelled_distance, normalise_by_max
 from .extract import LastLayer, LastLayerOutputs, last_layer
+from .models import (
+    MLP,
+    SeededNeuralNetClassifier,
+    SmallCNN,
+    cifar_resnet18,
+    default_device,
+    make_classifier,
+)
 from .representer import (
     READINGS,
     class_feature_sums,
@@ -32,25 +54,47 @@ patch_modal_check_X_y()
 __version__ = "0.1.0"
 
 __all__ = [
+    "BASELINE_STRATEGIES",
     "IBAL_READINGS",
+    "MLP",
     "READINGS",
     "LastLayer",
     "LastLayerOutputs",
+    "SeededNeuralNetClassifier",
+    "SmallCNN",
+    "badge_sampling",
+    "cifar_resnet18",
     "class_feature_sums",
+    "coreset_sampling",
+    "default_device",
+    "disagreement_ranks",
     "entropy_distance_sampling",
+    "entropy_sampling",
+    "ibal_cluster_sampling",
     "ibal_distance_sampling",
     "ibal_sampling",
     "ibal_scores",
     "labelled_view",
     "last_layer",
     "literal_ibal_scores",
+    "load_cifar100",
+    "load_digits_images",
+    "load_fashion_mnist",
+    "make_classifier",
+    "make_synthetic",
+    "margin_sampling",
     "nearest_labelled_distance",
     "normalise_by_max",
     "predictive_entropy",
+    "probcover_sampling",
+    "purity_radius",
+    "random_sampling",
     "refit_last_layer",
     "representer_importance",
     "representer_logits",
     "representer_weights",
     "select_highest",
     "select_lowest",
+    "typicality",
+    "typiclust_sampling",
 ]
