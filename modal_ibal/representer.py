@@ -52,6 +52,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
+from .losses import SoftmaxCrossEntropy
+
 READINGS = ("class", "pseudo", "target", "agreement", "nonlinear")
 DEFAULT_READING = "target"
 DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
@@ -99,14 +101,16 @@ def class_feature_sums(features: np.ndarray, y_index: np.ndarray, n_classes: int
     return sums
 
 
-def _gradient_terms(loss, logits: np.ndarray, g: np.ndarray, yhat: np.ndarray):
+def _gradient_terms(loss, logits: np.ndarray, g: np.ndarray, yhat: np.ndarray,
+                    link: np.ndarray | None = None):
     """Per-sample reductions of ``A[i, y, c]`` the readings need, each of shape (b, C).
 
     diag[y] = A[y, y];  Ag[y] = sum_c A[y, c] g_c;  A_hat[c] = A[yhat, c].
+    ``link`` is ``loss.link(logits)`` when the caller has it already.
     """
     rows = np.arange(len(yhat))
     if loss.link is not None:  # A[y, c] = s_c - [y = c]
-        s = loss.link(logits)  # [b, C]
+        s = loss.link(logits) if link is None else link  # [b, C]
         diag = s - 1.0  # [b, C]
         Ag = (s * g).sum(axis=1, keepdims=True) - g  # [b, C]
         A_hat = s.copy()  # [b, C]
@@ -178,6 +182,8 @@ def ibal_scores(
             f"Got {reading!r} instead."
         )
     formula = _READING_FORMULAS[reading]
+    # softmax cross-entropy: link output and probabilities are one softmax, computed once
+    shared_softmax = type(loss) is SoftmaxCrossEntropy
     class_sums_t = np.ascontiguousarray(class_sums.T, dtype=np.float64)  # [d, C]
     n_pool = features.shape[0]
     chunk = _CHUNK if loss.link is not None else max(1, _CHUNK // max(1, logits.shape[1]))
@@ -186,10 +192,14 @@ def ibal_scores(
         stop = min(start + chunk, n_pool)
         F = features[start:stop].astype(np.float64, copy=False)  # [b, d]
         phi = logits[start:stop].astype(np.float64, copy=False)  # [b, C]
-        p = loss.probabilities(phi) if probas is None else probas[start:stop]  # [b, C]
+        link = loss.link(phi) if shared_softmax else None  # [b, C]
+        if probas is not None:
+            p = probas[start:stop]  # [b, C]
+        else:
+            p = link if shared_softmax else loss.probabilities(phi)  # [b, C]
         g = F @ class_sums_t  # [b, C]
         yhat = p.argmax(axis=1)  # [b]
-        diag, Ag, A_hat = _gradient_terms(loss, phi, g, yhat)
+        diag, Ag, A_hat = _gradient_terms(loss, phi, g, yhat, link)
         scores[start:stop] = formula(p, g, g.sum(axis=1), diag, Ag, A_hat, yhat)
     return scale * scores
 
