@@ -20,6 +20,10 @@ one canonical order, so an interrupted and resumed experiment writes the same
 ``results.csv``, byte for byte, as an uninterrupted one. Timings vary from run
 to run and are kept out of ``results.csv`` for that reason.
 
+Reproducibility: the same seed gives the same ``results.csv`` on CPU (checked by
+the tests); on a GPU, cuDNN may pick non-deterministic kernels, so expect small
+differences there.
+
 ``<out>/protocol.json`` records the settings that change the numbers (sizes,
 epochs); resuming, or writing into a folder whose runs were made, with other
 settings is refused rather than mixed.

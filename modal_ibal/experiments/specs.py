@@ -396,7 +396,7 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
             n_initial=10,
             batch_size=10,
             n_rounds=9,
-            epochs=150,
+            epochs=100,
             test_size=0.3,
         ),
         ExperimentSpec(
