@@ -348,12 +348,8 @@ class _SkorchLayer(LastLayer):
     def _features_and_logits(self, X):
         import torch
 
-        features, logits = [], []
-
-        def record(_module, inputs, output):
-            features.append(inputs[0].detach().float().cpu())
-            logits.append(output.detach().float().cpu())
-
+        known = isinstance(X, np.ndarray) or is_tensor(X)
+        record = _Recorder(len(X) if known else None)
         modes = {m: m.training for m in self.module.modules()}
         handle = self.linear.register_forward_hook(record)
         try:
@@ -372,12 +368,12 @@ class _SkorchLayer(LastLayer):
             handle.remove()
             for module, training in modes.items():
                 module.training = training
-        if not features or features[0].ndim != 2:
+        if record.n_rows == 0 or record.input_ndim != 2:
             raise ValueError(
                 f"The final nn.Linear '{self.layer_name}' must receive 2-D input "
                 "(n_samples, n_features)."
             )
-        return torch.cat(features).numpy(), torch.cat(logits).numpy()
+        return record.result()
 
     def _forward_batches(self, X):
         """Fast path for arrays and tensors; skorch's own iterator for anything else."""
@@ -395,6 +391,51 @@ class _SkorchLayer(LastLayer):
             else:
                 batch = batch.to(device=parameter.device)
             yield self.module(batch)
+
+
+class _Recorder:
+    """Forward hook that keeps the final layer's input and output, batch by batch, as float32.
+
+    When the number of samples is known, each batch is copied into arrays allocated
+    once, so a batch's tensors are freed as soon as it is recorded: peak memory is
+    the result plus one batch, not twice the result (a list of batches, then their
+    concatenation). Otherwise, or if the layer runs more often than expected, the
+    batches are kept and concatenated at the end.
+    """
+
+    def __init__(self, n_samples: int | None):
+        self.n_samples = n_samples
+        self.n_rows = 0
+        self.input_ndim = 0
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.batches: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __call__(self, _module, inputs, output) -> None:
+        features = inputs[0].detach().float().cpu().numpy()  # [b, d]
+        logits = output.detach().float().cpu().numpy()  # [b, C]
+        self.input_ndim = features.ndim
+        start, stop = self.n_rows, self.n_rows + len(features)
+        self.n_rows = stop
+        if self.arrays is None and not self.batches and self.n_samples is not None:
+            self.arrays = (np.empty((self.n_samples, *features.shape[1:]), np.float32),
+                           np.empty((self.n_samples, *logits.shape[1:]), np.float32))
+        if self.arrays is not None and (
+            stop > self.n_samples or self.arrays[0].shape[1:] != features.shape[1:]
+            or self.arrays[1].shape[1:] != logits.shape[1:]
+        ):
+            self.batches = [(self.arrays[0][:start], self.arrays[1][:start])]
+            self.arrays = None
+        if self.arrays is None:
+            self.batches.append((features, logits))
+            return
+        self.arrays[0][start:stop] = features
+        self.arrays[1][start:stop] = logits
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.arrays is not None:
+            return self.arrays[0][: self.n_rows], self.arrays[1][: self.n_rows]
+        return (np.concatenate([f for f, _ in self.batches]),
+                np.concatenate([z for _, z in self.batches]))
 
 
 def _check_probabilities(out) -> None:
