@@ -31,7 +31,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch import nn
 
-__all__ = ["ConvAutoencoder", "MLPAutoencoder"]
+__all__ = ["ConvAutoencoder", "ConvAutoencoderModule", "MLPAutoencoder", "MLPAutoencoderModule"]
 
 _TRANSFORM_BATCH = 4096
 _SEED_BOUND = np.iinfo(np.int32).max

@@ -12,7 +12,7 @@ from conftest import make_net
 from modAL.models import ActiveLearner
 
 from modal_ibal.autoencoder import ConvAutoencoder, MLPAutoencoder
-from modal_ibal.embedding import _PRIME, CachedEmbedding, embed, row_keys
+from modal_ibal.embedding import _PRIME, CachedEmbedding, _first_occurrences, embed, row_keys
 from modal_ibal.strategies import entropy_distance_sampling, ibal_distance_sampling
 
 
@@ -240,3 +240,14 @@ def test_modal_loop_with_autoencoder_codes(one_torch_thread, digits, strategy, k
     # the bare autoencoder works as the embedding too
     bare, _ = learner.query(X[pool], n_instances=5, embedding=autoencoder)
     assert len(np.unique(bare)) == 5
+
+
+def test_first_occurrences_matches_numpy_unique():
+    rng = np.random.default_rng(4)
+    lane0 = rng.integers(0, 4, 200).astype(np.uint64)
+    lane1 = rng.integers(0, 3, 200).astype(np.uint64)
+    first, inverse = _first_occurrences(lane0, lane1)
+    keys = np.stack([lane0, lane1], axis=1)
+    _, expected_first = np.unique(keys, axis=0, return_index=True)
+    np.testing.assert_array_equal(first, np.sort(expected_first))
+    np.testing.assert_array_equal(keys[first][inverse], keys)
