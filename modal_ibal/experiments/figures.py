@@ -156,7 +156,10 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
     ax.set_xlabel("labelled points")
     ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="x-small", ncol=2 if len(names) > 8 else 1)
+    if len(names) > 6:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
+    else:
+        ax.legend(loc="best", fontsize="small")
     ax.set_title(title or f"{_METRIC_LABELS.get(metric, metric)}: mean ± std over seeds")
     return ax
 
@@ -209,8 +212,7 @@ def _colours(n: int) -> list:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=_DPI)
+    figure.savefig(path, dpi=_DPI, bbox_inches="tight")
     return path
 
 
