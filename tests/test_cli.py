@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,6 +75,30 @@ def test_fig4_writes_plots_and_correlations(tmp_path, capsys):
     for name in ("fig4_entropy.png", "fig4_confidence.png"):
         assert imread(tmp_path / name).shape[0] > 300
     assert "Spearman" in (tmp_path / "fig4.md").read_text()
+
+
+def _write_cifar100(root, n_train=150, n_test=40):
+    """A tiny cifar-100-python/ folder in the official pickle layout."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+                 b"fine_labels": [i % 100 for i in range(n)],
+                 b"coarse_labels": [i % 20 for i in range(n)]}
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch, handle)
+
+
+def test_cifar100_runs_from_a_data_dir(tmp_path):
+    _write_cifar100(tmp_path / "data")
+    argv = ["run", "cifar100", "--data-dir", str(tmp_path / "data"), "--seeds", "1",
+            "--rounds", "1", "--initial", "10", "--batch", "5", "--epochs", "1",
+            "--strategies", "random,ibal-d", "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 0
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert sorted(results["n_labelled"].unique()) == [10, 15]
+    assert imread(tmp_path / "out" / "dataset.png").shape[0] > 300
 
 
 def _broken_strategy(classifier, X_pool, n_instances=1, **kwargs):
