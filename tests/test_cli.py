@@ -116,6 +116,23 @@ def test_a_failing_strategy_exits_1_naming_it_and_keeps_finished_runs(tmp_path, 
     assert (tmp_path / "runs" / "random__seed0.csv").is_file()
 
 
+def _interrupting_strategy(classifier, X_pool, n_instances=1, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_an_interrupt_exits_130_and_resume_finishes_the_job(tmp_path, capsys, monkeypatch):
+    entry = registry.StrategyEntry("ctrl-c", __name__, "_interrupting_strategy", "Ctrl-C")
+    monkeypatch.setitem(registry.STRATEGIES, "ctrl-c", entry)
+    assert _run(tmp_path / "cut", strategies=("random", "ctrl-c"), seeds=1) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert sorted(path.name for path in (tmp_path / "cut" / "runs").iterdir()) == [
+        "random__seed0.csv"]
+    assert _run(tmp_path / "cut", "--resume", strategies=("random", "entropy")) == 0
+    assert _run(tmp_path / "whole", strategies=("random", "entropy")) == 0
+    assert (tmp_path / "cut" / "results.csv").read_bytes() == \
+        (tmp_path / "whole" / "results.csv").read_bytes()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "synthetic", "--strategies", "random,nope"], "Got 'nope' instead"),
     (["run", "cifar100", "--seeds", "1"], "--data-dir"),
