@@ -20,7 +20,7 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",
-        "scikit-learn>=1.3",
+        "scikit-learn>=1.6",  # validate_data, __sklearn_tags__
         "pandas>=1.1",  # imported by modAL.utils.data
         "skorch>=1.1",
         "torch>=2.1",

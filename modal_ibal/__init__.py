@@ -5,6 +5,7 @@ scikit-learn (see :mod:`modal_ibal._compat`); nothing else happens at import.
 """
 
 from ._compat import patch_modal_check_X_y
+from .autoencoder import ConvAutoencoder, MLPAutoencoder
 from .baselines import (
     BASELINE_STRATEGIES,
     badge_sampling,
@@ -19,7 +20,8 @@ from .baselines import (
 )
 from .cluster import disagreement_ranks, ibal_cluster_sampling
 from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
-from .distance import nearest_labelled_distance, normalise_by_max
+from .distance import nearest_labelled_distance, nearest_labelled_index, normalise_by_max
+from .embedding import CachedEmbedding, embed
 from .extract import LastLayer, LastLayerOutputs, last_layer
 from .models import (
     MLP,
@@ -48,6 +50,7 @@ from .strategies import (
     predictive_entropy,
     representer_importance,
 )
+from .tuning import GammaSearch, tune_gamma
 
 patch_modal_check_X_y()
 
@@ -58,8 +61,12 @@ __all__ = [
     "IBAL_READINGS",
     "MLP",
     "READINGS",
+    "CachedEmbedding",
+    "ConvAutoencoder",
+    "GammaSearch",
     "LastLayer",
     "LastLayerOutputs",
+    "MLPAutoencoder",
     "SeededNeuralNetClassifier",
     "SmallCNN",
     "badge_sampling",
@@ -68,6 +75,7 @@ __all__ = [
     "coreset_sampling",
     "default_device",
     "disagreement_ranks",
+    "embed",
     "entropy_distance_sampling",
     "entropy_sampling",
     "ibal_cluster_sampling",
@@ -84,6 +92,7 @@ __all__ = [
     "make_synthetic",
     "margin_sampling",
     "nearest_labelled_distance",
+    "nearest_labelled_index",
     "normalise_by_max",
     "predictive_entropy",
     "probcover_sampling",
@@ -95,6 +104,7 @@ __all__ = [
     "representer_weights",
     "select_highest",
     "select_lowest",
+    "tune_gamma",
     "typicality",
     "typiclust_sampling",
 ]
