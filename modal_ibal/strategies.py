@@ -46,6 +46,7 @@ from .selection import select_highest, select_lowest
 
 IBAL_READINGS = (*READINGS, "finetuned")
 DEFAULT_GAMMA = 1.0
+_LOGIT_CHUNK = 16384
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def representer_importance(
     class_sums = class_feature_sums(F_labelled, view.y_index, n_classes)  # [C, d]
     if reading == "finetuned" or exact:
         W = refit_last_layer(F_labelled, view.y_index, n_classes, lam)  # [C, d]
-        refit_logits = F_pool @ W.T  # [N, C]
+        refit_logits = _linear_logits(F_pool, W)  # [N, C]
         if reading == "finetuned":
             return ibal_scores(F_pool, refit_logits, class_sums, loss=SoftmaxCrossEntropy(),
                                reading="literal", scale=scale, probas=view.pool.probas)
@@ -187,6 +188,14 @@ def representer_importance(
                            reading=reading, scale=scale)
     return ibal_scores(F_pool, view.pool.logits, class_sums, loss=view.layer.loss,
                        reading=reading, scale=scale)
+
+
+def _linear_logits(features: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``features @ W.T`` in row chunks, so float32 features are never copied whole to float64."""
+    logits = np.empty((features.shape[0], W.shape[0]), dtype=np.result_type(features, W))
+    for start in range(0, features.shape[0], _LOGIT_CHUNK):
+        logits[start : start + _LOGIT_CHUNK] = features[start : start + _LOGIT_CHUNK] @ W.T
+    return logits  # [N, C]
 
 
 def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.ndarray:
