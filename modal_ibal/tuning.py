@@ -26,6 +26,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 
 from ._validation import check_positive_int, check_samples, n_samples
+from .metrics import aulc
 from .strategies import ibal_distance_sampling
 
 __all__ = ["GammaSearch", "tune_gamma"]
@@ -53,14 +54,6 @@ class GammaSearch:
     best_gamma: float
     table: pd.DataFrame
     curves: pd.DataFrame
-
-
-def _aulc(n_labelled: np.ndarray, accuracy: np.ndarray) -> float:
-    r"""Trapezoid area under the curve over :math:`[n_0, n_K]`, divided by its width."""
-    if n_labelled.size == 1:
-        return float(accuracy[0])
-    area = np.sum(np.diff(n_labelled) * (accuracy[1:] + accuracy[:-1]) / 2)
-    return float(area / (n_labelled[-1] - n_labelled[0]))
 
 
 def _check_gammas(gammas: Any) -> np.ndarray:
@@ -211,7 +204,7 @@ def tune_gamma(
                      for k, (size, score) in enumerate(zip(sizes, scores, strict=True))]
     curves = pd.DataFrame(rows, columns=["gamma", "repeat", "round", "n_labelled", "accuracy"])
     runs = curves.groupby(["gamma", "repeat"], sort=True).agg(
-        aulc=("accuracy", lambda a: _aulc(curves.loc[a.index, "n_labelled"].to_numpy(float),
+        aulc=("accuracy", lambda a: aulc(curves.loc[a.index, "n_labelled"].to_numpy(float),
                                           a.to_numpy(float))),
         final_accuracy=("accuracy", "last"),
     )
