@@ -46,7 +46,7 @@ from .selection import select_highest, select_lowest
 
 IBAL_READINGS = (*READINGS, "finetuned")
 DEFAULT_GAMMA = 1.0
-_LOGIT_CHUNK = 16384
+_POOL_CHUNK = 16384  # pool rows per call of ibal_scores (larger chunks measured slower)
 
 
 @dataclass(frozen=True)
@@ -174,28 +174,31 @@ def representer_importance(
     lam = view.layer.reg_lambda(n_labelled) if reg_lambda is None else reg_lambda
     lam = check_nonnegative_float(lam, "reg_lambda")
     scale = kappa(lam, n_labelled)
-    F_pool = _bias_features(view, view.pool)  # [N, d]
     F_labelled = _bias_features(view, view.labelled)  # [n, d]
     n_classes = len(view.layer.classes_)
     class_sums = class_feature_sums(F_labelled, view.y_index, n_classes)  # [C, d]
+    W = None
     if reading == "finetuned" or exact:
         W = refit_last_layer(F_labelled, view.y_index, n_classes, lam)  # [C, d]
-        refit_logits = _linear_logits(F_pool, W)  # [N, C]
-        if reading == "finetuned":
-            return ibal_scores(F_pool, refit_logits, class_sums, loss=SoftmaxCrossEntropy(),
-                               reading="literal", scale=scale, probas=view.pool.probas)
-        return ibal_scores(F_pool, refit_logits, class_sums, loss=SoftmaxCrossEntropy(),
-                           reading=reading, scale=scale)
-    return ibal_scores(F_pool, view.pool.logits, class_sums, loss=view.layer.loss,
-                       reading=reading, scale=scale)
-
-
-def _linear_logits(features: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``features @ W.T`` in row chunks, so float32 features are never copied whole to float64."""
-    logits = np.empty((features.shape[0], W.shape[0]), dtype=np.result_type(features, W))
-    for start in range(0, features.shape[0], _LOGIT_CHUNK):
-        logits[start : start + _LOGIT_CHUNK] = features[start : start + _LOGIT_CHUNK] @ W.T
-    return logits  # [N, C]
+    n_pool = view.pool.features.shape[0]
+    scores = np.empty(n_pool)
+    # rows score independently: stream the pool, so the bias column and the refit
+    # logits exist for one chunk at a time, never as float copies of the whole pool
+    for start in range(0, n_pool, _POOL_CHUNK):
+        rows = slice(start, start + _POOL_CHUNK)
+        F = view.pool.features[rows]
+        F = append_bias(F) if view.layer.has_bias else F  # [b, d]
+        if W is None:
+            scores[rows] = ibal_scores(F, view.pool.logits[rows], class_sums,
+                                       loss=view.layer.loss, reading=reading, scale=scale)
+        elif reading == "finetuned":
+            scores[rows] = ibal_scores(F, F @ W.T, class_sums, loss=SoftmaxCrossEntropy(),
+                                       reading="literal", scale=scale,
+                                       probas=view.pool.probas[rows])
+        else:
+            scores[rows] = ibal_scores(F, F @ W.T, class_sums, loss=SoftmaxCrossEntropy(),
+                                       reading=reading, scale=scale)
+    return scores
 
 
 def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.ndarray:
