@@ -154,3 +154,16 @@ def test_argparse_rejects(argv, capsys):
         main(argv)
     assert exited.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_summarize_pairs_with_any_reference(tmp_path, capsys):
+    assert _run(tmp_path) == 0
+    assert main(["summarize", str(tmp_path), "--reference", "entropy"]) == 0
+    assert f"wrote {tmp_path}/summary.md" in capsys.readouterr().out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "ΔAULC vs entropy (± s.e.)" in summary
+    assert "modal-ibal summarize" in summary
+    assert main(["summarize", str(tmp_path), "--reference", "badge"]) == 2
+    assert "'--reference' option must name a strategy in the results" in capsys.readouterr().err
+    assert _run(tmp_path / "other", "--reference", "badge") == 2
+    assert main(["summarize", str(tmp_path / "missing")]) == 2

@@ -222,8 +222,9 @@ def test_aulc_table_curves_and_summary():
     assert curves.loc[("a", 20), "std"] == pytest.approx(np.std([0.7, 0.9], ddof=1))
     text = summary_markdown(results, title="T", command="modal-ibal run e")
     table = text[text.index("| strategy"):].splitlines()
-    assert table[0] == "| strategy | AULC | ΔAULC vs random | 10 labels | 20 labels |"
-    assert table[2].startswith("| a | 0.650 ± 0.071 | 0.100 ± 0.071 |")
+    assert table[0] == "| strategy | AULC | ΔAULC vs random (± s.e.) | 10 labels | 20 labels |"
+    # paired differences 0.05 and 0.15: mean 0.100, std 0.071, standard error 0.071 / sqrt(2)
+    assert table[2].startswith("| a | 0.650 ± 0.071 | 0.100 ± 0.050 |")
     assert table[3].startswith("| random | 0.550 ± 0.000 | 0.000 ± 0.000 |")
     assert "modal-ibal run e" in text
     with pytest.raises(ValueError, match="'metric' parameter must be one of"):
@@ -395,3 +396,23 @@ def test_write_summary_names_every_strategy(tmp_path):
     for name in TINY_STRATEGIES:
         assert f"| {name} |" in text
     assert "## Time per round" in text
+
+
+def test_paired_differences_against_a_hand_computation():
+    from modal_ibal.experiments.results import paired_differences
+
+    runs = pd.DataFrame({
+        "experiment": "x", "metric": "accuracy",
+        "strategy": ["a", "a", "a", "ref", "ref", "ref"],
+        "seed": [0, 1, 2, 0, 1, 2],
+        "aulc": [0.5, 0.7, 0.9, 0.4, 0.4, 0.6],
+    })
+    table = paired_differences(runs, "ref")
+    differences = np.array([0.1, 0.3, 0.3])
+    assert table.loc["a", "mean"] == pytest.approx(differences.mean())
+    assert table.loc["a", "std"] == pytest.approx(differences.std(ddof=1))
+    assert table.loc["a", "sem"] == pytest.approx(differences.std(ddof=1) / np.sqrt(3))
+    assert table.loc["a", "n_seeds"] == 3
+    assert table.loc["ref", "mean"] == 0
+    with pytest.raises(ValueError, match="must name a strategy in the results"):
+        paired_differences(runs, "typiclust")

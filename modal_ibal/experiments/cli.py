@@ -23,6 +23,7 @@ import shlex
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rounds", type=_nonnegative_int, help="query rounds after the initial fit")
     run.add_argument("--batch", type=_positive_int, help="labels bought per round (B)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--reference",
+                     help="strategy of the paired ΔAULC column (default random, when run)")
     _add_size_options(run)
 
     fig4 = commands.add_parser("fig4", help="paper Fig. 4: IBAL vs entropy and confidence")
@@ -86,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seed of the split and of the model (default 0)")
     fig4.add_argument("--reading", help="IBAL reading (default: the library's default)")
     _add_size_options(fig4)
+
+    summarize = commands.add_parser(
+        "summarize", help="rewrite summary.md from an output folder's results.csv")
+    summarize.add_argument("out", help="output folder of a 'run'")
+    summarize.add_argument("--reference",
+                           help="strategy of the paired ΔAULC column (default random, when run)")
 
     commands.add_parser("list", help="show the strategies and experiments")
     return parser
@@ -101,6 +110,18 @@ def _spec(args: argparse.Namespace):
     )
 
 
+def _reference(requested: str | None, strategies) -> str:
+    """The paired column's strategy: an explicit choice must be among the strategies."""
+    names = [strategies] if isinstance(strategies, str) else list(strategies)
+    names = [name for entry in names for name in str(entry).split(",")]
+    if requested is not None and requested not in names:
+        raise ValueError(
+            f"The '--reference' option must name a strategy in the results. Got {requested!r}; "
+            f"the results hold {sorted(set(names))}."
+        )
+    return requested or "random"
+
+
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .figures import write_figures
     from .results import write_summary
@@ -109,6 +130,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     spec = _spec(args)
     out = args.out or f"results/{spec.name}"
     strategies = args.strategies if args.strategies is not None else spec.strategies
+    reference = _reference(args.reference, strategies)
     try:
         result = run_experiment(spec, strategies, args.seeds, out, resume=args.resume,
                                 progress=not args.no_progress)
@@ -118,7 +140,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 130
     command = "modal-ibal " + shlex.join(argv)
     summary = write_summary(out, result.results, result.timings, title=spec.name,
-                            command=command)
+                            command=command, reference=reference)
     data = spec.load_data()
     figures = write_figures(out, result.results, data.X, data.y, title=spec.name)
     resumed = f" ({result.n_resumed} runs resumed from disk)" if result.n_resumed else ""
@@ -126,6 +148,25 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
           f"{result.results['seed'].nunique()} seeds{resumed}")
     for path in [out + "/results.csv", out + "/timings.csv", summary, *figures]:
         print(f"wrote {path}")
+    return 0
+
+
+def _summarize(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import pandas as pd
+
+    from .results import write_summary
+
+    results_path = Path(args.out) / "results.csv"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"No results.csv in {args.out}: run 'modal-ibal run' first.")
+    results = pd.read_csv(results_path)
+    timings_path = Path(args.out) / "timings.csv"
+    timings = pd.read_csv(timings_path) if timings_path.is_file() else None
+    reference = _reference(args.reference, results["strategy"].unique())
+    title = ", ".join(sorted(results["experiment"].unique()))
+    path = write_summary(args.out, results, timings, title=title,
+                         command="modal-ibal " + shlex.join(argv), reference=reference)
+    print(f"wrote {path}")
     return 0
 
 
@@ -180,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, argv)
         if args.command == "fig4":
             return _fig4(args)
+        if args.command == "summarize":
+            return _summarize(args, argv)
         return _list()
     except RunFailedError as error:
         traceback.print_exception(error.__cause__, file=sys.stderr)

@@ -38,7 +38,7 @@ _METRIC_TITLES = {
     "balanced_accuracy": "Balanced accuracy",
     "macro_f1": "Macro-F1",
 }
-_REFERENCE = "random"
+DEFAULT_REFERENCE = "random"
 
 
 def aulc_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -87,28 +87,62 @@ def learning_curves(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return curves.reset_index()
 
 
-def _cell(mean: float, std: float) -> str:
-    return f"{mean:.3f}" if np.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+def _cell(mean: float, spread: float) -> str:
+    return f"{mean:.3f}" if np.isnan(spread) else f"{mean:.3f} ± {spread:.3f}"
 
 
-def _metric_table(results: pd.DataFrame, runs: pd.DataFrame, metric: str) -> list[str]:
+def paired_differences(
+    runs: pd.DataFrame, reference: str, metric: str = "accuracy"
+) -> pd.DataFrame:
+    """Each strategy's AULC minus the reference's at the same seed, over shared seeds.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        :func:`aulc_table` output.
+    reference : str
+        The strategy every other one is paired with (e.g. ``"random"``, ``"typiclust"``).
+    metric : str, default="accuracy"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index strategy; columns ``mean``, ``std`` (ddof=1), ``sem`` (std / sqrt(n)) and
+        ``n_seeds``, computed over the seeds both strategies ran.
+    """
+    wide = runs[runs["metric"] == metric].pivot_table(index="seed", columns="strategy",
+                                                      values="aulc")
+    if reference not in wide.columns:
+        raise ValueError(
+            f"The 'reference' parameter must name a strategy in the results. Got {reference!r}; "
+            f"the results hold {sorted(wide.columns)}."
+        )
+    difference = wide.sub(wide[reference], axis=0)  # [seeds, strategies]
+    n_seeds = difference.notna().sum()
+    std = difference.std(ddof=1)
+    return pd.DataFrame({"mean": difference.mean(), "std": std, "sem": std / np.sqrt(n_seeds),
+                         "n_seeds": n_seeds})
+
+
+def _metric_table(
+    results: pd.DataFrame, runs: pd.DataFrame, metric: str, reference: str
+) -> list[str]:
     scores = runs[runs["metric"] == metric]
     per_strategy = scores.groupby("strategy")["aulc"].agg(["mean", "std"])
     order = sorted(per_strategy.index, key=lambda name: (-per_strategy.loc[name, "mean"], name))
     curves = learning_curves(results, metric)
     budgets = sorted(curves["n_labelled"].unique())
-    paired = _REFERENCE in per_strategy.index and len(order) > 1
-    header = ["strategy", "AULC"] + ([f"ΔAULC vs {_REFERENCE}"] if paired else [])
+    paired = reference in per_strategy.index and len(order) > 1
+    header = ["strategy", "AULC"] + ([f"ΔAULC vs {reference} (± s.e.)"] if paired else [])
     header += [f"{int(n)} labels" for n in budgets]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     by_key = curves.set_index(["strategy", "n_labelled"])
     if paired:
-        wide = scores.pivot_table(index="seed", columns="strategy", values="aulc")
+        differences = paired_differences(runs, reference, metric)
     for name in order:
         cells = [name, _cell(per_strategy.loc[name, "mean"], per_strategy.loc[name, "std"])]
         if paired:
-            difference = wide[name] - wide[_REFERENCE]
-            cells.append(_cell(difference.mean(), difference.std()))
+            cells.append(_cell(differences.loc[name, "mean"], differences.loc[name, "sem"]))
         for n in budgets:
             if (name, n) in by_key.index:
                 row = by_key.loc[(name, n)]
@@ -136,13 +170,15 @@ def summary_markdown(
     *,
     title: str | None = None,
     command: str | None = None,
+    reference: str = DEFAULT_REFERENCE,
 ) -> str:
     """A markdown report: per metric, mean ± std over seeds of AULC and of each budget.
 
-    Strategies are rows, sorted by mean AULC (best first). When ``random`` is
-    among them, a column gives the mean ± std over seeds of each strategy's
-    AULC minus random's at the same seed (a paired difference). Timings, when
-    given, go in a separate table of mean seconds per round.
+    Strategies are rows, sorted by mean AULC (best first). When ``reference``
+    is among them, a column gives the mean ± standard error over seeds of each
+    strategy's AULC minus the reference's at the same seed (a paired
+    difference; :func:`paired_differences`). Timings, when given, go in a
+    separate table of mean seconds per round.
 
     Parameters
     ----------
@@ -154,6 +190,8 @@ def summary_markdown(
         First heading; default from the experiment name.
     command : str, optional
         The command line that produced the results, shown verbatim.
+    reference : str, default="random"
+        The strategy of the paired-difference column.
 
     Returns
     -------
@@ -178,7 +216,7 @@ def summary_markdown(
     metrics += sorted(set(results["metric"]) - set(metrics))
     for metric in metrics:
         lines += [f"## {_METRIC_TITLES.get(metric, metric)}", ""]
-        lines += [*_metric_table(results, runs, metric), ""]
+        lines += [*_metric_table(results, runs, metric, reference), ""]
     if timings is not None and not timings.empty:
         lines += ["## Time per round (seconds; machine-dependent, not part of the comparison)",
                   ""]
