@@ -93,7 +93,11 @@ def _entries() -> tuple[StrategyEntry, ...]:
         StrategyEntry("probcover", baselines, "probcover_sampling",
                       "greedy maximum ball coverage (Yehuda et al., 2022)"),
         StrategyEntry("ibal-cluster", "modal_ibal.cluster", "ibal_cluster_sampling",
-                      "IBAL ranked within k-means clusters of the pool, for batch diversity"),
+                      "coverage-aware IBAL: typicality x softened IBAL rank in the largest "
+                      "uncovered k-means clusters of the inputs (issue 7)"),
+        StrategyEntry("ibal-cluster-features", "modal_ibal.cluster", "ibal_cluster_sampling",
+                      "coverage-aware IBAL clustering the network's penultimate features",
+                      {"representation": "features"}),
         StrategyEntry("entropy-modal", "modAL.uncertainty", "entropy_sampling",
                       "modAL's own entropy_sampling (skorch per-sample predict_proba)"),
         StrategyEntry("margin-modal", "modAL.uncertainty", "margin_sampling",
