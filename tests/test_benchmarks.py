@@ -1,0 +1,97 @@
+"""Plumbing of benchmarks/query_speed.py at a tiny size: tables, ratios, memory probe (not speed)."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+query_speed = pytest.importorskip("benchmarks.query_speed")
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    # one BLAS/OpenMP thread: the plumbing is under test, and threads fighting over two
+    # busy cores make small matrix products (the L-BFGS refit) many times slower
+    with threadpool_limits(1):
+        rows, notes = query_speed.run([300, 600], [20, 40], image_size=200, repeats=2,
+                                      budget_s=5.0, memory="off", epochs=1, log=lambda text: None)
+    return rows, notes
+
+
+def test_every_available_strategy_is_timed_on_every_case(tiny_run):
+    rows, _ = tiny_run
+    cases = {(r.pool, r.n_pool, r.n_labelled) for r in rows}
+    assert cases == {("vector", 300, 20), ("vector", 300, 40), ("vector", 600, 20),
+                     ("vector", 600, 40), ("image", 200, 20), ("image", 200, 40)}
+    order = [s.name for s in query_speed.strategies()]
+    expected = {query_speed.FLOOR, query_speed.ENTROPY, "ibal_distance_sampling(features)",
+                "entropy_distance_sampling(features)",
+                *(f"ibal_sampling({r})" for r in query_speed.modal_ibal.IBAL_READINGS)}
+    if query_speed.baselines is not None:
+        expected |= {"coreset_sampling(features)", "badge_sampling"}
+    if query_speed.MLPAutoencoder is not None and query_speed.CachedEmbedding is not None:
+        expected.add("ibal_distance_sampling(autoencoder, cached codes)")
+    for case in cases:
+        timed = [r.strategy for r in rows if (r.pool, r.n_pool, r.n_labelled) == case]
+        assert timed == sorted(timed, key=order.index)
+        assert set(timed) >= expected
+
+
+def test_timings_are_positive_and_ratios_consistent(tiny_run):
+    rows, _ = tiny_run
+    for r in rows:
+        assert 1 <= len(r.runs) <= 2 and min(r.runs) > 0
+        assert r.median_s > 0 and math.isfinite(r.x_entropy) and math.isfinite(r.x_floor)
+        if r.strategy == query_speed.ENTROPY:
+            assert r.x_entropy == 1.0
+        if r.strategy == query_speed.FLOOR:
+            assert r.x_floor == 1.0 and math.isnan(r.x_floor_scoring)
+        if r.scoring_runs:
+            assert r.floor_plus_scoring_s > r.scoring_s > 0
+
+
+def test_strategies_blind_to_the_labelled_set_are_timed_once_per_size(tiny_run):
+    rows, _ = tiny_run
+    floor = {r.n_labelled: r.runs for r in rows
+             if r.pool == "vector" and r.n_pool == 300 and r.strategy == query_speed.FLOOR}
+    assert floor[20] is floor[40]
+
+
+def test_markdown_and_csv_hold_every_row(tiny_run, tmp_path):
+    rows, notes = tiny_run
+    text = query_speed.markdown(rows, command="python -m benchmarks.query_speed --sizes 300,600",
+                                info=query_speed.machine(), loads={"start": "0 / 0 / 0"},
+                                notes=notes, memory="--memory off")
+    for r in rows:
+        assert f"| {r.strategy} |" in text
+    assert "## vector pool, N = 600, n = 40 labelled" in text
+    assert "## image pool, N = 200, n = 20 labelled" in text
+    assert "## Growth (vector pool)" in text and "nproc" in text
+    path = tmp_path / "query_speed.csv"
+    query_speed.write_csv(rows, path)
+    with open(path) as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(rows)
+    assert {t["strategy"] for t in table} == {r.strategy for r in rows}
+
+
+@pytest.mark.skipif(not query_speed.memory_supported(), reason="needs /proc/self/clear_refs")
+def test_peak_extra_sees_a_freed_allocation():
+    size = 64 * 2**20
+
+    def allocate():
+        block = np.ones(size // 8)  # touched: resident
+        del block
+
+    extra, peak = query_speed.peak_extra(allocate)
+    assert 0.95 * size <= extra < 16 * size and peak > extra  # RSS counters lag a few pages
+
+
+@pytest.mark.parametrize("text", ["10,x", "0", ""])
+def test_size_lists_are_validated(text):
+    with pytest.raises(SystemExit):
+        query_speed.parser().parse_args(["--sizes", text])
