@@ -1,7 +1,8 @@
 """The notebooks: stored clean, narrative only, and executed end to end at tiny sizes.
 
 Each notebook is run with nbclient on the ``python3`` kernel (ipykernel's own
-kernel spec, which runs this interpreter) in a temporary working directory,
+kernel spec, installed into the environment with ipykernel; jupyter_client
+starts it with this interpreter) in a temporary working directory,
 with a cell injected right after its ``parameters`` cell that makes every size
 tiny, and another at the end that draws every open figure and reports its
 axes, so a plot that fails to render fails the test. The CIFAR-100 section of
@@ -65,7 +66,9 @@ FIGURES = {
 # Draws every open figure (Agg renders on draw) and prints the text on its axes.
 REPORT_FIGURES = """
 import json as _json
+import sys as _sys
 import matplotlib.pyplot as _plt
+print("EXECUTABLE=" + _sys.executable)
 _report = []
 for _number in _plt.get_fignums():
     _figure = _plt.figure(_number)
@@ -110,6 +113,11 @@ def _execute(name: str, overrides: dict, workdir: Path) -> tuple[nbformat.Notebo
                             resources={"metadata": {"path": str(workdir)}})
     client.execute()
     report = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    executable = report.split("EXECUTABLE=", 1)[1].splitlines()[0]
+    assert executable == sys.executable, (
+        f"The 'python3' kernel runs {executable}, not this interpreter {sys.executable}; "
+        "another 'python3' kernel spec shadows ipykernel's own (see 'jupyter kernelspec list')."
+    )
     figures = json.loads(report.split("FIGURES=", 1)[1])
     return notebook, figures
 
