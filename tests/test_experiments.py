@@ -416,3 +416,17 @@ def test_paired_differences_against_a_hand_computation():
     assert table.loc["ref", "mean"] == 0
     with pytest.raises(ValueError, match="must name a strategy in the results"):
         paired_differences(runs, "typiclust")
+
+
+def test_run_and_fig4_reuse_an_already_loaded_data_set(tmp_path, monkeypatch):
+    from modal_ibal.experiments.fig4 import ibal_vs_uncertainty
+    from modal_ibal.experiments.runner import run_experiment
+    from modal_ibal.experiments.specs import get_experiment
+
+    spec = get_experiment("synthetic").with_overrides(rounds=1, epochs=2, pool_size=200,
+                                                      test_size=100)
+    data = spec.load_data()
+    monkeypatch.setattr(type(spec), "load_data", lambda self: pytest.fail("loaded again"))
+    result = run_experiment(spec, ["random"], 1, tmp_path, progress=False, data=data)
+    assert set(result.results["strategy"]) == {"random"}
+    assert len(ibal_vs_uncertainty(spec, 0, data=data)) > 0

@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from ..distance import normalise_by_max
 from ..representer import DEFAULT_READING
 from ..strategies import labelled_view, predictive_entropy, representer_importance
-from .specs import ExperimentSpec
+from .specs import Dataset, ExperimentSpec
 
 __all__ = ["ibal_vs_uncertainty", "rank_correlations", "write_correlations"]
 
@@ -28,7 +28,8 @@ MEASURES = ("entropy", "confidence")
 
 
 def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
-                        reading: str = DEFAULT_READING) -> pd.DataFrame:
+                        reading: str = DEFAULT_READING,
+                        data: Dataset | None = None) -> pd.DataFrame:
     """Fit one model on seed ``seed``'s initial labels and score its pool three ways.
 
     Parameters
@@ -37,6 +38,8 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
     seed : int, default=0
     reading : str, default: the library's default reading
         The IBAL reading (:data:`modal_ibal.strategies.IBAL_READINGS`).
+    data : Dataset, optional
+        The already-loaded data set (``spec.load_data()``), to avoid loading it again.
 
     Returns
     -------
@@ -45,7 +48,7 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
         queried first), entropy (normalised predictive entropy), confidence
         (largest class probability) and label (the point's true class).
     """
-    split = spec.split(spec.load_data(), seed)
+    split = spec.split(spec.load_data() if data is None else data, seed)
     X_labelled, y_labelled = split.X_pool[split.initial], split.y_pool[split.initial]
     model = spec.build_model(seed).fit(X_labelled, y_labelled)
     view = labelled_view(model, split.X_pool, X_labelled=X_labelled, y_labelled=y_labelled)

@@ -51,7 +51,7 @@ import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before mo
 
 from .registry import accepts_random_state, resolve_strategies
 from .seeds import QUERY, derive_seed
-from .specs import ExperimentSpec, Split
+from .specs import Dataset, ExperimentSpec, Split
 
 __all__ = [
     "COLUMNS",
@@ -254,6 +254,7 @@ def run_experiment(
     *,
     resume: bool = False,
     progress: bool = True,
+    data: Dataset | None = None,
 ) -> ExperimentResult:
     """Run every (strategy, seed) pair, save each as it finishes, and assemble the results.
 
@@ -271,6 +272,8 @@ def run_experiment(
         Skip runs whose file already exists in ``<out>/runs``.
     progress : bool, default=True
         Show a tqdm progress bar over (strategy, seed) runs on stderr.
+    data : Dataset, optional
+        The already-loaded data set (``spec.load_data()``), to avoid loading it again.
 
     Returns
     -------
@@ -284,7 +287,10 @@ def run_experiment(
     ValueError
         When ``out`` holds runs made with other settings (see ``protocol.json``).
     """
-    from tqdm.auto import tqdm
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # no notebook-widget lookup (and its warning) for a bar that is never shown
+        from tqdm import tqdm
 
     if strategies is None:
         strategies = spec.strategies
@@ -298,7 +304,8 @@ def run_experiment(
 
     keys = [(name, seed) for seed in seeds for name in strategies]
     done = {key for key in keys if resume and run_file(out, *key).is_file()}
-    data = spec.load_data() if len(done) < len(keys) else None
+    if data is None and len(done) < len(keys):
+        data = spec.load_data()
     splits: dict[int, Split] = {}
     with _torch_threads(spec.threads), tqdm(
         total=len(keys), initial=len(done), desc=spec.name, unit="run", disable=not progress,
