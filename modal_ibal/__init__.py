@@ -40,6 +40,7 @@ from .representer import (
     representer_logits,
     representer_weights,
 )
+from .schedule import ibal_budget_switch_sampling
 from .selection import select_highest, select_lowest
 from .strategies import (
     IBAL_READINGS,
@@ -78,6 +79,7 @@ __all__ = [
     "embed",
     "entropy_distance_sampling",
     "entropy_sampling",
+    "ibal_budget_switch_sampling",
     "ibal_cluster_sampling",
     "ibal_distance_sampling",
     "ibal_sampling",

@@ -98,6 +98,8 @@ def _entries() -> tuple[StrategyEntry, ...]:
         StrategyEntry("ibal-cluster-features", "modal_ibal.cluster", "ibal_cluster_sampling",
                       "coverage-aware IBAL clustering the network's penultimate features",
                       {"representation": "features"}),
+        StrategyEntry("ibal-switch", "modal_ibal.schedule", "ibal_budget_switch_sampling",
+                      "cluster-IBAL below 10 labels per class, IBAL-D from then on (issue 7)"),
         StrategyEntry("entropy-modal", "modAL.uncertainty", "entropy_sampling",
                       "modAL's own entropy_sampling (skorch per-sample predict_proba)"),
         StrategyEntry("margin-modal", "modAL.uncertainty", "margin_sampling",
