@@ -21,6 +21,7 @@ setup(
         "numpy>=1.24",
         "scipy>=1.10",
         "scikit-learn>=1.6",  # validate_data, __sklearn_tags__
+        "threadpoolctl>=3.1",  # scoped BLAS thread limits (a scikit-learn dependency too)
         "pandas>=1.1",  # imported by modAL.utils.data
         "skorch>=1.1",
         "torch>=2.1",
