@@ -8,12 +8,13 @@ block-wise so that no :math:`N \times n` matrix is ever formed.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from ._validation import check_positive_int
 
@@ -71,8 +72,9 @@ def nearest_labelled_index(
     that gap. Extra memory is ``block_elements`` scores plus :math:`O(N)`; time is
     :math:`O(N n k)`.
 
-    Blocks of pool rows are searched in parallel, one thread per available CPU,
-    each running its matrix products on one BLAS thread (a scoped limit); every
+    Blocks of pool rows are searched in parallel, in as many threads as BLAS may
+    use (at most one per available CPU), each running its matrix products on one
+    BLAS thread (a scoped limit); every
     block is independent, so the result does not depend on the number of threads.
     On 2 busy cores this ran 3.5x faster than BLAS's own threads, which spin-wait.
     """
@@ -135,11 +137,21 @@ def nearest_labelled_index(
 
 
 def _n_workers() -> int:
-    """CPUs this process may run on: blocks are searched in that many threads."""
+    """Threads for the block search: as many as BLAS may use now, at most the usable CPUs.
+
+    A limit set with threadpoolctl or ``OPENBLAS_NUM_THREADS`` is honoured.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    allowed = [info["num_threads"] for info in _blas_controller().info()]
+    return max(1, min([cpus, *allowed]))
+
+
+@functools.cache
+def _blas_controller():
+    return ThreadpoolController().select(user_api="blas")
 
 
 def nearest_labelled_distance(
