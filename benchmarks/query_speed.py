@@ -51,6 +51,7 @@ peak extra memory
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import ctypes
 import gc
@@ -79,6 +80,7 @@ from modAL.utils.selection import multi_argmax
 from scipy.stats import entropy as scipy_entropy
 from sklearn.datasets import load_digits
 from skorch import NeuralNetClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
 from torch import nn
 
 import modal_ibal
@@ -476,13 +478,15 @@ def _probe(state: Path, kind: str, n_pool: int, n_labelled: int, names: Sequence
 
 
 def measure_memory(state: Path, kind: str, n_pool: int, n_labelled: int,
-                   names: Sequence[str], *, isolated: bool) -> dict:
+                   names: Sequence[str], *, isolated: bool, threads: int | None = None) -> dict:
     """Parent side: run the probe in fresh child processes; {name: (extra, peak)}."""
     groups = [[name] for name in names] if isolated else [list(names)]
     results = {}
     for group in groups:
         command = [sys.executable, "-m", "benchmarks.query_speed", "--probe", str(state), kind,
                    str(n_pool), str(n_labelled), json.dumps(group)]
+        if threads:
+            command += ["--threads", str(threads)]
         done = subprocess.run(command, capture_output=True, text=True, check=False,
                               cwd=Path(__file__).resolve().parent.parent)
         if done.returncode != 0:
@@ -592,6 +596,8 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "python": platform.python_version(),
         "torch threads": str(torch.get_num_threads()),
+        "BLAS threads": ",".join(str(i["num_threads"]) for i in threadpool_info()
+                                 if i["user_api"] == "blas"),
         **versions,
     }
 
@@ -712,7 +718,8 @@ def write_csv(rows: list[Row], path: Path) -> None:
 
 
 def run(sizes: Sequence[int], labelled: Sequence[int], *, image_size: int, repeats: int,
-        budget_s: float, memory: str, epochs: int = 10, log=print) -> tuple[list[Row], list[str]]:
+        budget_s: float, memory: str, epochs: int = 10, threads: int | None = None,
+        log=print) -> tuple[list[Row], list[str]]:
     """Build both workloads, time them, measure memory; returns the rows and notes."""
     rows, notes = [], []
     plan = [("vector", list(sizes))]
@@ -735,7 +742,8 @@ def run(sizes: Sequence[int], labelled: Sequence[int], *, image_size: int, repea
             kind_rows = benchmark_workload(workload, kind_sizes, labelled, repeats=repeats,
                                            budget_s=budget_s, log=log)
             if memory != "off":
-                _attach_memory(workload, kind_rows, isolated=memory == "isolated", log=log)
+                _attach_memory(workload, kind_rows, isolated=memory == "isolated",
+                               threads=threads, log=log)
             rows += kind_rows
             del workload
     finally:
@@ -743,7 +751,8 @@ def run(sizes: Sequence[int], labelled: Sequence[int], *, image_size: int, repea
     return rows, notes
 
 
-def _attach_memory(workload: Workload, rows: list[Row], *, isolated: bool, log) -> None:
+def _attach_memory(workload: Workload, rows: list[Row], *, isolated: bool,
+                   threads: int | None, log) -> None:
     with tempfile.TemporaryDirectory(prefix="query_speed_") as tmp:
         state = Path(tmp)
         np.save(state / f"{workload.kind}_pool.npy", workload.pool)
@@ -758,9 +767,25 @@ def _attach_memory(workload: Workload, rows: list[Row], *, isolated: bool, log) 
             group = [r for r in rows if (r.n_pool, r.n_labelled) == (n_pool, n_labelled)]
             log(f"  memory: {workload.kind} N={n_pool:,} n={n_labelled:,}")
             found = measure_memory(state, workload.kind, n_pool, n_labelled,
-                                   [r.strategy for r in group], isolated=isolated)
+                                   [r.strategy for r in group], isolated=isolated,
+                                   threads=threads)
             for r in group:
                 r.peak_extra_bytes, r.peak_rss_bytes = found.get(r.strategy, (math.nan, math.nan))
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None):
+    """torch, BLAS and OpenMP limited to ``threads`` inside the block (None: untouched)."""
+    if not threads:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _int_list(text: str) -> list[int]:
@@ -791,6 +816,9 @@ def parser() -> argparse.ArgumentParser:
                    help="one child process per (pool, N, n), per strategy too, or no memory")
     p.add_argument("--out", type=Path, default=Path("results/bench"),
                    help="folder for query_speed.md and query_speed.csv (default %(default)s)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="run with this many torch, BLAS and OpenMP threads (default: as the "
+                        f"libraries start, torch {torch.get_num_threads()})")
     p.add_argument("--probe", nargs=5, help=argparse.SUPPRESS)
     return p
 
@@ -798,20 +826,27 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    if args.probe:
-        state, kind, n_pool, n_labelled, names = args.probe
-        found = _probe(Path(state), kind, int(n_pool), int(n_labelled), json.loads(names))
-        print(json.dumps(found))
-        return 0
-    command = "python -m benchmarks.query_speed " + shlex.join(argv)
-    loads = {"start": load_average()}
-    started = time.perf_counter()
-    rows, notes = run(args.sizes, args.labelled, image_size=args.image_size,
-                      repeats=args.repeats, budget_s=args.budget, memory=args.memory,
-                      log=lambda text: print(text, file=sys.stderr, flush=True))
-    loads["end"] = load_average()
+    with thread_limit(args.threads):
+        if args.probe:
+            state, kind, n_pool, n_labelled, names = args.probe
+            found = _probe(Path(state), kind, int(n_pool), int(n_labelled), json.loads(names))
+            print(json.dumps(found))
+            return 0
+        command = "python -m benchmarks.query_speed " + shlex.join(argv)
+        loads = {"start": load_average()}
+        started = time.perf_counter()
+        rows, notes = run(args.sizes, args.labelled, image_size=args.image_size,
+                          repeats=args.repeats, budget_s=args.budget, memory=args.memory,
+                          threads=args.threads,
+                          log=lambda text: print(text, file=sys.stderr, flush=True))
+        loads["end"] = load_average()
+        info = machine()
+    if args.threads:
+        notes.append(f"--threads {args.threads}: torch.set_num_threads({args.threads}) and a "
+                     f"threadpoolctl limit of {args.threads} BLAS/OpenMP threads for the whole "
+                     "run, memory children included.")
     notes.append(f"Whole run: {time.perf_counter() - started:.0f} s.")
-    text = markdown(rows, command=command.strip(), info=machine(), loads=loads, notes=notes,
+    text = markdown(rows, command=command.strip(), info=info, loads=loads, notes=notes,
                     memory=f"--memory {args.memory}")
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
