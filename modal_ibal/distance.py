@@ -21,6 +21,7 @@ from ._validation import check_positive_int
 __all__ = ["nearest_labelled_distance", "nearest_labelled_index", "normalise_by_max"]
 
 _BLOCK_ELEMENTS = 1 << 22  # 4M float64 = 32 MiB per block of candidate scores
+_MAX_BLOCK_ROWS = 2048  # per-block temporaries of a few MiB: fewer page faults, warm caches
 
 
 def _check_codes(Z: np.ndarray, name: str) -> np.ndarray:
@@ -95,7 +96,7 @@ def nearest_labelled_index(
     n_workers = _n_workers()
     per_worker = max(1, block_elements // n_workers)
     labelled_chunk = min(n_labelled, max(1, per_worker // 256))  # >= 256 pool rows a block
-    pool_chunk = max(1, per_worker // labelled_chunk)
+    pool_chunk = max(1, min(_MAX_BLOCK_ROWS, per_worker // labelled_chunk))
     nearest = np.zeros(n_pool, dtype=np.intp)
     distance = np.empty(n_pool)
     buffers = threading.local()
