@@ -21,31 +21,35 @@ Two pools are measured:
 What is reported, per (pool, N, n) and strategy:
 
 time
-    The median of up to ``--repeats`` calls (``time.perf_counter``, garbage
-    collector on, one ``gc.collect()`` before a strategy's calls); a strategy stops repeating once its calls have used
-    ``--budget`` seconds (at least one call), and the table says how many ran.
-    Every strategy ran once on a small pool before (imports, thread pools).
-    Strategies that do not look at the labelled set (the floor, modAL's entropy,
-    the library's entropy and margin, BADGE) are timed once per N and shown
-    for every n.
+    The median of up to ``--repeats`` calls (``--repeats-large`` from N =
+    1,000,000 on) with ``time.perf_counter``, garbage collector on, one
+    ``gc.collect()`` before a strategy's calls; a strategy stops repeating once
+    its calls have used ``--budget`` seconds (at least one call), and the table
+    says how many ran. Every strategy ran once on a small pool before (imports,
+    thread pools). Strategies that do not look at the labelled set (the floor,
+    modAL's entropy, the library's entropy and margin, BADGE) are timed once per
+    N and shown for every n.
 ratios
     to modAL's ``entropy_sampling``, to the floor, and to "floor + scoring": the
     floor plus the same strategy's work given the pool's final-layer outputs for
     free (the labelled set's forward pass, the scores, the distances, the ranking),
     i.e. what the strategy would cost if its own pass over the pool were as fast
-    as the bare forward pass.
+    as the bare forward pass. It is timed only where one query took less than
+    ``--budget`` seconds (there the distance search dominates both anyway).
 peak extra memory
-    Measured in a fresh child process per (pool, N, n) (``--memory grouped``,
-    the default) or per (pool, N, n, strategy) (``--memory isolated``). The child
-    loads the same pickled nets and the same saved pool, runs every strategy once
-    on a small pool, then for each strategy: ``gc.collect()``, glibc
-    ``malloc_trim(0)`` (freed heap pages go back to the kernel, so a query cannot
-    reuse them unseen), ``echo 5 > /proc/self/clear_refs`` (the kernel resets the
-    peak resident set size ``VmHWM`` to the current one), read ``VmRSS``, run the
-    query once, read ``VmHWM``. Peak extra = ``VmHWM - VmRSS`` before: every page
-    the query made resident, numpy, torch and BLAS alike, at its highest point.
-    ``peak RSS`` is the child's whole ``VmHWM`` (interpreter, torch, the pool).
-    ``tracemalloc`` would miss torch's allocations; ``ru_maxrss`` cannot be reset.
+    Resident memory, so numpy, torch and BLAS allocations alike (``tracemalloc``
+    would miss torch's; ``ru_maxrss`` cannot be reset). Before a strategy's first
+    timed call: ``gc.collect()``, glibc ``malloc_trim(0)`` (freed heap pages go back
+    to the kernel, so the query cannot reuse them unseen), ``echo 5 >
+    /proc/self/clear_refs`` (the kernel resets the peak resident set size
+    ``VmHWM`` to the current one), read ``VmRSS``; after it, read ``VmHWM``. Peak
+    extra = ``VmHWM - VmRSS`` before: every page the query made resident, at its
+    highest point. ``peak RSS`` is the whole process's ``VmHWM`` (interpreter,
+    torch, the pool). By default (``--memory inline``) this wraps the first timed
+    call in the timing process itself; ``--memory grouped`` measures instead in a
+    fresh child process per (pool, N, n) that loads the same pickled nets and saved
+    pool and runs every strategy once on a small pool first, ``--memory isolated``
+    in one child per strategy too.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_LABELLED = (100, 10_000)
 DEFAULT_IMAGE_SIZE = 50_000
 DEFAULT_REPEATS = 5
+DEFAULT_REPEATS_LARGE = 3
+LARGE_POOL = 1_000_000
 DEFAULT_BUDGET_S = 10.0
 N_INSTANCES = 10
 WARMUP_POOL = 2_000
@@ -452,15 +458,25 @@ def memory_supported() -> bool:
     return True
 
 
-def peak_extra(fn: Callable[[], Any]) -> tuple[int, int]:
-    """(peak extra bytes, peak total bytes) of resident memory while ``fn()`` runs."""
+def start_peak() -> int:
+    """Collect garbage, return freed heap to the kernel, reset VmHWM; the RSS before."""
     gc.collect()
     _malloc_trim()
     reset_peak()
-    before = _status_bytes("VmRSS")
-    fn()
+    return _status_bytes("VmRSS")
+
+
+def end_peak(before: int) -> tuple[int, int]:
+    """(peak extra bytes, peak total bytes) since :func:`start_peak` returned ``before``."""
     peak = _status_bytes("VmHWM")
     return max(0, peak - before), peak
+
+
+def peak_extra(fn: Callable[[], Any]) -> tuple[int, int]:
+    """(peak extra bytes, peak total bytes) of resident memory while ``fn()`` runs."""
+    before = start_peak()
+    fn()
+    return end_peak(before)
 
 
 def _probe(state: Path, kind: str, n_pool: int, n_labelled: int, names: Sequence[str]) -> dict:
@@ -498,15 +514,24 @@ def measure_memory(state: Path, kind: str, n_pool: int, n_labelled: int,
 # ---------------------------------------------------------------------------------- timing
 
 
-def time_runs(fn: Callable[[], Any], repeats: int, budget_s: float) -> list[float]:
-    """Wall times of up to ``repeats`` calls, stopping once they add up to ``budget_s``."""
+def time_runs(fn: Callable[[], Any], repeats: int, budget_s: float, *,
+              memory: bool = False) -> tuple[list[float], tuple[float, float]]:
+    """Wall times of up to ``repeats`` calls, stopping once they add up to ``budget_s``.
+
+    With ``memory``, the first call's peak extra and peak total resident memory
+    are measured too (see :func:`peak_extra`); else they are NaN.
+    """
     runs: list[float] = []
+    peaks: tuple[float, float] = (math.nan, math.nan)
     gc.collect()
     while len(runs) < repeats and sum(runs) < budget_s:
+        before = start_peak() if memory and not runs else None
         start = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - start)
-    return runs
+        if before is not None:
+            peaks = end_peak(before)
+    return runs, peaks
 
 
 @dataclass
@@ -528,8 +553,13 @@ class Row:
 
 
 def benchmark_workload(workload: Workload, sizes: Sequence[int], labelled: Sequence[int], *,
-                       repeats: int, budget_s: float, log=print) -> list[Row]:
-    """Time every available strategy on every (N, n) of one pool kind."""
+                       repeats: int, budget_s: float, repeats_large: int | None = None,
+                       memory: bool = False, log=print) -> list[Row]:
+    """Time every available strategy on every (N, n) of one pool kind.
+
+    ``repeats_large`` replaces ``repeats`` from N = 1,000,000 on. A strategy's
+    floor + scoring is timed only when its query took less than ``budget_s``.
+    """
     chosen = [s for s in strategies() if available(s, workload)]
     warm = make_case(workload, min(WARMUP_POOL, min(sizes)), min(labelled), outputs=True)
     for strategy in chosen:
@@ -539,22 +569,30 @@ def benchmark_workload(workload: Workload, sizes: Sequence[int], labelled: Seque
     del warm
     rows: list[Row] = []
     for n_pool in sizes:
-        shared: dict[str, tuple[list[float], list[float]]] = {}
+        runs_here = repeats if repeats_large is None or n_pool < LARGE_POOL else repeats_large
+        shared: dict[str, Row] = {}
         for n_labelled in labelled:
             case = make_case(workload, n_pool, n_labelled, outputs=True)
             for strategy in chosen:
                 if not strategy.uses_labelled and strategy.name in shared:
-                    runs, scoring_runs = shared[strategy.name]
+                    done = shared[strategy.name]
+                    row = Row(workload.kind, n_pool, n_labelled, strategy.name, done.runs,
+                              done.scoring_runs, peak_extra_bytes=done.peak_extra_bytes,
+                              peak_rss_bytes=done.peak_rss_bytes)
                 else:
-                    runs = time_runs(lambda s=strategy, c=case: s.query(c), repeats, budget_s)
-                    scoring_runs = [] if strategy.scoring is None else time_runs(
-                        lambda s=strategy, c=case: s.scoring(c), repeats, budget_s)
-                    shared[strategy.name] = runs, scoring_runs
-                rows.append(Row(workload.kind, n_pool, n_labelled, strategy.name, runs,
-                                scoring_runs))
+                    runs, peaks = time_runs(lambda s=strategy, c=case: s.query(c), runs_here,
+                                            budget_s, memory=memory)
+                    scoring_runs = []
+                    if strategy.scoring is not None and statistics.median(runs) < budget_s:
+                        scoring_runs, _ = time_runs(lambda s=strategy, c=case: s.scoring(c),
+                                                    runs_here, budget_s)
+                    row = Row(workload.kind, n_pool, n_labelled, strategy.name, runs,
+                              scoring_runs, peak_extra_bytes=peaks[0], peak_rss_bytes=peaks[1])
+                    shared[strategy.name] = row
+                rows.append(row)
                 log(f"  {workload.kind} N={n_pool:>9,} n={n_labelled:>6,} "
-                    f"{strategy.name:<50} {1e3 * statistics.median(runs):10.1f} ms "
-                    f"({len(runs)} runs)")
+                    f"{strategy.name:<50} {1e3 * statistics.median(row.runs):10.1f} ms "
+                    f"({len(row.runs)} runs) peak extra {row.peak_extra_bytes / 2**20:8.1f} MB")
             del case
     _fill_ratios(rows)
     return rows
@@ -634,7 +672,8 @@ def markdown(rows: list[Row], *, command: str, info: dict, loads: dict, notes: l
         f"Each query asks for {N_INSTANCES} points. Time: median of the runs shown "
         "(`time.perf_counter`). Ratios: to modAL's `entropy_sampling` on the same net and pool "
         "(skorch `predict_proba`), to the bare forward pass (floor), and to the floor plus the "
-        "strategy's own work given the pool's final-layer outputs (floor + scoring). Peak extra: "
+        "strategy's own work given the pool's final-layer outputs (floor + scoring; timed where "
+        "one query took less than --budget). Peak extra: "
         f"resident memory a query adds ({memory}; see the module docstring); peak RSS: the "
         "whole measuring process. Strategies blind to the labelled set were timed once per N.",
         "",
@@ -718,8 +757,8 @@ def write_csv(rows: list[Row], path: Path) -> None:
 
 
 def run(sizes: Sequence[int], labelled: Sequence[int], *, image_size: int, repeats: int,
-        budget_s: float, memory: str, epochs: int = 10, threads: int | None = None,
-        log=print) -> tuple[list[Row], list[str]]:
+        budget_s: float, memory: str, repeats_large: int | None = None, epochs: int = 10,
+        threads: int | None = None, log=print) -> tuple[list[Row], list[str]]:
     """Build both workloads, time them, measure memory; returns the rows and notes."""
     rows, notes = [], []
     plan = [("vector", list(sizes))]
@@ -740,8 +779,9 @@ def run(sizes: Sequence[int], labelled: Sequence[int], *, image_size: int, repea
             gc.freeze()
             notes += [n for n in workload.notes if n not in notes]
             kind_rows = benchmark_workload(workload, kind_sizes, labelled, repeats=repeats,
-                                           budget_s=budget_s, log=log)
-            if memory != "off":
+                                           budget_s=budget_s, repeats_large=repeats_large,
+                                           memory=memory == "inline", log=log)
+            if memory in ("grouped", "isolated"):
                 _attach_memory(workload, kind_rows, isolated=memory == "isolated",
                                threads=threads, log=log)
             rows += kind_rows
@@ -810,10 +850,15 @@ def parser() -> argparse.ArgumentParser:
                    help="image pool size; 0 skips the image pool (default %(default)s)")
     p.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
                    help="most timed calls per strategy and case (default %(default)s)")
+    p.add_argument("--repeats-large", type=int, default=DEFAULT_REPEATS_LARGE,
+                   help=f"most timed calls from N = {LARGE_POOL:,} on (default %(default)s)")
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                    help="seconds after which a strategy stops repeating (default %(default)s)")
-    p.add_argument("--memory", choices=["grouped", "isolated", "off"], default="grouped",
-                   help="one child process per (pool, N, n), per strategy too, or no memory")
+    p.add_argument("--memory", choices=["inline", "grouped", "isolated", "off"],
+                   default="inline",
+                   help="peak memory around each strategy's first timed call (inline), in a "
+                        "fresh child per (pool, N, n) (grouped) or per strategy too "
+                        "(isolated), or not at all (default %(default)s)")
     p.add_argument("--out", type=Path, default=Path("results/bench"),
                    help="folder for query_speed.md and query_speed.csv (default %(default)s)")
     p.add_argument("--threads", type=int, default=None,
@@ -836,8 +881,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         loads = {"start": load_average()}
         started = time.perf_counter()
         rows, notes = run(args.sizes, args.labelled, image_size=args.image_size,
-                          repeats=args.repeats, budget_s=args.budget, memory=args.memory,
-                          threads=args.threads,
+                          repeats=args.repeats, repeats_large=args.repeats_large,
+                          budget_s=args.budget, memory=args.memory, threads=args.threads,
                           log=lambda text: print(text, file=sys.stderr, flush=True))
         loads["end"] = load_average()
         info = machine()

@@ -18,7 +18,8 @@ def tiny_run():
     # busy cores make small matrix products (the L-BFGS refit) many times slower
     with threadpool_limits(1):
         rows, notes = query_speed.run([300, 600], [20, 40], image_size=200, repeats=2,
-                                      budget_s=5.0, memory="off", epochs=1, log=lambda text: None)
+                                      budget_s=5.0, memory="inline", epochs=1,
+                                      log=lambda text: None)
     return rows, notes
 
 
@@ -54,11 +55,18 @@ def test_timings_are_positive_and_ratios_consistent(tiny_run):
             assert r.floor_plus_scoring_s > r.scoring_s > 0
 
 
+@pytest.mark.skipif(not query_speed.memory_supported(), reason="needs /proc/self/clear_refs")
+def test_inline_memory_is_measured_for_every_row(tiny_run):
+    rows, _ = tiny_run
+    for r in rows:
+        assert 0 <= r.peak_extra_bytes <= r.peak_rss_bytes
+
+
 def test_strategies_blind_to_the_labelled_set_are_timed_once_per_size(tiny_run):
     rows, _ = tiny_run
     floor = {r.n_labelled: r.runs for r in rows
              if r.pool == "vector" and r.n_pool == 300 and r.strategy == query_speed.FLOOR}
-    assert floor[20] is floor[40]
+    assert floor[20] is floor[40]  # the same runs, not timed again
 
 
 def test_markdown_and_csv_hold_every_row(tiny_run, tmp_path):
