@@ -25,6 +25,7 @@ point or the draw is smaller than the number of classes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -325,11 +326,12 @@ def _load_digits(data_dir: str | None) -> Dataset:
     return Dataset(*load_digits_images())
 
 
-def _digits_model(random_state: int, epochs: int):
+def _grey_image_cnn(random_state: int, epochs: int, *, image_size: int):
+    """The small CNN of the 10-class grey-image experiments (digits, Fashion-MNIST)."""
     from ..models import SmallCNN, make_classifier
 
     return make_classifier(
-        SmallCNN, module__in_channels=1, module__n_classes=10, module__image_size=8,
+        SmallCNN, module__in_channels=1, module__n_classes=10, module__image_size=image_size,
         classes=np.arange(10), max_epochs=epochs, lr=3e-3, batch_size=64,
         random_state=random_state,
     )
@@ -342,16 +344,6 @@ def _load_fashion_mnist(data_dir: str | None) -> Dataset:
     X, y = load_fashion_mnist(path, split="train")
     X_test, y_test = load_fashion_mnist(path, split="test")
     return Dataset(X, y, X_test, y_test)
-
-
-def _fashion_mnist_model(random_state: int, epochs: int):
-    from ..models import SmallCNN, make_classifier
-
-    return make_classifier(
-        SmallCNN, module__in_channels=1, module__n_classes=10, module__image_size=28,
-        classes=np.arange(10), max_epochs=epochs, lr=3e-3, batch_size=64,
-        random_state=random_state,
-    )
 
 
 def _load_cifar100(data_dir: str | None) -> Dataset:
@@ -403,7 +395,7 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
             name="digits",
             description="scikit-learn digits (1x8x8), small CNN; 20 initial labels, B=20, up to 200",
             load=_load_digits,
-            model=_digits_model,
+            model=functools.partial(_grey_image_cnn, image_size=8),
             n_classes=10,
             n_initial=20,
             batch_size=20,
@@ -416,7 +408,7 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
             description="Fashion-MNIST (1x28x28), 10,000-image pool, 2,000 test images, small CNN; "
             "20 initial labels, B=20, up to 240",
             load=_load_fashion_mnist,
-            model=_fashion_mnist_model,
+            model=functools.partial(_grey_image_cnn, image_size=28),
             n_classes=10,
             n_initial=20,
             batch_size=20,
