@@ -17,6 +17,11 @@ def is_tensor(X: Any) -> bool:
     return torch is not None and isinstance(X, torch.Tensor)
 
 
+def as_numpy(X: Any) -> np.ndarray:
+    """A numpy view of an array-like; torch tensors are detached and moved to the CPU."""
+    return X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
+
+
 def check_n_instances(n_instances: Any, n_pool: int) -> int:
     """Return ``n_instances`` as an int in ``[1, n_pool]`` or raise."""
     if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):

@@ -41,6 +41,7 @@ from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 from sklearn.utils import check_random_state
 
 from ._validation import (
+    as_numpy,
     check_n_instances,
     check_nonnegative_float,
     check_positive_int,
@@ -88,12 +89,8 @@ def _fitted_estimator(classifier):
     return estimator
 
 
-def _as_numpy(X) -> np.ndarray:
-    return X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
-
-
 def _flatten(X, name: str) -> np.ndarray:
-    array = _as_numpy(X)
+    array = as_numpy(X)
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TypeError(
             f"The '{name}' parameter must be a numeric array to cluster its raw inputs. Got "
@@ -903,7 +900,7 @@ def probcover_sampling(
     Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
     if delta is None:
         classes = getattr(estimator, "classes_", None)
-        n_classes = len(classes) if classes is not None else len(np.unique(_as_numpy(y_labelled)))
+        n_classes = len(classes) if classes is not None else len(np.unique(as_numpy(y_labelled)))
         delta = purity_radius(Z, n_classes, purity=purity, random_state=rng)
     else:
         delta = check_nonnegative_float(delta, "delta")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_positive_int, is_tensor
+from ._validation import as_numpy, check_positive_int
 
 __all__ = ["CachedEmbedding", "embed", "row_keys"]
 
@@ -54,7 +54,7 @@ def embed(embedding: Any, X) -> np.ndarray:
             f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
             "instead."
         )
-    codes = codes.detach().cpu().numpy() if is_tensor(codes) else np.asarray(codes)
+    codes = as_numpy(codes)
     if codes.ndim != 2 or codes.shape[0] != len(X):
         raise ValueError(
             f"The embedding must return one row per sample, shape ({len(X)}, n_dims). Got "
@@ -273,7 +273,7 @@ class CachedEmbedding:
             What ``embed(transformer, X)`` returns, up to the floating-point
             differences between encoding a row in one batch or another.
         """
-        X = X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
+        X = as_numpy(X)
         if X.ndim == 0 or X.shape[0] == 0 or X.dtype.kind not in "biufc":
             return self._encode(X)
         store = self._store(X)

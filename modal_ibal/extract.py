@@ -34,7 +34,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import is_tensor
+from ._validation import as_numpy, is_tensor
 from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 from .representer import DEFAULT_REG_LAMBDA
 
@@ -107,9 +107,7 @@ def encode_labels(y, classes: np.ndarray, name: str = "y_labelled") -> np.ndarra
     -------
     ndarray of shape (n_samples,), int64
     """
-    if is_tensor(y):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
+    y = as_numpy(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
@@ -179,7 +177,7 @@ def _is_skorch_net(estimator) -> bool:
 
 
 def _as_2d_float(X, name: str = "X") -> np.ndarray:
-    X = X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
+    X = as_numpy(X)
     if X.ndim != 2:
         raise ValueError(
             f"The '{name}' parameter must be 2-D (n_samples, n_features) for a scikit-learn "
