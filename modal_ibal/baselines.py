@@ -52,7 +52,13 @@ from ._validation import (
 )
 from .distance import nearest_labelled_distance
 from .embedding import embed
-from .extract import DEFAULT_BATCH_SIZE, _is_skorch_net, check_fitted, last_layer
+from .extract import (
+    DEFAULT_BATCH_SIZE,
+    _is_skorch_net,
+    check_fitted,
+    last_layer,
+    preserved_train_modes,
+)
 from .representer import append_bias
 from .selection import select_highest, select_lowest
 from .strategies import labelled_view, predictive_entropy, resolve_labelled_set
@@ -124,12 +130,8 @@ def _pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
         head = torch.as_tensor(X_pool[:_PROBE_SAMPLES])
         if head.is_floating_point():  # cast as the fast path does (float64 arrays)
             head = head.to(next(estimator.module_.parameters()).dtype)
-        modes = {module: module.training for module in estimator.module_.modules()}
-        try:  # skorch's predict_proba leaves the module in eval mode
+        with preserved_train_modes(estimator.module_):  # predict_proba leaves it in eval mode
             probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
-        finally:
-            for module, training in modes.items():
-                module.training = training
         if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
             probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
         ):

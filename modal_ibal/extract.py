@@ -24,6 +24,7 @@ the model's.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,6 +274,21 @@ class _MLPClassifierLayer(LastLayer):
         return hidden, (_binary_as_softmax(z) if z.shape[1] == 1 else z)
 
 
+@contextlib.contextmanager
+def preserved_train_modes(module):
+    """Restore the train/eval mode of ``module`` and of every submodule on exit.
+
+    ``module.train(mode)`` would overwrite a mixed state (say, a frozen submodule
+    kept in eval mode inside a training model); each flag is restored as it was.
+    """
+    modes = {m: m.training for m in module.modules()}
+    try:
+        yield module
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
 def final_linear(module, layer: str | None = None):
     """Find the final ``nn.Linear`` of a torch module.
 
@@ -348,11 +364,10 @@ class _SkorchLayer(LastLayer):
 
         known = isinstance(X, np.ndarray) or is_tensor(X)
         record = _Recorder(len(X) if known else None)
-        modes = {m: m.training for m in self.module.modules()}
         handle = self.linear.register_forward_hook(record)
         try:
-            self.module.eval()
-            with torch.no_grad():
+            with preserved_train_modes(self.module), torch.no_grad():
+                self.module.eval()
                 for out in self._forward_batches(X):
                     out = out[0] if isinstance(out, tuple) else out
                     if self._outputs_are_probabilities:
@@ -364,8 +379,6 @@ class _SkorchLayer(LastLayer):
             ) from error
         finally:
             handle.remove()
-            for module, training in modes.items():
-                module.training = training
         if record.n_rows == 0 or record.input_ndim != 2:
             raise ValueError(
                 f"The final nn.Linear '{self.layer_name}' must receive 2-D input "
