@@ -55,13 +55,17 @@ from .embedding import embed
 from .extract import (
     DEFAULT_BATCH_SIZE,
     _is_skorch_net,
-    check_fitted,
     last_layer,
     preserved_train_modes,
 )
 from .representer import append_bias
 from .selection import select_highest, select_lowest
-from .strategies import labelled_view, predictive_entropy, resolve_labelled_set
+from .strategies import (
+    fitted_estimator,
+    labelled_view,
+    predictive_entropy,
+    resolve_labelled_set,
+)
 
 DEFAULT_N_NEIGHBORS = 20
 DEFAULT_PURITY = 0.95
@@ -85,14 +89,6 @@ def _random_state(random_state) -> np.random.RandomState:
 def _check_pool(X_pool, n_instances) -> tuple[Any, int]:
     X_pool = check_samples(X_pool, "X_pool")
     return X_pool, check_n_instances(n_instances, n_samples(X_pool))
-
-
-def _fitted_estimator(classifier):
-    """The model inside an ``ActiveLearner``, or the bare estimator; must be fitted."""
-    is_learner = hasattr(classifier, "estimator") and hasattr(classifier, "X_training")
-    estimator = classifier.estimator if is_learner else classifier
-    check_fitted(estimator)
-    return estimator
 
 
 def _flatten(X, name: str) -> np.ndarray:
@@ -263,7 +259,7 @@ def entropy_sampling(
     as ``scipy.stats.entropy`` computes it for modAL.
     """
     X_pool, n_instances = _check_pool(X_pool, n_instances)
-    estimator = _fitted_estimator(classifier)
+    estimator = fitted_estimator(classifier)
     probas = _pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
     probas = probas / probas.sum(axis=1, keepdims=True)  # [N, C], as scipy.stats.entropy
     return select_highest(predictive_entropy(probas), n_instances)
@@ -305,7 +301,7 @@ def margin_sampling(
     as in modAL.
     """
     X_pool, n_instances = _check_pool(X_pool, n_instances)
-    estimator = _fitted_estimator(classifier)
+    estimator = fitted_estimator(classifier)
     probas = _pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
     if probas.shape[1] == 1:
         margin = np.zeros(probas.shape[0])  # modAL's convention for one column
@@ -513,7 +509,7 @@ def badge_sampling(
     :math:`O(N (C + d))` per pick.
     """
     X_pool, n_instances = _check_pool(X_pool, n_instances)
-    estimator = _fitted_estimator(classifier)
+    estimator = fitted_estimator(classifier)
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
     A, F = _gradient_factors(reader, reader.outputs(X_pool))

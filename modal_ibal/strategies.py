@@ -72,6 +72,25 @@ class LabelledView:
     X_labelled: Any
 
 
+def _unwrap(classifier):
+    """(estimator, is_learner): the model inside a modAL learner, or the estimator itself."""
+    is_learner = hasattr(classifier, "estimator") and hasattr(classifier, "X_training")
+    return (classifier.estimator if is_learner else classifier), is_learner
+
+
+def fitted_estimator(classifier):
+    """The fitted model inside an ``ActiveLearner``, or the bare fitted estimator.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    """
+    estimator, _ = _unwrap(classifier)
+    check_fitted(estimator)
+    return estimator
+
+
 def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None):
     """Split what modAL passes into (estimator, X_labelled, y_labelled).
 
@@ -85,8 +104,7 @@ def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None):
     -------
     (estimator, X_labelled, y_labelled)
     """
-    is_learner = hasattr(classifier, "estimator") and hasattr(classifier, "X_training")
-    estimator = classifier.estimator if is_learner else classifier
+    estimator, is_learner = _unwrap(classifier)
     if is_learner:
         X_labelled = classifier.X_training if X_labelled is None else X_labelled
         y_labelled = classifier.y_training if y_labelled is None else y_labelled
