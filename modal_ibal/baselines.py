@@ -58,7 +58,6 @@ from .extract import (
     last_layer,
     preserved_train_modes,
 )
-from .representer import append_bias
 from .selection import select_highest, select_lowest
 from .strategies import (
     fitted_estimator,
@@ -409,7 +408,7 @@ def _gradient_factors(layer, outputs) -> tuple[np.ndarray, np.ndarray]:
     features with the bias column appended when the layer has a bias.
     """
     features = outputs.features.astype(np.float64)
-    F = append_bias(features) if layer.has_bias else features  # [N, d']
+    F = layer.with_bias(features)  # [N, d']
     logits = outputs.logits.astype(np.float64)  # [N, C]
     yhat = outputs.probas.argmax(axis=1)  # [N]
     if layer.loss.link is not None:

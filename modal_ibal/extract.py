@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import as_numpy, is_tensor
 from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from .representer import DEFAULT_REG_LAMBDA
+from .representer import DEFAULT_REG_LAMBDA, append_bias
 
 DEFAULT_BATCH_SIZE = 4096
 
@@ -81,6 +81,13 @@ class LastLayer:
     def outputs(self, X) -> LastLayerOutputs:
         features, logits = self._features_and_logits(X)
         return LastLayerOutputs(features, logits, self.loss.probabilities(logits))
+
+    def with_bias(self, features: np.ndarray) -> np.ndarray:
+        """``features`` with the constant column 1 appended when the final layer has a bias.
+
+        This is the :math:`f` of Eq. 1 with the bias folded into :math:`W`.
+        """
+        return append_bias(features) if self.has_bias else features
 
     def reg_lambda(self, n_labelled: int) -> float:
         r"""The model's L2 strength :math:`\lambda` in :math:`\frac1n\sum L + \lambda\lVert W\rVert^2`."""

@@ -36,7 +36,6 @@ from .losses import SoftmaxCrossEntropy
 from .representer import (
     DEFAULT_READING,
     READINGS,
-    append_bias,
     class_feature_sums,
     ibal_scores,
     kappa,
@@ -153,10 +152,6 @@ def labelled_view(
     )
 
 
-def _bias_features(view: LabelledView, outputs: LastLayerOutputs) -> np.ndarray:
-    return append_bias(outputs.features) if view.layer.has_bias else outputs.features
-
-
 def representer_importance(
     view: LabelledView,
     *,
@@ -192,7 +187,7 @@ def representer_importance(
     lam = view.layer.reg_lambda(n_labelled) if reg_lambda is None else reg_lambda
     lam = check_nonnegative_float(lam, "reg_lambda")
     scale = kappa(lam, n_labelled)
-    F_labelled = _bias_features(view, view.labelled)  # [n, d]
+    F_labelled = view.layer.with_bias(view.labelled.features)  # [n, d]
     n_classes = len(view.layer.classes_)
     class_sums = class_feature_sums(F_labelled, view.y_index, n_classes)  # [C, d]
     W = None
@@ -204,8 +199,7 @@ def representer_importance(
     # logits exist for one chunk at a time, never as float copies of the whole pool
     for start in range(0, n_pool, _POOL_CHUNK):
         rows = slice(start, start + _POOL_CHUNK)
-        F = view.pool.features[rows]
-        F = append_bias(F) if view.layer.has_bias else F  # [b, d]
+        F = view.layer.with_bias(view.pool.features[rows])  # [b, d]
         if W is None:
             scores[rows] = ibal_scores(F, view.pool.logits[rows], class_sums,
                                        loss=view.layer.loss, reading=reading, scale=scale)
