@@ -58,7 +58,7 @@ from .losses import SoftmaxCrossEntropy
 READINGS = ("class", "pseudo", "target", "agreement", "nonlinear")
 DEFAULT_READING = "target"
 DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
-_CHUNK = 16384
+POOL_CHUNK = 16384  # pool rows scored at once (larger chunks measured slower)
 
 
 def _one_blas_thread():
@@ -199,7 +199,7 @@ def ibal_scores(
     shared_softmax = type(loss) is SoftmaxCrossEntropy
     class_sums_t = np.ascontiguousarray(class_sums.T, dtype=np.float64)  # [d, C]
     n_pool = features.shape[0]
-    chunk = _CHUNK if loss.link is not None else max(1, _CHUNK // max(1, logits.shape[1]))
+    chunk = POOL_CHUNK if loss.link is not None else max(1, POOL_CHUNK // max(1, logits.shape[1]))
     scores = np.empty(n_pool, dtype=np.float64)
     with _one_blas_thread():
         for start in range(0, n_pool, chunk):

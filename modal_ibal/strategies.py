@@ -35,6 +35,7 @@ from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, check_fitt
 from .losses import SoftmaxCrossEntropy
 from .representer import (
     DEFAULT_READING,
+    POOL_CHUNK,
     READINGS,
     class_feature_sums,
     ibal_scores,
@@ -45,7 +46,6 @@ from .selection import select_highest, select_lowest
 
 IBAL_READINGS = (*READINGS, "finetuned")
 DEFAULT_GAMMA = 1.0
-_POOL_CHUNK = 16384  # pool rows per call of ibal_scores (larger chunks measured slower)
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,8 @@ def representer_importance(
     scores = np.empty(n_pool)
     # rows score independently: stream the pool, so the bias column and the refit
     # logits exist for one chunk at a time, never as float copies of the whole pool
-    for start in range(0, n_pool, _POOL_CHUNK):
-        rows = slice(start, start + _POOL_CHUNK)
+    for start in range(0, n_pool, POOL_CHUNK):
+        rows = slice(start, start + POOL_CHUNK)
         F = view.layer.with_bias(view.pool.features[rows])  # [b, d]
         if W is None:
             scores[rows] = ibal_scores(F, view.pool.logits[rows], class_sums,

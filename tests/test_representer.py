@@ -136,7 +136,7 @@ def test_chunked_scores_equal_one_chunk(problem, monkeypatch):
     F_pool, F_labelled, logits, y = problem
     sums = class_feature_sums(F_labelled, y, N_CLASSES)
     whole = ibal_scores(F_pool, logits, sums, loss=SoftmaxCrossEntropy(), reading="nonlinear")
-    monkeypatch.setattr(representer, "_CHUNK", 4)
+    monkeypatch.setattr(representer, "POOL_CHUNK", 4)
     chunked = ibal_scores(F_pool, logits, sums, loss=SoftmaxCrossEntropy(), reading="nonlinear")
     np.testing.assert_array_equal(whole, chunked)
 
