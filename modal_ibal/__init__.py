@@ -6,23 +6,12 @@ scikit-learn (see :mod:`modal_ibal._compat`); nothing else happens at import.
 
 from ._compat import patch_modal_check_X_y
 from .autoencoder import ConvAutoencoder, MLPAutoencoder
-from .baselines import (
-    BASELINE_STRATEGIES,
-    badge_sampling,
-    coreset_sampling,
-    entropy_sampling,
-    margin_sampling,
-    probcover_sampling,
-    purity_radius,
-    random_sampling,
-    typicality,
-    typiclust_sampling,
-)
-from .cluster import disagreement_ranks, ibal_cluster_sampling
+from .coverage import typicality
 from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
 from .distance import nearest_labelled_distance, nearest_labelled_index, normalise_by_max
 from .embedding import CachedEmbedding, embed
 from .extract import LastLayer, LastLayerOutputs, last_layer
+from .learner import labelled_view
 from .models import (
     MLP,
     SeededNeuralNetClassifier,
@@ -37,19 +26,29 @@ from .representer import (
     ibal_scores,
     literal_ibal_scores,
     refit_last_layer,
+    representer_importance,
     representer_logits,
     representer_weights,
 )
-from .schedule import ibal_budget_switch_sampling
+from .scores import predictive_entropy
 from .selection import select_highest, select_lowest
 from .strategies import (
+    BASELINE_STRATEGIES,
     IBAL_READINGS,
+    badge_sampling,
+    coreset_sampling,
+    disagreement_ranks,
     entropy_distance_sampling,
+    entropy_sampling,
+    ibal_budget_switch_sampling,
+    ibal_cluster_sampling,
     ibal_distance_sampling,
     ibal_sampling,
-    labelled_view,
-    predictive_entropy,
-    representer_importance,
+    margin_sampling,
+    probcover_sampling,
+    purity_radius,
+    random_sampling,
+    typiclust_sampling,
 )
 from .tuning import GammaSearch, tune_gamma
 

@@ -6,6 +6,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 try:  # torch is a hard dependency, but the checks stay usable without it
     import torch
@@ -120,3 +121,34 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
     return int(value)
+
+
+def check_pool(X_pool: Any, n_instances: Any) -> tuple[Any, int]:
+    """Validate a query's pool and batch size together; returns both."""
+    X_pool = check_samples(X_pool, "X_pool")
+    return X_pool, check_n_instances(n_instances, n_samples(X_pool))
+
+
+def check_max_samples(value: Any, name: str) -> int:
+    """A sample-size cap: an int of at least 2."""
+    value = check_positive_int(value, name)
+    if value < 2:
+        raise ValueError(f"The '{name}' parameter must be >= 2. Got {value} instead.")
+    return value
+
+
+def make_random_state(random_state: Any) -> np.random.RandomState:
+    """One ``RandomState`` per query from the user's ``random_state``.
+
+    ``None`` seeds a fresh generator from the operating system, never from (nor
+    touching) numpy's global state, unlike ``sklearn.utils.check_random_state(None)``.
+    """
+    if random_state is None:
+        return np.random.RandomState()
+    try:
+        return check_random_state(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "The 'random_state' parameter must be None, an int or a numpy.random.RandomState. "
+            f"Got {random_state!r} instead."
+        ) from None

@@ -13,6 +13,7 @@ so a row's code never changes, while the pool shrinks every round
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from ._validation import as_numpy, check_positive_int
 
-__all__ = ["CachedEmbedding", "embed", "row_keys"]
+__all__ = ["CachedEmbedding", "embed", "representation_codes", "row_keys"]
 
 _PRIME = 2_097_143  # the largest prime below 2**21
 _N_RESIDUES = 6  # two lanes of three 21-bit residues: a 126-bit key
@@ -61,6 +62,63 @@ def embed(embedding: Any, X) -> np.ndarray:
             f"shape {codes.shape} instead."
         )
     return codes
+
+
+def _flatten(X, name: str) -> np.ndarray:
+    array = as_numpy(X)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"The '{name}' parameter must be a numeric array to cluster its raw inputs. Got "
+            f"{type(X).__name__} instead; pass representation='features' or an embedding."
+        )
+    return array.reshape(array.shape[0], -1)
+
+
+def representation_codes(
+    representation: Any,
+    X_pool,
+    X_labelled,
+    features: Callable[[], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Z_labelled, Z_pool) in the space a clustering or covering strategy works in.
+
+    Parameters
+    ----------
+    representation : {'inputs', 'features'}, transformer or callable
+        ``'inputs'``: the raw samples flattened per row; ``'features'``: the
+        model's penultimate features; otherwise an embedding for :func:`embed`
+        (e.g. a fitted autoencoder).
+    X_pool : array-like of shape (n_pool, ...)
+    X_labelled : array-like of shape (n_labelled, ...)
+    features : callable
+        Returns the model's penultimate features ``(labelled, pool)``; called only
+        for ``representation='features'``.
+
+    Returns
+    -------
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+    Z_pool : ndarray of shape (n_pool, n_dims)
+        float32 when both are float32, else float64; finite.
+    """
+    if isinstance(representation, str):
+        if representation == "features":
+            Z_labelled, Z_pool = features()
+        elif representation == "inputs":
+            Z_labelled, Z_pool = _flatten(X_labelled, "X_labelled"), _flatten(X_pool, "X_pool")
+        else:
+            raise ValueError(
+                "The 'representation' parameter must be 'inputs', 'features', a fitted "
+                f"transformer or a callable. Got {representation!r} instead."
+            )
+    else:
+        Z_labelled, Z_pool = embed(representation, X_labelled), embed(representation, X_pool)
+    Z_labelled, Z_pool = np.asarray(Z_labelled), np.asarray(Z_pool)
+    dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (
+        np.float64)
+    Z_labelled, Z_pool = Z_labelled.astype(dtype, copy=False), Z_pool.astype(dtype, copy=False)
+    if not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
+        raise ValueError("The representation of the samples holds NaN or infinite values.")
+    return Z_labelled, Z_pool
 
 
 def _row_words(X: np.ndarray) -> np.ndarray:

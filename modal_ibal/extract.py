@@ -37,9 +37,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import as_numpy, is_tensor
 from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from .representer import DEFAULT_REG_LAMBDA, append_bias
 
 DEFAULT_BATCH_SIZE = 4096
+DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,6 @@ class LastLayer:
     def outputs(self, X) -> LastLayerOutputs:
         features, logits = self._features_and_logits(X)
         return LastLayerOutputs(features, logits, self.loss.probabilities(logits))
-
-    def with_bias(self, features: np.ndarray) -> np.ndarray:
-        """``features`` with the constant column 1 appended when the final layer has a bias.
-
-        This is the :math:`f` of Eq. 1 with the bias folded into :math:`W`.
-        """
-        return append_bias(features) if self.has_bias else features
 
     def reg_lambda(self, n_labelled: int) -> float:
         r"""The model's L2 strength :math:`\lambda` in :math:`\frac1n\sum L + \lambda\lVert W\rVert^2`."""
@@ -163,7 +156,7 @@ def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT
         check_is_fitted(estimator)
         return _PipelineLayer(estimator, last_layer(estimator.steps[-1][1], layer=layer,
                                                     batch_size=batch_size))
-    if _is_skorch_net(estimator):
+    if is_skorch_net(estimator):
         return _SkorchLayer(estimator, layer=layer, batch_size=batch_size)
     if isinstance(estimator, MLPClassifier):
         return _MLPClassifierLayer(estimator)
@@ -176,7 +169,7 @@ def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT
     )
 
 
-def _is_skorch_net(estimator) -> bool:
+def is_skorch_net(estimator) -> bool:
     try:
         from skorch import NeuralNet
     except ImportError:  # pragma: no cover
@@ -488,7 +481,7 @@ def _loss_for_criterion(criterion):
 def check_fitted(estimator) -> None:
     """Raise ``NotFittedError`` naming the estimator when it is not fitted."""
     try:
-        if _is_skorch_net(estimator):
+        if is_skorch_net(estimator):
             estimator.check_is_fitted()
         else:
             check_is_fitted(estimator)

@@ -34,7 +34,11 @@ reading        formula                                                       sof
 ``nonlinear``  :math:`\kappa \sum_y p_y \max(0, \sum_c A_{yc} g_{ic})`       :math:`\kappa \sum_y p_{iy} \max(0, p_i^\top g_i - g_{iy})`
 =============  ============================================================  =========================================
 
-with :math:`\hat y = \arg\max_c p_{ic}` and :math:`S = \sum_c S_c`.
+with :math:`\hat y = \arg\max_c p_{ic}` and :math:`S = \sum_c S_c`. A sixth reading,
+``finetuned``, is Yeh et al.'s practice: refit the last layer with L2
+(:func:`refit_last_layer`) and score :math:`-\kappa \sum_c (q_{ic} - p_{ic}) g_{ic}`
+with :math:`q` the refit layer's softmax. :data:`READINGS` lists all six;
+:func:`representer_importance` assembles any of them from a model's view of the data.
 
 References
 ----------
@@ -47,17 +51,22 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from threadpoolctl import threadpool_limits
 
+from ._validation import check_nonnegative_float
 from .losses import SoftmaxCrossEntropy
 
-READINGS = ("class", "pseudo", "target", "agreement", "nonlinear")
+if TYPE_CHECKING:
+    from .learner import LabelledView
+
+CLOSED_FORM_READINGS = ("class", "pseudo", "target", "agreement", "nonlinear")
+READINGS = (*CLOSED_FORM_READINGS, "finetuned")
 DEFAULT_READING = "target"
-DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
 POOL_CHUNK = 16384  # pool rows scored at once (larger chunks measured slower)
 
 
@@ -85,6 +94,22 @@ def append_bias(features: np.ndarray) -> np.ndarray:
     ndarray of shape (n_samples, n_features + 1)
     """
     return np.hstack([features, np.ones((features.shape[0], 1), dtype=features.dtype)])
+
+
+def fold_bias(features: np.ndarray, has_bias: bool) -> np.ndarray:
+    """The :math:`f` of Eq. 1: ``features`` with the constant 1 appended when the layer has a bias.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, n_features)
+    has_bias : bool
+        Whether the final layer has a bias (``LastLayer.has_bias``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features + has_bias)
+    """
+    return append_bias(features) if has_bias else features
 
 
 def kappa(reg_lambda: float, n_labelled: int) -> float:
@@ -322,3 +347,69 @@ def refit_last_layer(
             options={"maxiter": max_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 30},
         )
     return result.x.reshape(n_classes, d)
+
+
+def representer_importance(
+    view: LabelledView,
+    *,
+    reading: str = DEFAULT_READING,
+    reg_lambda: float | None = None,
+    exact: bool = False,
+) -> np.ndarray:
+    r"""IBAL scores (Eq. 2) of every pool point, assembled from a model's view of the data.
+
+    Parameters
+    ----------
+    view : LabelledView
+        The final layer read on the pool and on the labelled set
+        (:func:`modal_ibal.learner.labelled_view`).
+    reading : {'class', 'pseudo', 'target', 'agreement', 'nonlinear', 'finetuned'}
+        One of :data:`READINGS` (table in the module docstring). ``'finetuned'``
+        refits the last layer with L2 and scores
+        :math:`-\kappa \sum_c (q_{ic} - p_{ic}) g_{ic}` with :math:`q` the refit
+        layer's softmax.
+    reg_lambda : float, optional
+        :math:`\lambda`; default the model's own L2 strength (skorch: the optimizer's
+        ``weight_decay / 2``; else 0.003, Yeh et al.'s value).
+    exact : bool, default=False
+        Refit the last layer with L2 on the labelled features first, so that Eq. 1
+        holds exactly, and score with the refit layer's logits.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        The query takes the smallest.
+    """
+    if reading not in READINGS:
+        raise ValueError(
+            f"The 'reading' parameter must be one of {list(READINGS)}. Got {reading!r} instead."
+        )
+    n_labelled = len(view.y_index)
+    lam = view.layer.reg_lambda(n_labelled) if reg_lambda is None else reg_lambda
+    lam = check_nonnegative_float(lam, "reg_lambda")
+    scale = kappa(lam, n_labelled)
+    has_bias = view.layer.has_bias
+    F_labelled = fold_bias(view.labelled.features, has_bias)  # [n, d]
+    n_classes = len(view.layer.classes_)
+    class_sums = class_feature_sums(F_labelled, view.y_index, n_classes)  # [C, d]
+    W = None
+    if reading == "finetuned" or exact:
+        W = refit_last_layer(F_labelled, view.y_index, n_classes, lam)  # [C, d]
+    n_pool = view.pool.features.shape[0]
+    scores = np.empty(n_pool)
+    # rows score independently: stream the pool, so the bias column and the refit
+    # logits exist for one chunk at a time, never as float copies of the whole pool
+    for start in range(0, n_pool, POOL_CHUNK):
+        rows = slice(start, start + POOL_CHUNK)
+        F = fold_bias(view.pool.features[rows], has_bias)  # [b, d]
+        if W is None:
+            scores[rows] = ibal_scores(F, view.pool.logits[rows], class_sums,
+                                       loss=view.layer.loss, reading=reading, scale=scale)
+        elif reading == "finetuned":
+            scores[rows] = ibal_scores(F, F @ W.T, class_sums, loss=SoftmaxCrossEntropy(),
+                                       reading="literal", scale=scale,
+                                       probas=view.pool.probas[rows])
+        else:
+            scores[rows] = ibal_scores(F, F @ W.T, class_sums, loss=SoftmaxCrossEntropy(),
+                                       reading=reading, scale=scale)
+    return scores

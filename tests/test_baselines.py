@@ -17,7 +17,7 @@ from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from modal_ibal import baselines
+from modal_ibal import coverage
 from modal_ibal.baselines import (
     BASELINE_STRATEGIES,
     badge_sampling,
@@ -32,6 +32,7 @@ from modal_ibal.baselines import (
 )
 from modal_ibal.cluster import ibal_cluster_sampling
 from modal_ibal.extract import last_layer
+from modal_ibal.strategies import badge
 
 STRATEGIES = {**BASELINE_STRATEGIES, "ibal_cluster": ibal_cluster_sampling}
 N_INSTANCES = 5
@@ -279,12 +280,12 @@ def _explicit_gradient_embedding(learner, X_pool):
 def test_badge_factorised_distances_equal_explicit_embeddings(learner, digits_split):
     _, _, X_pool = digits_split
     reader = last_layer(learner.estimator)
-    A, F = baselines._gradient_factors(reader, reader.outputs(X_pool))
+    A, F = badge._gradient_factors(reader, reader.outputs(X_pool))
     G = _explicit_gradient_embedding(learner, X_pool)
     np.testing.assert_allclose(np.einsum("ic,id->icd", A, F).reshape(len(G), -1), G, atol=1e-6)
     sq_norms = (A * A).sum(axis=1) * (F * F).sum(axis=1)
     for j in [0, 17, 199]:
-        np.testing.assert_allclose(baselines._gradient_sq_distances(A, F, sq_norms, j),
+        np.testing.assert_allclose(badge._gradient_sq_distances(A, F, sq_norms, j),
                                    ((G - G[j]) ** 2).sum(axis=1), rtol=1e-9, atol=1e-9)
 
 
@@ -351,7 +352,7 @@ def test_typiclust_picks_the_most_typical_point_of_each_uncovered_cluster(separa
 def test_pick_per_cluster_order_fallback_and_ties():
     Z = np.zeros((10, 1))  # all points coincide: every typicality ties
     labels = np.array([0, 3, 0, 0, 1, 1, 1, 2, 2, 3])  # two labelled points in clusters 0 and 3
-    indices, _ = baselines._pick_per_cluster(Z, labels, 2, 6, n_neighbors=20)
+    indices, _ = coverage.pick_per_cluster(Z, labels, 2, 6, n_neighbors=20)
     # uncovered clusters first, largest first: 1 (3 points), then 2 (2 points); then every
     # cluster has one claim: 0 and 1 tie on size 3 (lower id first), then 2 and 3 (size 2);
     # inside a cluster every typicality ties, so the lowest pool index goes first

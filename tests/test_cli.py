@@ -107,7 +107,7 @@ def _broken_strategy(classifier, X_pool, n_instances=1, **kwargs):
 
 def test_a_failing_strategy_exits_1_naming_it_and_keeps_finished_runs(tmp_path, capsys,
                                                                       monkeypatch):
-    entry = registry.StrategyEntry("broken", __name__, "_broken_strategy", "always raises")
+    entry = registry.StrategyEntry("broken", _broken_strategy, "always raises")
     monkeypatch.setitem(registry.STRATEGIES, "broken", entry)
     assert _run(tmp_path, strategies=("random", "broken"), seeds=1) == 1
     error = capsys.readouterr().err
@@ -121,7 +121,7 @@ def _interrupting_strategy(classifier, X_pool, n_instances=1, **kwargs):
 
 
 def test_an_interrupt_exits_130_and_resume_finishes_the_job(tmp_path, capsys, monkeypatch):
-    entry = registry.StrategyEntry("ctrl-c", __name__, "_interrupting_strategy", "Ctrl-C")
+    entry = registry.StrategyEntry("ctrl-c", _interrupting_strategy, "Ctrl-C")
     monkeypatch.setitem(registry.STRATEGIES, "ctrl-c", entry)
     assert _run(tmp_path / "cut", strategies=("random", "ctrl-c"), seeds=1) == 130
     assert "--resume" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Coverage-aware IBAL (issue 7). The modAL contract, determinism under random_state and the
+"""Coverage-aware IBAL. The modAL contract, determinism under random_state and the
 bad-input errors are checked by the shared template in test_baselines.py ('ibal_cluster')."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import inspect
 import os
 
 import matplotlib.pyplot as plt
@@ -117,10 +117,12 @@ def test_parse_strategies_rejects(names, message):
         registry.parse_strategies(names)
 
 
-def test_accepts_random_state_sees_through_partial():
-    assert registry.accepts_random_state(random_sampling)
-    assert registry.accepts_random_state(functools.partial(random_sampling, X_labelled=None))
-    assert not registry.accepts_random_state(ibal_sampling)
+def test_every_registered_strategy_declares_the_contract_keywords():
+    # the runner passes random_state to every strategy: the contract, not a signature probe
+    for entry in registry.STRATEGIES.values():
+        parameters = inspect.signature(entry.function).parameters
+        for keyword in ("random_state", "X_labelled", "y_labelled"):
+            assert parameters[keyword].kind is inspect.Parameter.KEYWORD_ONLY, entry.name
 
 
 # ------------------------------------------------------------------ specs

@@ -16,9 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from modal_ibal.extract import last_layer
+from modal_ibal.extract import DEFAULT_REG_LAMBDA, last_layer
 from modal_ibal.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from modal_ibal.representer import DEFAULT_REG_LAMBDA
 
 
 def test_skorch_hook_reads_features_and_logits(fitted_net, split):

@@ -9,7 +9,7 @@ import torch
 from modal_ibal import representer
 from modal_ibal.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 from modal_ibal.representer import (
-    READINGS,
+    CLOSED_FORM_READINGS,
     append_bias,
     class_feature_sums,
     ibal_scores,
@@ -38,7 +38,7 @@ def naive_readings(F_pool, F_labelled, logits, y, loss, scale):
     """Eq. 2 by the definition: k(x_t, x_i, alpha_i|y) = alpha_i|y f_i^T f_t, one pair at a time."""
     A = loss.gradients(logits)  # [N, C, C]: A[i, y, c] = dL(x_i, y)/dphi_c
     p = loss.probabilities(logits)
-    out = {name: np.zeros(len(F_pool)) for name in (*READINGS, "literal")}
+    out = {name: np.zeros(len(F_pool)) for name in (*CLOSED_FORM_READINGS, "literal")}
     for i in range(len(F_pool)):
         yhat = int(np.argmax(p[i]))
         for t in range(len(F_labelled)):
@@ -67,7 +67,7 @@ LOSSES = {
 
 
 @pytest.mark.parametrize("loss_name", LOSSES)
-@pytest.mark.parametrize("reading", [*READINGS, "literal"])
+@pytest.mark.parametrize("reading", [*CLOSED_FORM_READINGS, "literal"])
 def test_vectorised_readings_equal_the_naive_double_loop(problem, loss_name, reading):
     F_pool, F_labelled, logits, y = problem
     loss = LOSSES[loss_name]

@@ -22,11 +22,13 @@ def test_switches_at_labels_per_class_times_classes(fitted_net, split):
         late[0], ibal_distance_sampling(fitted_net, X_pool, 5, gamma=0.5, **kwargs)[0])
 
 
-def test_custom_strategies_and_random_state_only_where_taken(fitted_net, split):
+def test_custom_strategies_get_the_contract_keywords(fitted_net, split):
+    # every strategy follows the declared contract, so the switch passes random_state on
     X_labelled, y_labelled, X_pool = split
     seen = {}
 
-    def late(classifier, X, n_instances=1, **kwargs):
+    def late(classifier, X, n_instances=1, *, random_state=None, **kwargs):
+        seen["random_state"] = random_state
         seen.update(kwargs)
         return np.arange(n_instances), np.zeros(n_instances)
 
@@ -34,7 +36,7 @@ def test_custom_strategies_and_random_state_only_where_taken(fitted_net, split):
                                              late=late, random_state=7, X_labelled=X_labelled,
                                              y_labelled=y_labelled)
     np.testing.assert_array_equal(indices, [0, 1, 2])
-    assert "random_state" not in seen and seen["X_labelled"] is X_labelled
+    assert seen["random_state"] == 7 and seen["X_labelled"] is X_labelled
 
 
 def test_bad_switch_budget(fitted_net, split):

@@ -18,8 +18,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..distance import normalise_by_max
-from ..representer import DEFAULT_READING
-from ..strategies import labelled_view, predictive_entropy, representer_importance
+from ..learner import labelled_view
+from ..representer import DEFAULT_READING, representer_importance
+from ..scores import predictive_entropy
 from .specs import Dataset, ExperimentSpec
 
 __all__ = ["ibal_vs_uncertainty", "rank_correlations", "write_correlations"]
@@ -37,7 +38,7 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
     spec : ExperimentSpec
     seed : int, default=0
     reading : str, default: the library's default reading
-        The IBAL reading (:data:`modal_ibal.strategies.IBAL_READINGS`).
+        The IBAL reading (:data:`modal_ibal.representer.READINGS`).
     data : Dataset, optional
         The already-loaded data set (``spec.load_data()``), to avoid loading it again.
 

@@ -7,9 +7,9 @@ labelled set inside an ``ActiveLearner``, then for ``n_rounds`` rounds queries
 ``learner.query(...)``, reveals their labels and refits (``learner.teach``).
 After the initial fit and after every round it scores the held-out test set:
 accuracy, balanced accuracy (the mean recall over the classes in the test set,
-scikit-learn's ``balanced_accuracy_score``) and macro-F1. Strategies that take
-``random_state`` get one per (seed, round) from
-:func:`modal_ibal.experiments.seeds.derive_seed`.
+scikit-learn's ``balanced_accuracy_score``) and macro-F1. Every strategy gets a
+``random_state`` per (seed, round) from :func:`modal_ibal.experiments.seeds.derive_seed`
+(the strategy contract; deterministic strategies ignore it).
 
 Crash safety: a finished (strategy, seed) run is written at once to
 ``<out>/runs/<strategy>__seed<k>.csv`` through a temporary file and
@@ -49,7 +49,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
-from .registry import accepts_random_state, resolve_strategies
+from .registry import resolve_strategies
 from .seeds import QUERY, derive_seed
 from .specs import Dataset, ExperimentSpec, Split
 
@@ -184,7 +184,6 @@ def run_one(
     """
     from modAL.models import ActiveLearner
 
-    stochastic = accepts_random_state(strategy)
     labelled = np.zeros(len(split.y_pool), dtype=bool)
     labelled[split.initial] = True
     rows: list[tuple] = []
@@ -205,11 +204,10 @@ def run_one(
             if round_ > 0:
                 stage = "query"
                 candidates = np.flatnonzero(~labelled)
-                kwargs = {"n_instances": spec.batch_size}
-                if stochastic:
-                    kwargs["random_state"] = derive_seed(seed, QUERY, round_)
                 start = time.perf_counter()
-                query_indices, _ = learner.query(split.X_pool[candidates], **kwargs)
+                query_indices, _ = learner.query(
+                    split.X_pool[candidates], n_instances=spec.batch_size,
+                    random_state=derive_seed(seed, QUERY, round_))
                 query_seconds = time.perf_counter() - start
                 chosen = candidates[_check_query(query_indices, len(candidates), spec.batch_size)]
                 labelled[chosen] = True

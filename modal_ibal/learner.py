@@ -1,0 +1,180 @@
+"""What a query strategy sees: the fitted model, the labelled set and the pool, validated.
+
+modAL calls a strategy as ``strategy(classifier, X_pool, n_instances, **kwargs)``
+with ``classifier`` the ``ActiveLearner`` (model ``estimator``, labelled set
+``X_training``/``y_training``). Every strategy of the package also takes a bare
+fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
+into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
+model's final layer on both once per query (:func:`labelled_view`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
+from .embedding import representation_codes
+from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, check_fitted, last_layer
+
+__all__ = [
+    "LabelledView",
+    "fitted_estimator",
+    "labelled_codes",
+    "labelled_view",
+    "resolve_labelled_set",
+]
+
+
+@dataclass(frozen=True)
+class LabelledView:
+    """A fitted model's view of the pool and of the labelled set, computed once per query.
+
+    Attributes
+    ----------
+    layer : LastLayer
+        The reader of the model's final linear layer.
+    pool, labelled : LastLayerOutputs
+        Final-layer features, logits and probabilities.
+    y_index : ndarray of shape (n_labelled,)
+        Labelled classes as indices into ``layer.classes_``.
+    X_labelled : array-like of shape (n_labelled, ...)
+        The labelled samples, for embeddings other than the model's features.
+    """
+
+    layer: LastLayer
+    pool: LastLayerOutputs
+    labelled: LastLayerOutputs
+    y_index: np.ndarray
+    X_labelled: Any
+
+
+def _unwrap(classifier) -> tuple[Any, bool]:
+    """(estimator, is_learner): the model inside a modAL learner, or the estimator itself."""
+    is_learner = hasattr(classifier, "estimator") and hasattr(classifier, "X_training")
+    return (classifier.estimator if is_learner else classifier), is_learner
+
+
+def fitted_estimator(classifier):
+    """The fitted model inside an ``ActiveLearner``, or the bare fitted estimator.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    """
+    estimator, _ = _unwrap(classifier)
+    check_fitted(estimator)
+    return estimator
+
+
+def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None) -> tuple[Any, Any, Any]:
+    """Split what modAL passes into (estimator, X_labelled, y_labelled).
+
+    Parameters
+    ----------
+    classifier : modAL ActiveLearner or fitted estimator
+    X_labelled, y_labelled : array-like, optional
+        Override (or, for a bare estimator, supply) the labelled set.
+
+    Returns
+    -------
+    (estimator, X_labelled, y_labelled)
+    """
+    estimator, is_learner = _unwrap(classifier)
+    if is_learner:
+        X_labelled = classifier.X_training if X_labelled is None else X_labelled
+        y_labelled = classifier.y_training if y_labelled is None else y_labelled
+    if X_labelled is None or y_labelled is None:
+        where = (
+            "the ActiveLearner has no training data yet (give it X_training and y_training)"
+            if is_learner
+            else "pass X_labelled=... and y_labelled=... with a bare estimator"
+        )
+        raise ValueError(f"IBAL needs the labelled set, but {where}.")
+    check_fitted(estimator)
+    X_labelled = check_samples(X_labelled, "X_labelled")
+    if n_samples(y_labelled) != n_samples(X_labelled):
+        raise ValueError(
+            f"The labelled set has {n_samples(X_labelled)} samples but {n_samples(y_labelled)} "
+            "labels."
+        )
+    return estimator, X_labelled, y_labelled
+
+
+def labelled_view(
+    classifier,
+    X_pool,
+    *,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> LabelledView:
+    """Validate the inputs and read the final layer on the pool and on the labelled set.
+
+    Parameters
+    ----------
+    classifier : modAL ActiveLearner or fitted estimator
+    X_pool : array-like of shape (n_pool, ...)
+    X_labelled, y_labelled : array-like, optional
+        The labelled set; default the learner's ``X_training``/``y_training``.
+    layer : str, optional
+        Name of the final ``nn.Linear`` of a skorch module.
+    batch_size : int, default=4096
+        Samples per forward pass.
+
+    Returns
+    -------
+    LabelledView
+    """
+    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    X_pool = check_samples(X_pool, "X_pool")
+    check_same_sample_shape(X_pool, X_labelled)
+    reader = last_layer(estimator, layer=layer,
+                        batch_size=check_positive_int(batch_size, "batch_size"))
+    y_index = reader.encode_labels(y_labelled)
+    return LabelledView(
+        reader, reader.outputs(X_pool), reader.outputs(X_labelled), y_index, X_labelled
+    )
+
+
+def labelled_codes(
+    classifier,
+    X_pool,
+    representation: Any,
+    *,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """Resolve the labelled set and map labelled + pool into ``representation``.
+
+    Parameters
+    ----------
+    classifier, X_pool, X_labelled, y_labelled, layer, batch_size
+        As in :func:`labelled_view`.
+    representation : {'inputs', 'features'}, transformer or callable
+        See :func:`modal_ibal.embedding.representation_codes`.
+
+    Returns
+    -------
+    estimator : the fitted model
+    y_labelled : array-like of shape (n_labelled,)
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+    Z_pool : ndarray of shape (n_pool, n_dims)
+    """
+    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    check_same_sample_shape(X_pool, X_labelled)
+
+    def features() -> tuple[np.ndarray, np.ndarray]:
+        view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
+                             layer=layer, batch_size=batch_size)
+        return view.labelled.features, view.pool.features
+
+    Z_labelled, Z_pool = representation_codes(representation, X_pool, X_labelled, features)
+    return estimator, y_labelled, Z_labelled, Z_pool
+

@@ -1,0 +1,105 @@
+r"""Per-point scores beside the representer math: distance to the labelled set, entropy, probabilities.
+
+Each function takes what a query has already read (a :class:`~modal_ibal.learner.LabelledView`
+or a fitted estimator) and returns one value per pool point; strategies combine
+and rank them. IBAL's own score is :func:`modal_ibal.representer.representer_importance`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import is_tensor
+from .distance import nearest_labelled_distance, normalise_by_max
+from .embedding import embed
+from .extract import is_skorch_net, last_layer, preserved_train_modes
+from .learner import LabelledView
+
+__all__ = ["labelled_distance", "pool_probabilities", "predictive_entropy"]
+
+_PROBE_SAMPLES = 8
+
+
+def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.ndarray:
+    r"""Normalised nearest-labelled distance :math:`D(x_i) / \max_j D(x_j)` (Eq. 3).
+
+    Parameters
+    ----------
+    view : LabelledView
+    X_pool : array-like of shape (n_pool, ...)
+    embedding : transformer, callable or None, default=None
+        None uses the classifier's penultimate features; otherwise see
+        :func:`modal_ibal.embedding.embed`.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,), values in [0, 1]
+    """
+    if embedding is None:
+        codes_pool, codes_labelled = view.pool.features, view.labelled.features
+    else:
+        codes_pool, codes_labelled = embed(embedding, X_pool), embed(embedding, view.X_labelled)
+    return normalise_by_max(nearest_labelled_distance(codes_pool, codes_labelled))
+
+
+def predictive_entropy(probas: np.ndarray) -> np.ndarray:
+    r""":math:`-\sum_c p_c \log p_c` per row, with :math:`0 \log 0 = 0`.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    logs = np.log(np.where(probas > 0, probas, 1.0))
+    return -(probas * logs).sum(axis=1)
+
+
+def pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
+    """``predict_proba`` of the pool, from one batched forward pass where that is exact.
+
+    For a skorch net whose ``predict_nonlinearity`` is ``'auto'`` and whose
+    criterion is ``CrossEntropyLoss`` (skorch applies a softmax) or ``NLLLoss``
+    (the module ends in a softmax), skorch's probabilities are the softmax of the
+    final ``nn.Linear``'s output, read here in batches. The fast result is
+    checked against skorch's own ``predict_proba`` on the first few pool samples
+    (the module's train/eval modes are restored afterwards); any other estimator,
+    input type, or a mismatch uses ``predict_proba``.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X_pool : array-like of shape (n_pool, ...)
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    ndarray of shape (n_pool, n_classes), float64
+    """
+    import torch
+
+    fast = (
+        is_skorch_net(estimator)
+        and (isinstance(X_pool, np.ndarray) or is_tensor(X_pool))
+        and estimator.predict_nonlinearity == "auto"
+        and isinstance(getattr(estimator, "criterion_", None),
+                       (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
+    )
+    if fast:
+        probas = last_layer(estimator, batch_size=batch_size).outputs(X_pool).probas
+        head = torch.as_tensor(X_pool[:_PROBE_SAMPLES])
+        if head.is_floating_point():  # cast as the fast path does (float64 arrays)
+            head = head.to(next(estimator.module_.parameters()).dtype)
+        with preserved_train_modes(estimator.module_):  # predict_proba leaves it in eval mode
+            probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
+        if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
+            probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
+        ):
+            return probas
+    return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)

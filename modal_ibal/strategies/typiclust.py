@@ -1,0 +1,91 @@
+r"""TypiClust: the most typical point of each large uncovered cluster.
+
+The clustering and typicality live in :mod:`modal_ibal.coverage`, shared with
+cluster-IBAL.
+
+References
+----------
+.. [1] Hacohen, Dekel and Weinshall, "Active Learning on a Budget: Opposite
+   Strategies Suit High and Low Budgets", ICML 2022.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_max_samples, check_pool, check_positive_int, make_random_state
+from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
+from ..extract import DEFAULT_BATCH_SIZE
+from ..learner import labelled_codes
+from .contract import follows_contract
+
+__all__ = ["typiclust_sampling"]
+
+
+@follows_contract
+def typiclust_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    representation: Any = "inputs",
+    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Query the most typical point of each large uncovered cluster (TypiClust).
+
+    Parameters
+    ----------
+    {shared_parameters}
+    representation : {'inputs', 'features'}, transformer or callable, default='inputs'
+        The space clustered: the raw inputs flattened, the model's penultimate
+        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
+        fitted autoencoder.
+    n_neighbors : int, default=20
+        Neighbours for the typicality.
+    max_cluster_samples : int, default=20000
+        Labelled + pool sizes beyond this fit the clustering on a random sample of
+        this many points, then assign every point to its nearest center.
+    layer : str, optional
+        Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
+    batch_size : int, default=4096
+        Samples per forward pass (``'features'`` only).
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices in pick order (largest uncovered cluster first).
+    query_scores : ndarray of shape (n_instances,)
+        The typicality of each pick within its cluster.
+
+    Notes
+    -----
+    Labelled and pool points are clustered together with k-means++ into
+    :math:`K = n + B` clusters (KMeans up to 50 clusters, MiniBatchKMeans
+    beyond). Clusters holding a labelled point are covered; from the :math:`B`
+    largest uncovered clusters TypiClust takes the point of highest
+
+    .. math::  \tau(x) = \Big(\frac1k \sum_{x' \in \mathrm{kNN}(x)} \lVert z - z' \rVert_2\Big)^{-1},
+               \qquad k = \min(20, |\mathrm{cluster}| - 1)
+
+    (:func:`modal_ibal.coverage.typicality`). The authors also skip clusters of fewer than 5
+    points; here size only orders the clusters.
+
+    ``random_state``: Seeds the k-means++ clustering (and the sample clustered for large
+    pools).
+    """
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
+    _, _, Z_labelled, Z_pool = labelled_codes(
+        classifier, X_pool, representation, X_labelled=X_labelled, y_labelled=y_labelled,
+        layer=layer, batch_size=batch_size)
+    return typical_picks(Z_labelled, Z_pool, n_instances, make_random_state(random_state),
+                          n_neighbors=n_neighbors, max_cluster_samples=max_cluster_samples)

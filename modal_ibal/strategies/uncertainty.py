@@ -1,0 +1,168 @@
+r"""Uncertainty sampling: entropy and margin as modAL computes them, and the paper's entropy + D.
+
+``entropy_sampling`` and ``margin_sampling`` return what modAL's functions of the
+same names return, computed from one batched forward pass over the pool instead of
+skorch's per-sample ``predict_proba`` (METHOD.md section 7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_nonnegative_float, check_pool, check_positive_int
+from ..distance import normalise_by_max
+from ..extract import DEFAULT_BATCH_SIZE
+from ..learner import fitted_estimator, labelled_view
+from ..scores import labelled_distance, pool_probabilities, predictive_entropy
+from ..selection import select_highest, select_lowest
+from .contract import follows_contract
+
+DEFAULT_GAMMA = 1.0
+
+__all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
+
+
+@follows_contract
+def entropy_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    X_labelled=None,
+    y_labelled=None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Query the pool points of highest predictive entropy, as modAL's ``entropy_sampling``.
+
+    The same scores and selection as ``modAL.uncertainty.entropy_sampling``,
+    computed from one batched forward pass over the pool instead of skorch's
+    per-sample ``predict_proba`` (METHOD.md section 7); scikit-learn estimators
+    and pools that are not arrays use ``predict_proba`` itself.
+
+    Parameters
+    ----------
+    {shared_parameters}
+    batch_size : int, default=4096
+        Samples per forward pass.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices, highest entropy first.
+    query_scores : ndarray of shape (n_instances,)
+        Their entropies (modAL returns the same values, unordered).
+
+    Notes
+    -----
+    .. math::  H(x_i) = -\sum_c p_{ic} \log p_{ic}
+
+    with the natural logarithm, rows normalised to sum to 1 and :math:`0 \log 0 = 0`,
+    as ``scipy.stats.entropy`` computes it for modAL.
+
+    ``random_state``: The selection is deterministic: ties go to the lower pool index
+    (modAL leaves the order of ties to ``argpartition``).
+    """
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    estimator = fitted_estimator(classifier)
+    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
+    probas = probas / probas.sum(axis=1, keepdims=True)  # [N, C], as scipy.stats.entropy
+    return select_highest(predictive_entropy(probas), n_instances)
+
+
+@follows_contract
+def margin_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    X_labelled=None,
+    y_labelled=None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Query the pool points of smallest top-two margin, as modAL's ``margin_sampling``.
+
+    The same scores and selection as ``modAL.uncertainty.margin_sampling``,
+    computed from one batched forward pass over the pool (see
+    :func:`entropy_sampling`).
+
+    Parameters
+    ----------
+    {shared_parameters}
+    batch_size
+        As in :func:`entropy_sampling`.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices, smallest margin first.
+    query_scores : ndarray of shape (n_instances,)
+        Their margins (modAL returns the same values, unordered).
+
+    Notes
+    -----
+    .. math::  M(x_i) = p_{i,(1)} - p_{i,(2)}
+
+    the gap between the two largest probabilities; zero for a one-column output,
+    as in modAL.
+    """
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    estimator = fitted_estimator(classifier)
+    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
+    if probas.shape[1] == 1:
+        margin = np.zeros(probas.shape[0])  # modAL's convention for one column
+    else:
+        top = np.partition(probas, -2, axis=1)  # [N, C]
+        margin = top[:, -1] - top[:, -2]  # [N]
+    return select_lowest(margin, n_instances)
+
+
+@follows_contract
+def entropy_distance_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    gamma: float = DEFAULT_GAMMA,
+    embedding: Any = None,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The paper's baseline: highest entropy plus distance to the labelled set.
+
+    Parameters
+    ----------
+    {shared_parameters}
+    layer, batch_size
+        As in :func:`ibal_sampling`.
+    gamma, embedding
+        As in :func:`ibal_distance_sampling`.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+    query_scores : ndarray of shape (n_instances,)
+
+    Notes
+    -----
+    .. math::  \arg\max_{x_i} \mathrm{Entropy}(x_i) + \gamma D(x_i)
+
+    with the entropy divided by its maximum over the pool and :math:`D` as in
+    :func:`ibal_distance_sampling`.
+
+    ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
+    index.
+    """
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    gamma = check_nonnegative_float(gamma, "gamma")
+    view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
+                         layer=layer, batch_size=batch_size)
+    entropy = predictive_entropy(view.pool.probas)
+    distance = labelled_distance(view, X_pool, embedding)
+    return select_highest(normalise_by_max(entropy) + gamma * distance, n_instances)
