@@ -14,11 +14,21 @@ import numpy as np
 from ._validation import is_tensor
 from .distance import nearest_labelled_distance, normalise_by_max
 from .embedding import embed
-from .extract import is_skorch_net, last_layer, preserved_train_modes
+from .extract import LastLayerOutputs, is_skorch_net, last_layer, preserved_train_modes
 from .learner import LabelledView
+from .representer import DEFAULT_READING, representer_importance
 
-__all__ = ["labelled_distance", "pool_probabilities", "predictive_entropy"]
+__all__ = [
+    "DEFAULT_GAMMA",
+    "entropy_distance_scores",
+    "ibal_distance_scores",
+    "labelled_distance",
+    "modal_entropy",
+    "pool_probabilities",
+    "predictive_entropy",
+]
 
+DEFAULT_GAMMA = 1.0  # gamma of Eq. 4; 1.0 measured best on a synthetic validation split
 _PROBE_SAMPLES = 8
 
 
@@ -60,7 +70,85 @@ def predictive_entropy(probas: np.ndarray) -> np.ndarray:
     return -(probas * logs).sum(axis=1)
 
 
-def pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
+def modal_entropy(probas: np.ndarray) -> np.ndarray:
+    r"""Predictive entropy as modAL's ``classifier_entropy`` computes it.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_pool, n_classes)
+        ``predict_proba`` of the pool (:func:`pool_probabilities`).
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        :math:`H(x_i) = -\sum_c p_{ic} \log p_{ic}` with the natural logarithm,
+        rows rescaled to sum to 1 and :math:`0 \log 0 = 0`, as ``scipy.stats.entropy``.
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    return predictive_entropy(probas / probas.sum(axis=1, keepdims=True))  # [N]
+
+
+def ibal_distance_scores(
+    view: LabelledView,
+    X_pool,
+    *,
+    gamma: float = DEFAULT_GAMMA,
+    embedding: Any = None,
+    reading: str = DEFAULT_READING,
+    reg_lambda: float | None = None,
+    exact: bool = False,
+) -> np.ndarray:
+    r"""IBAL-D scores (Eq. 4): normalised importance minus :math:`\gamma` times normalised distance.
+
+    Parameters
+    ----------
+    view : LabelledView
+    X_pool : array-like of shape (n_pool, ...)
+    gamma : float, default=1.0
+        :math:`\gamma \ge 0` (validated by the caller).
+    embedding, reading, reg_lambda, exact
+        As in :func:`modal_ibal.strategies.ibal_distance_sampling`.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        The query takes the smallest (Eq. 5).
+    """
+    importance = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
+    return normalise_by_max(importance) - gamma * labelled_distance(view, X_pool, embedding)
+
+
+def entropy_distance_scores(
+    entropy: np.ndarray,
+    view: LabelledView,
+    X_pool,
+    *,
+    gamma: float = DEFAULT_GAMMA,
+    embedding: Any = None,
+) -> np.ndarray:
+    r"""The paper's entropy + D baseline: normalised entropy plus :math:`\gamma` times normalised distance.
+
+    Parameters
+    ----------
+    entropy : ndarray of shape (n_pool,)
+        :func:`modal_entropy` of the pool.
+    view : LabelledView
+    X_pool : array-like of shape (n_pool, ...)
+    gamma : float, default=1.0
+    embedding : transformer, callable or None, default=None
+        As in :func:`labelled_distance`.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        The query takes the largest.
+    """
+    return normalise_by_max(entropy) + gamma * labelled_distance(view, X_pool, embedding)
+
+
+def pool_probabilities(
+    estimator, X_pool, batch_size: int, *, outputs: LastLayerOutputs | None = None
+) -> np.ndarray:
     """``predict_proba`` of the pool, from one batched forward pass where that is exact.
 
     For a skorch net whose ``predict_nonlinearity`` is ``'auto'`` and whose
@@ -77,6 +165,9 @@ def pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
     X_pool : array-like of shape (n_pool, ...)
     batch_size : int
         Samples per forward pass.
+    outputs : LastLayerOutputs, optional
+        The pool's final-layer outputs when the caller has read them already
+        (a :class:`~modal_ibal.learner.LabelledView`); saves a second forward pass.
 
     Returns
     -------
@@ -92,7 +183,9 @@ def pool_probabilities(estimator, X_pool, batch_size: int) -> np.ndarray:
                        (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
     )
     if fast:
-        probas = last_layer(estimator, batch_size=batch_size).outputs(X_pool).probas
+        if outputs is None:
+            outputs = last_layer(estimator, batch_size=batch_size).outputs(X_pool)
+        probas = outputs.probas
         head = torch.as_tensor(X_pool[:_PROBE_SAMPLES])
         if head.is_floating_point():  # cast as the fast path does (float64 arrays)
             head = head.to(next(estimator.module_.parameters()).dtype)

@@ -33,7 +33,13 @@ from typing import Any
 
 from ..learner import LabelledView, fitted_estimator, labelled_view, resolve_labelled_set
 from ..representer import READINGS, representer_importance
-from ..scores import labelled_distance, predictive_entropy
+from ..scores import (
+    DEFAULT_GAMMA,
+    entropy_distance_scores,
+    ibal_distance_scores,
+    labelled_distance,
+    predictive_entropy,
+)
 from .badge import badge_sampling
 from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
 from .cluster_ibal import disagreement_ranks, ibal_cluster_sampling
@@ -43,7 +49,6 @@ from .ibal import ibal_distance_sampling, ibal_sampling
 from .probcover import probcover_sampling, purity_radius
 from .typiclust import typiclust_sampling
 from .uncertainty import (
-    DEFAULT_GAMMA,
     entropy_distance_sampling,
     entropy_sampling,
     margin_sampling,
@@ -64,6 +69,7 @@ __all__ = [
     "coreset_sampling",
     "disagreement_ranks",
     "entropy_distance_sampling",
+    "entropy_distance_scores",
     "entropy_sampling",
     "fitted_estimator",
     "follows_contract",
@@ -71,6 +77,7 @@ __all__ = [
     "ibal_budget_switch_sampling",
     "ibal_cluster_sampling",
     "ibal_distance_sampling",
+    "ibal_distance_scores",
     "ibal_sampling",
     "labelled_distance",
     "labelled_view",

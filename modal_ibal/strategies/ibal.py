@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool
-from ..distance import normalise_by_max
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import labelled_view
 from ..representer import DEFAULT_READING, representer_importance
-from ..scores import labelled_distance
+from ..scores import DEFAULT_GAMMA, ibal_distance_scores
 from ..selection import select_lowest
 from .contract import follows_contract
-from .uncertainty import DEFAULT_GAMMA
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
 
@@ -139,6 +137,6 @@ def ibal_distance_sampling(
     gamma = check_nonnegative_float(gamma, "gamma")
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
-    importance = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
-    distance = labelled_distance(view, X_pool, embedding)
-    return select_lowest(normalise_by_max(importance) - gamma * distance, n_instances)
+    scores = ibal_distance_scores(view, X_pool, gamma=gamma, embedding=embedding, reading=reading,
+                                  reg_lambda=reg_lambda, exact=exact)
+    return select_lowest(scores, n_instances)

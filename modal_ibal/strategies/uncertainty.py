@@ -12,14 +12,11 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool, check_positive_int
-from ..distance import normalise_by_max
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import fitted_estimator, labelled_view
-from ..scores import labelled_distance, pool_probabilities, predictive_entropy
+from ..scores import DEFAULT_GAMMA, entropy_distance_scores, modal_entropy, pool_probabilities
 from ..selection import select_highest, select_lowest
 from .contract import follows_contract
-
-DEFAULT_GAMMA = 1.0
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
 
@@ -68,8 +65,7 @@ def entropy_sampling(
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
-    probas = probas / probas.sum(axis=1, keepdims=True)  # [N, C], as scipy.stats.entropy
-    return select_highest(predictive_entropy(probas), n_instances)
+    return select_highest(modal_entropy(probas), n_instances)
 
 
 @follows_contract
@@ -163,6 +159,7 @@ def entropy_distance_sampling(
     gamma = check_nonnegative_float(gamma, "gamma")
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
-    entropy = predictive_entropy(view.pool.probas)
-    distance = labelled_distance(view, X_pool, embedding)
-    return select_highest(normalise_by_max(entropy) + gamma * distance, n_instances)
+    probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size, outputs=view.pool)  # [N, C]
+    scores = entropy_distance_scores(modal_entropy(probas), view, X_pool, gamma=gamma,
+                                     embedding=embedding)
+    return select_highest(scores, n_instances)
