@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -167,3 +168,73 @@ def test_summarize_pairs_with_any_reference(tmp_path, capsys):
     assert "'--reference' option must name a strategy in the results" in capsys.readouterr().err
     assert _run(tmp_path / "other", "--reference", "badge") == 2
     assert main(["summarize", str(tmp_path / "missing")]) == 2
+
+
+def test_resume_names_a_damaged_run_file_in_one_line_and_runs_it_again(tmp_path, capsys):
+    assert _run(tmp_path / "whole", strategies=("random",), seeds=1) == 0
+    assert _run(tmp_path / "cut", strategies=("random",), seeds=1) == 0
+    damaged = tmp_path / "cut" / "runs" / "random__seed0.csv"
+    damaged.write_bytes(damaged.read_bytes()[:-5])
+    capsys.readouterr()
+    assert _run(tmp_path / "cut", "--resume", strategies=("random",), seeds=1) == 0
+    error = capsys.readouterr().err
+    assert error == (f"modal-ibal: warning: The file '{damaged}' is damaged: it ends in the "
+                     "middle of a line, so it was cut short. Running strategy 'random', seed 0 "
+                     "again.\n")
+    assert (tmp_path / "cut" / "results.csv").read_bytes() == \
+        (tmp_path / "whole" / "results.csv").read_bytes()
+
+
+def _unwritable(path):
+    path.mkdir()
+    path.chmod(0o500)
+    return path
+
+
+def _under_a_file(path):
+    path.write_text("")
+    return path / "sub"
+
+
+def _a_file(path):
+    path.write_text("")
+    return path
+
+
+@pytest.mark.parametrize("command", [["run", "synthetic"], ["fig4", "synthetic"]])
+@pytest.mark.parametrize("make_out, message", [
+    (_a_file, "which is a file."),
+    (_under_a_file, "which cannot be created: Not a directory."),
+    pytest.param(_unwritable, "where a new file cannot be written: Permission denied.",
+                 marks=pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")),
+])
+def test_an_out_that_is_not_a_writable_folder_exits_2_with_one_line(tmp_path, capsys, command,
+                                                                      make_out, message):
+    out = make_out(tmp_path / "out")
+    try:
+        assert main([*command, "--out", str(out)]) == 2
+    finally:
+        (tmp_path / "out").chmod(0o700)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"modal-ibal: error: The '--out' option must be a folder that files "
+                            f"can be written to. Got '{out}', {message}\n")
+
+
+def test_an_out_refusing_new_files_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    from modal_ibal.experiments import files
+
+    real_mkstemp = tempfile.mkstemp
+
+    def refusing(*args, dir=None, **kwargs):  # what a folder without write permission does
+        if dir is not None and str(dir).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refusing)
+    assert main(["run", "synthetic", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"modal-ibal: error: The '--out' option must be a folder that files can be written to. "
+        f"Got '{tmp_path / 'out'}', where a new file cannot be written: Permission denied.\n")

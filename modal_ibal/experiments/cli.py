@@ -12,8 +12,12 @@ and ``curves_<metric>.png`` into ``--out`` (default ``results/<experiment>``),
 keeping each finished (strategy, seed) run in ``--out/runs`` so that an
 interrupted run continues with ``--resume``. ``fig4`` writes
 ``fig4_entropy.png``, ``fig4_confidence.png``, ``fig4_correlations.csv`` and
-``fig4.md``. Exit codes: 0 done, 1 a run failed, 2 bad arguments or missing
-data, 130 interrupted.
+``fig4.md``. With ``--resume``, a damaged run file (cut short, emptied, from
+another run or protocol) is named in a warning and run again; every file is
+written atomically, so a failing command leaves the earlier results in place.
+``summarize`` refuses a damaged ``results.csv`` or ``timings.csv``. Exit codes:
+0 done, 1 a run failed, 2 bad arguments, an ``--out`` that is not a writable
+folder, missing data or a damaged file, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import argparse
 import shlex
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
+
+_OUT_OPTION = "'--out' option"
 
 
 def _positive_int(text: str) -> int:
@@ -124,6 +131,7 @@ def _reference(requested: str | None, strategies) -> str:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .figures import write_figures
+    from .files import check_folder
     from .results import write_summary
     from .runner import run_experiment
 
@@ -131,6 +139,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     out = args.out or f"results/{spec.name}"
     strategies = args.strategies if args.strategies is not None else spec.strategies
     reference = _reference(args.reference, strategies)
+    check_folder(out, _OUT_OPTION)
     try:
         result = run_experiment(spec, strategies, args.seeds, out, resume=args.resume,
                                 progress=not args.no_progress)
@@ -152,16 +161,18 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _summarize(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    import pandas as pd
-
+    from .files import SCORE_METRICS, TIMING_METRICS, check_folder, read_protocol, read_rows
     from .results import write_summary
 
     results_path = Path(args.out) / "results.csv"
     if not results_path.is_file():
         raise FileNotFoundError(f"No results.csv in {args.out}: run 'modal-ibal run' first.")
-    results = pd.read_csv(results_path)
+    protocol = read_protocol(args.out)
+    results = read_rows(results_path, SCORE_METRICS, protocol).astype({"value": float})
     timings_path = Path(args.out) / "timings.csv"
-    timings = pd.read_csv(timings_path) if timings_path.is_file() else None
+    timings = (read_rows(timings_path, TIMING_METRICS, protocol).astype({"value": float})
+               if timings_path.is_file() else None)
+    check_folder(args.out, "'out' argument")
     reference = _reference(args.reference, results["strategy"].unique())
     title = ", ".join(sorted(results["experiment"].unique()))
     path = write_summary(args.out, results, timings, title=title,
@@ -173,9 +184,11 @@ def _summarize(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _fig4(args: argparse.Namespace) -> int:
     from .fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
     from .figures import write_fig4_figures
+    from .files import check_folder
 
     spec = _spec(args)
     out = args.out or f"results/fig4-{spec.name}"
+    check_folder(out, _OUT_OPTION)
     options = {} if args.reading is None else {"reading": args.reading}
     scores = ibal_vs_uncertainty(spec, args.seed, **options)
     correlations = rank_correlations(scores)
@@ -207,29 +220,59 @@ def _list() -> int:
     return 0
 
 
+def _repair_hint(path: Path) -> str:
+    """What to do about a damaged file, by its name."""
+    if path.name in ("results.csv", "timings.csv"):
+        return ("It is assembled from the run files: run the same 'modal-ibal run' command "
+                "with --resume to write it again.")
+    if path.name == "protocol.json":
+        return ("It records the settings of the runs next to it: delete it to resume with "
+                "the current settings, or use another --out folder.")
+    return "Delete it and run the same command with --resume."
+
+
+def _show_warning(show):
+    """``warnings.showwarning`` that prints damaged-run warnings as one line each."""
+    from .files import DamagedRunWarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DamagedRunWarning):
+            print(f"modal-ibal: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``modal-ibal`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     import matplotlib
 
     matplotlib.use("Agg")
+    from .files import DamagedFileError
     from .runner import RunFailedError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args, argv)
-        if args.command == "fig4":
-            return _fig4(args)
-        if args.command == "summarize":
-            return _summarize(args, argv)
-        return _list()
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(warnings.showwarning)
+            if args.command == "run":
+                return _run(args, argv)
+            if args.command == "fig4":
+                return _fig4(args)
+            if args.command == "summarize":
+                return _summarize(args, argv)
+            return _list()
     except RunFailedError as error:
         traceback.print_exception(error.__cause__, file=sys.stderr)
         out = getattr(args, "out", None) or f"results/{args.experiment}"
         print(f"modal-ibal: error: {error}\nFinished runs are kept in {out}/runs; fix the "
               "problem and run the same command with --resume.", file=sys.stderr)
         return 1
+    except DamagedFileError as error:
+        print(f"modal-ibal: error: {error} {_repair_hint(error.path)}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as error:
         print(f"modal-ibal: error: {error}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ Axes) and return the Axes; they compute no results (curves come from
 :func:`modal_ibal.experiments.results.learning_curves`, rank correlations from
 :mod:`modal_ibal.experiments.fig4`). The ``write_*`` functions draw onto
 ``matplotlib.figure.Figure`` objects, which need no pyplot and no display, and
-save PNGs. The command line selects the Agg backend; importing this module
+save PNGs atomically (a failed write leaves the previous file). The command line selects the Agg backend; importing this module
 does not.
 """
 
@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .files import open_atomic
 from .results import learning_curves
 
 __all__ = [
@@ -212,7 +213,8 @@ def _colours(n: int) -> list:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=_DPI, bbox_inches="tight")
+    with open_atomic(path, "wb") as stream:
+        figure.savefig(stream, format="png", dpi=_DPI, bbox_inches="tight")
     return path
 
 

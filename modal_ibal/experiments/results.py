@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import aulc
+from .files import write_atomic
 
 __all__ = [
     "aulc",
@@ -230,8 +231,5 @@ def write_summary(
     timings: pd.DataFrame | None = None,
     **kwargs,
 ) -> Path:
-    """Write :func:`summary_markdown` to ``<out>/summary.md`` and return the path."""
-    path = Path(out) / "summary.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(summary_markdown(results, timings, **kwargs), encoding="utf-8")
-    return path
+    """Write :func:`summary_markdown` to ``<out>/summary.md`` (atomically) and return the path."""
+    return write_atomic(Path(out) / "summary.md", summary_markdown(results, timings, **kwargs))

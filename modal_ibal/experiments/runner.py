@@ -12,11 +12,16 @@ scikit-learn's ``balanced_accuracy_score``) and macro-F1. Every strategy gets a
 (the strategy contract; deterministic strategies ignore it).
 
 Crash safety: a finished (strategy, seed) run is written at once to
-``<out>/runs/<strategy>__seed<k>.csv`` through a temporary file and
-``os.replace``, so a file there is always complete. ``resume=True`` skips runs
-whose file exists. ``<out>/results.csv`` (scores) and ``<out>/timings.csv``
-(``fit_seconds``, ``query_seconds``) are always assembled from the run files in
-one canonical order, so an interrupted and resumed experiment writes the same
+``<out>/runs/<strategy>__seed<k>.csv``, and every output through
+:func:`modal_ibal.experiments.files.open_atomic` (a temporary file and
+``os.replace``), so a failure never leaves half a file or destroys an earlier
+one. ``resume=True`` keeps a run only when its file passes
+:func:`modal_ibal.experiments.files.read_run` (the rows the protocol implies,
+nothing else); a damaged file is named in a
+:class:`~modal_ibal.experiments.files.DamagedRunWarning` and run again.
+``<out>/results.csv`` (scores) and ``<out>/timings.csv`` (``fit_seconds``,
+``query_seconds``) are always assembled from checked run files in one
+canonical order, so an interrupted and resumed experiment writes the same
 ``results.csv``, byte for byte, as an uninterrupted one. Timings vary from run
 to run and are kept out of ``results.csv`` for that reason.
 
@@ -39,6 +44,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +55,17 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
+from .files import (
+    COLUMNS,
+    SCORE_METRICS,
+    TIMING_METRICS,
+    DamagedFileError,
+    DamagedRunWarning,
+    check_folder,
+    read_protocol,
+    read_run,
+    write_atomic,
+)
 from .registry import resolve_strategies
 from .seeds import QUERY, derive_seed
 from .specs import Dataset, ExperimentSpec, Split
@@ -66,9 +83,6 @@ __all__ = [
     "score_predictions",
 ]
 
-COLUMNS = ("experiment", "strategy", "seed", "round", "n_labelled", "metric", "value")
-SCORE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
-TIMING_METRICS = ("fit_seconds", "query_seconds")
 _SORT_KEYS = ["strategy", "seed", "round", "metric"]
 
 
@@ -267,7 +281,10 @@ def run_experiment(
     out : path, default="results"
         Output folder (created).
     resume : bool, default=False
-        Skip runs whose file already exists in ``<out>/runs``.
+        Keep the runs whose file in ``<out>/runs`` is complete (see
+        :func:`modal_ibal.experiments.files.read_run`); run the others, warning
+        with a :class:`~modal_ibal.experiments.files.DamagedRunWarning` for each
+        damaged file.
     progress : bool, default=True
         Show a tqdm progress bar over (strategy, seed) runs on stderr.
     data : Dataset, optional
@@ -283,7 +300,10 @@ def run_experiment(
         When a run fails; the runs finished before it are on disk, and
         ``resume=True`` continues from them.
     ValueError
-        When ``out`` holds runs made with other settings (see ``protocol.json``).
+        When ``out`` is not a folder that can be written, or holds runs made with
+        other settings (see ``protocol.json``).
+    DamagedFileError
+        When ``<out>/protocol.json`` is damaged.
     """
     if progress:
         from tqdm.auto import tqdm
@@ -296,12 +316,12 @@ def run_experiment(
         dict(strategies) if isinstance(strategies, Mapping) else resolve_strategies(strategies)
     )
     seeds = _check_seeds(seeds)
-    out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    _check_protocol(out, spec, resume)
+    out = check_folder(out)
+    (out / "runs").mkdir(exist_ok=True)
+    protocol = _check_protocol(out, spec, resume)
 
     keys = [(name, seed) for seed in seeds for name in strategies]
-    done = {key for key in keys if resume and run_file(out, *key).is_file()}
+    done = _complete_runs(out, keys, protocol) if resume else set()
     if data is None and len(done) < len(keys):
         data = spec.load_data()
     splits: dict[int, Split] = {}
@@ -321,37 +341,75 @@ def run_experiment(
                     f"{name}, seed {seed}, round {r}/{spec.n_rounds}"
                 ),
             )
-            _write_atomic(run_file(out, name, seed), _to_csv(frame))
+            write_atomic(run_file(out, name, seed), _to_csv(frame))
             bar.update(1)
-    results, timings = assemble(out, keys)
+    results, timings = assemble(out, keys, protocol)
     return ExperimentResult(results, timings, out, len(done))
 
 
 def assemble(
-    out: str | os.PathLike, keys: Iterable[tuple[str, int]]
+    out: str | os.PathLike,
+    keys: Iterable[tuple[str, int]],
+    protocol: Mapping | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the given runs' files and write ``results.csv`` and ``timings.csv`` in canonical order.
+
+    Every run file is checked (:func:`modal_ibal.experiments.files.read_run`)
+    before anything is written, so a damaged one leaves the previous
+    ``results.csv`` and ``timings.csv`` as they were.
 
     Parameters
     ----------
     out : path
     keys : iterable of (strategy, seed)
+    protocol : mapping, optional
+        The settings the runs were made with (``ExperimentSpec.protocol()``);
+        default: ``<out>/protocol.json``.
 
     Returns
     -------
     results, timings : pandas.DataFrame
         Sorted by strategy, seed, round and metric.
+
+    Raises
+    ------
+    DamagedFileError
+        When a run file (or ``protocol.json``) is damaged.
+    ValueError
+        When no ``protocol`` is given and ``out`` holds no ``protocol.json``.
     """
     out = Path(out)
-    frames = [_read_run(run_file(out, name, seed)) for name, seed in keys]
-    combined = pd.concat(frames, ignore_index=True) if frames else _read_run(None)
+    if protocol is None:
+        protocol = read_protocol(out)
+        if protocol is None:
+            raise ValueError(f"The 'out' parameter must be a folder of runs with its "
+                             f"protocol.json. Got '{out}', which has none.")
+    frames = [read_run(run_file(out, name, seed), protocol, name, seed) for name, seed in keys]
+    combined = pd.concat(frames, ignore_index=True) if frames else _empty_rows()
     combined = combined.sort_values(_SORT_KEYS, kind="mergesort", ignore_index=True)
     is_timing = combined["metric"].isin(TIMING_METRICS)
     results = combined[~is_timing].reset_index(drop=True)
     timings = combined[is_timing].reset_index(drop=True)
-    _write_atomic(out / "results.csv", _to_csv(results))
-    _write_atomic(out / "timings.csv", _to_csv(timings))
+    write_atomic(out / "results.csv", _to_csv(results))
+    write_atomic(out / "timings.csv", _to_csv(timings))
     return results.astype({"value": float}), timings.astype({"value": float})
+
+
+def _complete_runs(out: Path, keys: list[tuple[str, int]], protocol: Mapping) -> set:
+    """The keys whose run file is complete; a warning names each damaged one."""
+    done = set()
+    for name, seed in keys:
+        path = run_file(out, name, seed)
+        if not path.is_file():
+            continue
+        try:
+            read_run(path, protocol, name, seed)
+        except DamagedFileError as error:
+            warnings.warn(f"{error} Running strategy '{name}', seed {seed} again.",
+                          DamagedRunWarning, stacklevel=3)
+        else:
+            done.add((name, seed))
+    return done
 
 
 @contextlib.contextmanager
@@ -382,44 +440,24 @@ def _check_seeds(seeds: int | Iterable[int]) -> list[int]:
     return values
 
 
-def _check_protocol(out: Path, spec: ExperimentSpec, resume: bool) -> None:
-    path = out / "protocol.json"
+def _check_protocol(out: Path, spec: ExperimentSpec, resume: bool) -> dict:
     current = spec.protocol()
     has_runs = any((out / "runs").glob("*.csv"))
-    if path.is_file() and has_runs:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != current:
-            action = "resume them" if resume else "write next to them"
-            raise ValueError(
-                f"The runs in '{out}' were made with {previous}, not {current}; refusing to "
-                f"{action}. Use the same settings or another --out folder."
-            )
-    _write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+    previous = read_protocol(out) if has_runs else None
+    if previous is not None and previous != current:
+        action = "resume them" if resume else "write next to them"
+        raise ValueError(
+            f"The runs in '{out}' were made with {previous}, not {current}; refusing to "
+            f"{action}. Use the same settings or another --out folder."
+        )
+    write_atomic(out / "protocol.json", json.dumps(current, indent=2, sort_keys=True) + "\n")
+    return current
 
 
 def _to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def _read_run(path: Path | None) -> pd.DataFrame:
-    """A run file's rows, with values kept as their exact text so re-writing them is lossless."""
-    text_columns = {"experiment": str, "strategy": str, "metric": str, "value": str}
-    if path is None:
-        return pd.DataFrame({name: pd.Series(dtype=text_columns.get(name, "int64"))
-                             for name in COLUMNS})
-    return pd.read_csv(path, dtype=text_columns, keep_default_na=False)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+def _empty_rows() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype="int64" if name in ("seed", "round", "n_labelled")
+                                         else str) for name in COLUMNS})
