@@ -21,6 +21,7 @@ from ..distance import normalise_by_max
 from ..learner import labelled_view
 from ..representer import DEFAULT_READING, representer_importance
 from ..scores import predictive_entropy
+from .files import write_atomic
 from .specs import Dataset, ExperimentSpec
 
 __all__ = ["ibal_vs_uncertainty", "rank_correlations", "write_correlations"]
@@ -91,7 +92,7 @@ def write_correlations(out: str | os.PathLike, correlations: pd.DataFrame, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "fig4_correlations.csv"
-    correlations.to_csv(csv_path, lineterminator="\n")
+    write_atomic(csv_path, correlations.to_csv(lineterminator="\n"))
     lines = [f"# {title}", "",
              "Spearman rank correlation of the normalised IBAL score with each uncertainty "
              "measure over the pool.", "",
@@ -101,5 +102,5 @@ def write_correlations(out: str | os.PathLike, correlations: pd.DataFrame, *,
         for measure, row in correlations.iterrows()
     ]
     md_path = out / "fig4.md"
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomic(md_path, "\n".join(lines) + "\n")
     return [csv_path, md_path]
