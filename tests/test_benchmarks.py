@@ -1,4 +1,4 @@
-"""Plumbing of benchmarks/query_speed.py at a tiny size: tables, ratios, memory probe (not speed)."""
+"""Plumbing of the query-speed benchmark at a tiny size: tables, ratios, memory probe (not speed)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from modal_ibal import IBAL_READINGS
+
+memory = pytest.importorskip("benchmarks.memory")
+queries = pytest.importorskip("benchmarks.queries")
 query_speed = pytest.importorskip("benchmarks.query_speed")
+report = pytest.importorskip("benchmarks.report")
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +33,11 @@ def test_every_available_strategy_is_timed_on_every_case(tiny_run):
     cases = {(r.pool, r.n_pool, r.n_labelled) for r in rows}
     assert cases == {("vector", 300, 20), ("vector", 300, 40), ("vector", 600, 20),
                      ("vector", 600, 40), ("image", 200, 20), ("image", 200, 40)}
-    order = [s.name for s in query_speed.strategies()]
-    expected = {query_speed.FLOOR, query_speed.ENTROPY, "ibal_distance_sampling(features)",
-                "entropy_distance_sampling(features)",
-                *(f"ibal_sampling({r})" for r in query_speed.modal_ibal.IBAL_READINGS)}
-    if query_speed.baselines is not None:
-        expected |= {"coreset_sampling(features)", "badge_sampling"}
-    if query_speed.MLPAutoencoder is not None and query_speed.CachedEmbedding is not None:
-        expected.add("ibal_distance_sampling(autoencoder, cached codes)")
+    order = [s.name for s in queries.strategies()]
+    expected = {queries.FLOOR, queries.ENTROPY, "ibal_distance_sampling(features)",
+                "entropy_distance_sampling(features)", "coreset_sampling(features)",
+                "badge_sampling", "ibal_distance_sampling(autoencoder, cached codes)",
+                *(f"ibal_sampling({r})" for r in IBAL_READINGS)}
     for case in cases:
         timed = [r.strategy for r in rows if (r.pool, r.n_pool, r.n_labelled) == case]
         assert timed == sorted(timed, key=order.index)
@@ -47,15 +49,15 @@ def test_timings_are_positive_and_ratios_consistent(tiny_run):
     for r in rows:
         assert 1 <= len(r.runs) <= 2 and min(r.runs) > 0
         assert r.median_s > 0 and math.isfinite(r.x_entropy) and math.isfinite(r.x_floor)
-        if r.strategy == query_speed.ENTROPY:
+        if r.strategy == queries.ENTROPY:
             assert r.x_entropy == 1.0
-        if r.strategy == query_speed.FLOOR:
+        if r.strategy == queries.FLOOR:
             assert r.x_floor == 1.0 and math.isnan(r.x_floor_scoring)
         if r.scoring_runs:
             assert r.floor_plus_scoring_s > r.scoring_s > 0
 
 
-@pytest.mark.skipif(not query_speed.memory_supported(), reason="needs /proc/self/clear_refs")
+@pytest.mark.skipif(not memory.memory_supported(), reason="needs /proc/self/clear_refs")
 def test_inline_memory_is_measured_for_every_row(tiny_run):
     rows, _ = tiny_run
     for r in rows:
@@ -65,29 +67,29 @@ def test_inline_memory_is_measured_for_every_row(tiny_run):
 def test_strategies_blind_to_the_labelled_set_are_timed_once_per_size(tiny_run):
     rows, _ = tiny_run
     floor = {r.n_labelled: r.runs for r in rows
-             if r.pool == "vector" and r.n_pool == 300 and r.strategy == query_speed.FLOOR}
+             if r.pool == "vector" and r.n_pool == 300 and r.strategy == queries.FLOOR}
     assert floor[20] is floor[40]  # the same runs, not timed again
 
 
 def test_markdown_and_csv_hold_every_row(tiny_run, tmp_path):
     rows, notes = tiny_run
-    text = query_speed.markdown(rows, command="python -m benchmarks.query_speed --sizes 300,600",
-                                info=query_speed.machine(), loads={"start": "0 / 0 / 0"},
-                                notes=notes, memory="--memory off")
+    text = report.markdown(rows, command="python -m benchmarks.query_speed --sizes 300,600",
+                           info=report.machine(), loads={"start": "0 / 0 / 0"},
+                           notes=notes, memory="--memory off")
     for r in rows:
         assert f"| {r.strategy} |" in text
     assert "## vector pool, N = 600, n = 40 labelled" in text
     assert "## image pool, N = 200, n = 20 labelled" in text
     assert "## Growth (vector pool)" in text and "nproc" in text
     path = tmp_path / "query_speed.csv"
-    query_speed.write_csv(rows, path)
+    report.write_csv(rows, path)
     with open(path) as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == len(rows)
     assert {t["strategy"] for t in table} == {r.strategy for r in rows}
 
 
-@pytest.mark.skipif(not query_speed.memory_supported(), reason="needs /proc/self/clear_refs")
+@pytest.mark.skipif(not memory.memory_supported(), reason="needs /proc/self/clear_refs")
 def test_peak_extra_sees_a_freed_allocation():
     size = 64 * 2**20
 
@@ -95,7 +97,7 @@ def test_peak_extra_sees_a_freed_allocation():
         block = np.ones(size // 8)  # touched: resident
         del block
 
-    extra, peak = query_speed.peak_extra(allocate)
+    extra, peak = memory.peak_extra(allocate)
     assert 0.95 * size <= extra < 16 * size and peak > extra  # RSS counters lag a few pages
 
 
