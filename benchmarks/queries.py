@@ -1,4 +1,4 @@
-"""What the benchmark times: every query strategy, and its work given the pool's outputs.
+r"""What the benchmark times: every query strategy, and its work given the pool's outputs.
 
 Each :class:`Strategy` is a query on a :class:`~benchmarks.workloads.Case` and,
 where the library offers a way in, the same strategy's work given the pool's
@@ -10,11 +10,11 @@ final-layer outputs for free ("scoring"; the floor is added in the report):
 * IBAL builds a :class:`modal_ibal.strategies.LabelledView` from the precomputed
   pool outputs (the labelled set's forward pass is part of the work) and calls
   :func:`~modal_ibal.strategies.representer_importance` and
-  :func:`~modal_ibal.select_lowest`, as :func:`~modal_ibal.ibal_sampling` does.
-
-IBAL-D and entropy + D have no scoring row: the library has no public function
-that scores them from a ``LabelledView``, and the benchmark does not write Eq. 4
-or entropy + D itself.
+  :func:`~modal_ibal.select_lowest`, as :func:`~modal_ibal.ibal_sampling` does;
+* IBAL-D and entropy + D do the same with
+  :func:`~modal_ibal.strategies.ibal_distance_scores` and
+  :func:`~modal_ibal.strategies.entropy_distance_scores` at the library's default
+  :math:`\gamma`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,17 @@ from modal_ibal import (
     last_layer,
     margin_sampling,
     representer_importance,
+    select_highest,
     select_lowest,
 )
 from modal_ibal.extract import DEFAULT_BATCH_SIZE
-from modal_ibal.strategies import LabelledView
+from modal_ibal.scores import modal_entropy
+from modal_ibal.strategies import (
+    DEFAULT_GAMMA,
+    LabelledView,
+    entropy_distance_scores,
+    ibal_distance_scores,
+)
 
 from .workloads import Case
 
@@ -115,6 +122,22 @@ def _ibal_scoring(reading: str) -> Callable[[Case], Any]:
     return score
 
 
+def _ibal_distance_scoring(embedding: Callable[[Case], Any]) -> Callable[[Case], Any]:
+    def score(case: Case):
+        scores = ibal_distance_scores(_view(case), case.X_pool, gamma=DEFAULT_GAMMA,
+                                      embedding=embedding(case))
+        return select_lowest(scores, case.n_instances)
+
+    return score
+
+
+def _entropy_distance_scoring(case: Case):
+    view = _view(case)
+    scores = entropy_distance_scores(modal_entropy(view.pool.probas), view, case.X_pool,
+                                     gamma=DEFAULT_GAMMA)
+    return select_highest(scores, case.n_instances)
+
+
 def strategies() -> list[Strategy]:
     """Every strategy the benchmark times, in table order."""
     rows = [
@@ -152,11 +175,13 @@ def strategies() -> list[Strategy]:
         Strategy(
             "ibal_distance_sampling(features)",
             lambda c: ibal_distance_sampling(c.net, c.X_pool, c.n_instances, **c.labelled()),
+            _ibal_distance_scoring(lambda c: None),
         ),
         Strategy(
             "ibal_distance_sampling(autoencoder, cached codes)",
             lambda c: ibal_distance_sampling(c.net, c.X_pool, c.n_instances,
                                              embedding=c.cached, **c.labelled()),
+            _ibal_distance_scoring(lambda c: c.cached),
         ),
         Strategy(
             "ibal_distance_sampling(autoencoder, uncached)",
@@ -167,6 +192,7 @@ def strategies() -> list[Strategy]:
             "entropy_distance_sampling(features)",
             lambda c: entropy_distance_sampling(c.net, c.X_pool, c.n_instances,
                                                 **c.labelled()),
+            _entropy_distance_scoring,
         ),
         Strategy(
             "coreset_sampling(features)",

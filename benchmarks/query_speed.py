@@ -33,7 +33,7 @@ ratios
     as the bare forward pass. It is timed only where one query took less than
     ``--budget`` seconds (there the distance search dominates both anyway), and
     only for the strategies the library can score from given outputs
-    (:mod:`benchmarks.queries`: not IBAL-D, entropy + D or BADGE).
+    (:mod:`benchmarks.queries`: all but BADGE and the uncached autoencoder).
 peak extra memory
     Resident memory a query adds at its highest point, ``VmHWM`` after a reset
     through ``/proc/self/clear_refs`` less ``VmRSS`` before (:mod:`benchmarks.memory`
