@@ -35,6 +35,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._random import preserved_global_random_state
 from ._validation import as_numpy, is_tensor
 from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 
@@ -205,7 +206,18 @@ class _PipelineLayer(LastLayer):
 
 
 class _LinearModelLayer(LastLayer):
-    """LogisticRegression or SGDClassifier(loss='log_loss'): f = x."""
+    r"""LogisticRegression or SGDClassifier(loss='log_loss'): f = x.
+
+    scikit-learn penalises the weights but not the intercept, so at the optimum the
+    representer theorem holds for the weights alone,
+    :math:`\phi(x) = \sum_i \alpha_i f_i^\top f + b`: the intercept is not folded
+    into :math:`f` (``has_bias`` is False) and :math:`\lambda` is the weights'
+    penalty. A binary model's logit :math:`z` becomes the softmax logits
+    :math:`(-z/2, z/2)`, whose weights :math:`(-w/2, w/2)` have half the squared norm
+    of :math:`w`: its :math:`\lambda` is twice that of :math:`w`. Exact for L2
+    penalties at convergence; liblinear's penalised synthetic intercept and L1
+    penalties are not modelled.
+    """
 
     def __init__(self, model):
         check_is_fitted(model)
@@ -216,8 +228,9 @@ class _LinearModelLayer(LastLayer):
             )
         self.model = model
         self.classes_ = model.classes_
-        self.has_bias = bool(model.fit_intercept)
+        self.has_bias = False  # the intercept is not penalised: see the class docstring
         binary = model.coef_.shape[0] == 1
+        self._binary_factor = 2.0 if binary else 1.0
         one_vs_rest = isinstance(model, SGDClassifier) or (
             getattr(model, "multi_class", None) == "ovr" or model.solver == "liblinear"
         )
@@ -225,9 +238,13 @@ class _LinearModelLayer(LastLayer):
 
     def reg_lambda(self, n_labelled: int) -> float:
         if isinstance(self.model, SGDClassifier):  # (1/n) sum L + alpha/2 ||w||^2
-            return self.model.alpha / 2 if self.model.alpha > 0 else DEFAULT_REG_LAMBDA
+            if self.model.alpha <= 0:
+                return DEFAULT_REG_LAMBDA
+            return self._binary_factor * self.model.alpha / 2
         C = self.model.C  # C sum L + 1/2 ||w||^2, divided by C n
-        return 1.0 / (2.0 * C * n_labelled) if np.isfinite(C) else DEFAULT_REG_LAMBDA
+        if not np.isfinite(C):
+            return DEFAULT_REG_LAMBDA
+        return self._binary_factor / (2.0 * C * n_labelled)
 
     def _features_and_logits(self, X):
         features = _as_2d_float(X)
@@ -244,7 +261,11 @@ _ACTIVATIONS = {
 
 
 class _MLPClassifierLayer(LastLayer):
-    """MLPClassifier: f = the last hidden layer's activation."""
+    r"""MLPClassifier: f = the last hidden layer's activation.
+
+    As for the linear models, the output layer's intercept is not penalised
+    (``has_bias`` is False) and a binary (logistic) output doubles :math:`\lambda`.
+    """
 
     def __init__(self, model: MLPClassifier):
         check_is_fitted(model)
@@ -257,13 +278,16 @@ class _MLPClassifierLayer(LastLayer):
             )
         self.model = model
         self.classes_ = model.classes_
-        self.has_bias = True
+        self.has_bias = False  # the intercepts are not penalised
         self.loss = SoftmaxCrossEntropy()
+        self._binary_factor = 2.0 if model.out_activation_ == "logistic" else 1.0
 
     def reg_lambda(self, n_labelled: int) -> float:
         # sklearn minimises mean(L) + alpha / (2 n) * sum ||W||^2
         alpha = self.model.alpha
-        return alpha / (2.0 * n_labelled) if alpha > 0 else DEFAULT_REG_LAMBDA
+        if alpha <= 0:
+            return DEFAULT_REG_LAMBDA
+        return self._binary_factor * alpha / (2.0 * n_labelled)
 
     def _features_and_logits(self, X):
         activation = _ACTIVATIONS[self.model.activation]
@@ -332,19 +356,7 @@ class _SkorchLayer(LastLayer):
         self.net, self.batch_size = net, int(batch_size)
         self.module = net.module_
         self.layer_name, self.linear = final_linear(self.module, layer)
-        n_out = self.linear.out_features
-        classes = getattr(net, "classes_", None)
-        if classes is None:
-            classes = np.arange(n_out)
-        classes = np.asarray(classes)
-        if len(classes) != n_out:
-            raise ValueError(
-                f"The final nn.Linear '{self.layer_name}' has {n_out} outputs but the net knows "
-                f"{len(classes)} classes ({classes.tolist()[:10]}). When the labelled set lacks "
-                "some classes, pass classes=[...] (all of them) to NeuralNetClassifier; or name "
-                "the output layer with layer=..."
-            )
-        self.classes_ = classes
+        self.classes_ = _output_classes(net, self.layer_name, self.linear.out_features)
         self.has_bias = self.linear.bias is not None
         criterion = net.criterion_
         self._outputs_are_probabilities = isinstance(criterion, torch.nn.NLLLoss)
@@ -388,20 +400,77 @@ class _SkorchLayer(LastLayer):
 
     def _forward_batches(self, X):
         """Fast path for arrays and tensors; skorch's own iterator for anything else."""
-        import torch
-
         if not (isinstance(X, np.ndarray) or is_tensor(X)):
-            yield from self.net.forward_iter(X, training=False)
+            with preserved_global_random_state():  # skorch's DataLoader draws a seed
+                yield from self.net.forward_iter(X, training=False)
             return
-        parameter = next(self.module.parameters())
         for start in range(0, len(X), self.batch_size):
-            batch = X[start : start + self.batch_size]
-            batch = torch.as_tensor(batch)
-            if batch.is_floating_point():
-                batch = batch.to(device=parameter.device, dtype=parameter.dtype)
-            else:
-                batch = batch.to(device=parameter.device)
+            batch = module_input(X[start : start + self.batch_size], self.module)
             yield self.module(batch)
+
+
+def _output_classes(net, layer_name: str, n_out: int) -> np.ndarray:
+    """The label of each output column of a skorch net (METHOD.md section 9).
+
+    skorch hands ``y`` to the criterion as it is, so with ``CrossEntropyLoss`` an
+    integer label ``c`` is output column ``c``: for integer labels in
+    ``[0, n_out)`` every column's class is known without ``classes=``, even when
+    the labelled set lacks some classes. Labels that cannot be column indices
+    (strings, non-integral floats, integers out of range) need ``classes=``.
+    """
+    explicit = getattr(net, "classes", None)
+    if explicit is not None and len(explicit):
+        classes = np.asarray(explicit)
+        if len(classes) != n_out:
+            raise ValueError(
+                f"The final nn.Linear '{layer_name}' has {n_out} outputs but the net was given "
+                f"classes={classes.tolist()[:10]} ({len(classes)} classes). Pass one class per "
+                "output column, in column order, or name the output layer with layer=..."
+            )
+        return classes
+    seen = np.asarray(getattr(net, "classes_inferred_", np.arange(n_out)))
+    integral = seen.dtype.kind in "iub" or (
+        seen.dtype.kind == "f" and bool(np.all(np.isfinite(seen) & (seen == np.round(seen))))
+    )
+    if not integral or (seen.size and (seen.min() < 0 or seen.max() >= n_out)):
+        raise ValueError(
+            f"The net was trained on labels {seen.tolist()[:10]}, which are not output "
+            f"columns of its final nn.Linear '{layer_name}' (integers in [0, {n_out})). Pass "
+            "classes=[...] (every class, in output-column order) to NeuralNetClassifier, or "
+            "name the output layer with layer=... if this is not it."
+        )
+    return np.arange(n_out)
+
+
+def module_input(batch, module):
+    """A batch of samples as the tensor ``module`` takes, on its device.
+
+    Floating-point samples take the dtype of the module's parameters (float64
+    arrays become float32 for a float32 net); integer and boolean samples are cast
+    the same way, unless the module holds an ``nn.Embedding`` or ``nn.EmbeddingBag``,
+    whose inputs are indices. A read-only numpy array is copied first (torch
+    cannot share its memory).
+
+    Parameters
+    ----------
+    batch : ndarray or torch.Tensor of shape (b, ...)
+    module : torch.nn.Module
+
+    Returns
+    -------
+    torch.Tensor of shape (b, ...)
+    """
+    import torch
+
+    if isinstance(batch, np.ndarray) and not batch.flags.writeable:
+        batch = np.array(batch)
+    batch = torch.as_tensor(batch)
+    parameter = next(module.parameters())
+    takes_indices = any(isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))
+                        for m in module.modules())
+    if batch.is_floating_point() or not takes_indices:
+        return batch.to(device=parameter.device, dtype=parameter.dtype)
+    return batch.to(device=parameter.device)
 
 
 class _Recorder:

@@ -156,12 +156,12 @@ def test_layer_argument(fitted_net):
         last_layer(fitted_net, layer="body")
 
 
-def test_output_size_must_match_classes(split):
+def test_integer_labels_missing_classes_read_every_output_column(split):
+    # skorch: an integer label c is output column c (the label checks: test_just_works.py)
     X_labelled, y_labelled, _ = split
     net = make_net(max_epochs=1, classes=None).fit(X_labelled[y_labelled < 5],
                                                    y_labelled[y_labelled < 5])
-    with pytest.raises(ValueError, match=r"pass classes=\[\.\.\.\]"):
-        last_layer(net)
+    np.testing.assert_array_equal(last_layer(net).classes_, np.arange(10))
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
@@ -173,8 +173,11 @@ def test_logistic_regression_is_exact(digits, n_classes):
     out = reader.outputs(X[mask][100:150])
     np.testing.assert_allclose(out.probas, model.predict_proba(X[mask][100:150]), rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(out.features, X[mask][100:150])
-    assert reader.has_bias
-    assert reader.reg_lambda(100) == pytest.approx(1 / (2 * model.C * 100))
+    # the intercept is not penalised (not folded into f); a binary model's softmax weights
+    # (-w/2, w/2) carry half of ||w||^2, so its lambda doubles (Eq. 1: test_just_works.py)
+    assert not reader.has_bias
+    binary_factor = 2 if n_classes == 2 else 1
+    assert reader.reg_lambda(100) == pytest.approx(binary_factor / (2 * model.C * 100))
 
 
 def test_sgd_log_loss_is_one_vs_rest(digits):
