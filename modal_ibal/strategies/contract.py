@@ -16,18 +16,23 @@ a user can call any of them alike:
 
 Returning both values matters: modAL's ``query`` calls a strategy a second time
 when unpacking its result fails, so a strategy that returned only indices would
-run twice. :func:`follows_contract` checks a strategy's signature when it is
-defined and fills in the shared part of its docstring.
+run twice. A query leaves the caller's global random state (numpy, Python,
+torch CPU and CUDA) as it found it. :func:`follows_contract` checks a strategy's
+signature when it is defined, fills in the shared part of its docstring and
+guarantees the random state.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import textwrap
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+
+from .._random import preserved_global_random_state
 
 __all__ = ["CONTRACT_KEYWORDS", "SHARED_PARAMETERS", "QueryStrategy", "follows_contract"]
 
@@ -64,7 +69,9 @@ class QueryStrategy(Protocol):
 def follows_contract(strategy: Callable) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
-    The docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`.
+    The docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
+    the returned function runs ``strategy`` with the caller's global random state
+    preserved (:func:`modal_ibal._random.preserved_global_random_state`).
 
     Raises
     ------
@@ -91,4 +98,10 @@ def follows_contract(strategy: Callable) -> Callable:
             doc = doc.replace(line, textwrap.indent(SHARED_PARAMETERS, indent))
             break
     strategy.__doc__ = doc
-    return strategy
+
+    @functools.wraps(strategy)
+    def query(*args, **kwargs):
+        with preserved_global_random_state():
+            return strategy(*args, **kwargs)
+
+    return query
