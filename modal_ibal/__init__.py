@@ -31,7 +31,7 @@ from .representer import (
     representer_weights,
 )
 from .scores import predictive_entropy
-from .selection import select_highest, select_lowest
+from .selection import TiedScoresWarning, select_highest, select_lowest
 from .strategies import (
     BASELINE_STRATEGIES,
     IBAL_READINGS,
@@ -69,6 +69,7 @@ __all__ = [
     "MLPAutoencoder",
     "SeededNeuralNetClassifier",
     "SmallCNN",
+    "TiedScoresWarning",
     "badge_sampling",
     "cifar_resnet18",
     "class_feature_sums",

@@ -117,6 +117,15 @@ def check_nonnegative_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_positive_float(value: Any, name: str) -> float:
+    """A finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"The '{name}' parameter must be finite and > 0. Got {value!r} instead.")
+    return float(value)
+
+
 def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")

@@ -18,10 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from ._validation import as_numpy, check_positive_int
 
-__all__ = ["CachedEmbedding", "embed", "representation_codes", "row_keys"]
+__all__ = [
+    "CachedEmbedding",
+    "check_embedding",
+    "embed",
+    "representation_codes",
+    "row_keys",
+]
 
 _PRIME = 2_097_143  # the largest prime below 2**21
 _N_RESIDUES = 6  # two lanes of three 21-bit residues: a 126-bit key
@@ -58,10 +67,49 @@ def embed(embedding: Any, X) -> np.ndarray:
     codes = as_numpy(codes)
     if codes.ndim != 2 or codes.shape[0] != len(X):
         raise ValueError(
-            f"The embedding must return one row per sample, shape ({len(X)}, n_dims). Got "
-            f"shape {codes.shape} instead."
+            f"The 'embedding' parameter must return one row per sample, shape ({len(X)}, "
+            f"n_dims). Got shape {codes.shape} instead."
+        )
+    if codes.dtype.kind not in "biuf" or not np.isfinite(codes).all():
+        raise ValueError(
+            "The 'embedding' parameter returned codes that are not finite numbers (NaN, "
+            "infinite or non-numeric); check the embedding and the samples it encoded."
         )
     return codes
+
+
+def check_embedding(embedding: Any) -> None:
+    """Fail before any forward pass when ``embedding`` cannot encode samples.
+
+    Parameters
+    ----------
+    embedding : None, transformer or callable
+
+    Raises
+    ------
+    TypeError
+        If it is neither None, a transformer with ``transform`` nor a callable.
+    sklearn.exceptions.NotFittedError
+        If it is a scikit-learn estimator (or a :class:`CachedEmbedding` of one)
+        that is not fitted.
+    """
+    if embedding is None:
+        return
+    if not (hasattr(embedding, "transform") or callable(embedding)):
+        raise TypeError(
+            "The 'embedding' parameter must be None (the model's penultimate features), a fitted "
+            f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
+            "instead."
+        )
+    inner = embedding.transformer if isinstance(embedding, CachedEmbedding) else embedding
+    if isinstance(inner, BaseEstimator):
+        try:
+            check_is_fitted(inner)
+        except NotFittedError:
+            raise NotFittedError(
+                f"The {type(inner).__name__} passed as 'embedding' is not fitted yet; fit it on "
+                "the pool and labelled samples before querying."
+            ) from None
 
 
 def _flatten(X, name: str) -> np.ndarray:
@@ -111,6 +159,7 @@ def representation_codes(
                 f"transformer or a callable. Got {representation!r} instead."
             )
     else:
+        check_embedding(representation)
         Z_labelled, Z_pool = embed(representation, X_labelled), embed(representation, X_pool)
     Z_labelled, Z_pool = np.asarray(Z_labelled), np.asarray(Z_pool)
     dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (

@@ -50,15 +50,17 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from ._validation import check_nonnegative_float
+from ._validation import check_positive_float
 from .losses import SoftmaxCrossEntropy
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 CLOSED_FORM_READINGS = ("class", "pseudo", "target", "agreement", "nonlinear")
 READINGS = (*CLOSED_FORM_READINGS, "finetuned")
 DEFAULT_READING = "target"
+STATIONARY_GRADIENT = 1e-6  # the refit's largest gradient entry still called stationary
 POOL_CHUNK = 16384  # pool rows scored at once (larger chunks measured slower)
 
 
@@ -114,8 +117,7 @@ def fold_bias(features: np.ndarray, has_bias: bool) -> np.ndarray:
 
 def kappa(reg_lambda: float, n_labelled: int) -> float:
     r""":math:`\kappa = 1 / (2 \lambda n)`, the scale of the representer weights in Eq. 1."""
-    if reg_lambda <= 0:
-        raise ValueError(f"The 'reg_lambda' parameter must be > 0. Got {reg_lambda!r} instead.")
+    reg_lambda = check_positive_float(reg_lambda, "reg_lambda")
     return 1.0 / (2.0 * reg_lambda * n_labelled)
 
 
@@ -321,10 +323,20 @@ def refit_last_layer(
     init : ndarray of shape (n_classes, d), optional
         Starting point, e.g. the trained layer's weights.
 
+    gtol : float, default=1e-10
+        L-BFGS's tolerance on the projected gradient.
+    max_iter : int, default=5000
+
     Returns
     -------
     ndarray of shape (n_classes, d)
         The refit weights :math:`W`; then :math:`W f = \sum_t \alpha_t f_t^\top f`.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        When L-BFGS used all ``max_iter`` iterations or stopped with a gradient
+        entry larger than ``STATIONARY_GRADIENT`` (1e-6): then Eq. 1 is approximate.
     """
     F = features.astype(np.float64)
     n, d = F.shape
@@ -345,6 +357,14 @@ def refit_last_layer(
             jac=True,
             method="L-BFGS-B",
             options={"maxiter": max_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 30},
+        )
+        gradient = np.abs(objective(result.x)[1]).max()
+    if result.nit >= max_iter or gradient > STATIONARY_GRADIENT:
+        warnings.warn(
+            f"The L2 refit of the last layer stopped after {result.nit} L-BFGS iterations with "
+            f"a gradient of {gradient:.2g} (a stationary point needs <= {STATIONARY_GRADIENT:g}), "
+            "so Eq. 1 holds only approximately; raise max_iter or reg_lambda.",
+            ConvergenceWarning, stacklevel=2,
         )
     return result.x.reshape(n_classes, d)
 
@@ -386,7 +406,7 @@ def representer_importance(
         )
     n_labelled = len(view.y_index)
     lam = view.layer.reg_lambda(n_labelled) if reg_lambda is None else reg_lambda
-    lam = check_nonnegative_float(lam, "reg_lambda")
+    lam = check_positive_float(lam, "reg_lambda")
     scale = kappa(lam, n_labelled)
     has_bias = view.layer.has_bias
     F_labelled = fold_bias(view.labelled.features, has_bias)  # [n, d]

@@ -11,10 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from ._random import preserved_global_random_state
 from ._validation import is_tensor
 from .distance import nearest_labelled_distance, normalise_by_max
 from .embedding import embed
-from .extract import LastLayerOutputs, is_skorch_net, last_layer, preserved_train_modes
+from .extract import (
+    LastLayerOutputs,
+    is_skorch_net,
+    last_layer,
+    module_input,
+    preserved_train_modes,
+)
 from .learner import LabelledView
 from .representer import DEFAULT_READING, representer_importance
 
@@ -49,6 +56,11 @@ def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.n
     """
     if embedding is None:
         codes_pool, codes_labelled = view.pool.features, view.labelled.features
+        if not (np.isfinite(codes_pool).all() and np.isfinite(codes_labelled).all()):
+            raise ValueError(
+                "The model's penultimate features hold NaN or infinite values; check the "
+                "model (a diverged fit?) and the samples."
+            )
     else:
         codes_pool, codes_labelled = embed(embedding, X_pool), embed(embedding, view.X_labelled)
     return normalise_by_max(nearest_labelled_distance(codes_pool, codes_labelled))
@@ -175,6 +187,12 @@ def pool_probabilities(
     """
     import torch
 
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            "The 'classifier' parameter must give class probabilities (predict_proba) for "
+            f"uncertainty sampling. Got {type(estimator).__name__}, which has none (an SVC "
+            "needs probability=True)."
+        )
     fast = (
         is_skorch_net(estimator)
         and (isinstance(X_pool, np.ndarray) or is_tensor(X_pool))
@@ -186,13 +204,13 @@ def pool_probabilities(
         if outputs is None:
             outputs = last_layer(estimator, batch_size=batch_size).outputs(X_pool)
         probas = outputs.probas
-        head = torch.as_tensor(X_pool[:_PROBE_SAMPLES])
-        if head.is_floating_point():  # cast as the fast path does (float64 arrays)
-            head = head.to(next(estimator.module_.parameters()).dtype)
-        with preserved_train_modes(estimator.module_):  # predict_proba leaves it in eval mode
+        head = module_input(X_pool[:_PROBE_SAMPLES], estimator.module_)  # as the fast path
+        # predict_proba leaves the module in eval mode, and its DataLoader draws a seed
+        with preserved_train_modes(estimator.module_), preserved_global_random_state():
             probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
         if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
             probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
         ):
             return probas
-    return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)
+    with preserved_global_random_state():
+        return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)

@@ -75,7 +75,7 @@ def ibal_budget_switch_sampling(
     """
     labels_per_class = check_positive_int(labels_per_class, "labels_per_class")
     estimator, _, labels = resolve_labelled_set(classifier, X_labelled, y_labelled)
-    n_classes = len(last_layer(estimator).classes_)
+    n_classes = len(last_layer(estimator, layer=kwargs.get("layer")).classes_)
     strategy = early if len(labels) < labels_per_class * n_classes else late
     return strategy(classifier, X_pool, n_instances, random_state=random_state,
                     X_labelled=X_labelled, y_labelled=y_labelled, **kwargs)

@@ -25,7 +25,7 @@ from .._validation import (
     make_random_state,
 )
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
-from ..embedding import representation_codes
+from ..embedding import check_embedding, representation_codes
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import labelled_view
 from ..representer import DEFAULT_READING, representer_importance
@@ -133,6 +133,8 @@ def ibal_cluster_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     beta = check_nonnegative_float(beta, "beta")
+    if not isinstance(representation, str):
+        check_embedding(representation)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,

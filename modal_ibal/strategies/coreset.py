@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validation import check_pool
 from ..distance import nearest_labelled_distance
-from ..embedding import embed
+from ..embedding import check_embedding, embed
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import labelled_view, resolve_labelled_set
 from ..selection import select_highest
@@ -92,6 +92,7 @@ def coreset_sampling(
     ``random_state``: Greedy k-center is deterministic; ties go to the lower pool index.
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
+    check_embedding(embedding)
     if embedding is None:
         view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                              layer=layer, batch_size=batch_size)

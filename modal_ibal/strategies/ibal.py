@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool
+from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import labelled_view
 from ..representer import DEFAULT_READING, representer_importance
@@ -81,7 +82,7 @@ def ibal_sampling(
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
     scores = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
-    return select_lowest(scores, n_instances)
+    return select_lowest(scores, n_instances, warn_ties=True)
 
 
 @follows_contract
@@ -135,8 +136,9 @@ def ibal_distance_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
+    check_embedding(embedding)
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
     scores = ibal_distance_scores(view, X_pool, gamma=gamma, embedding=embedding, reading=reading,
                                   reg_lambda=reg_lambda, exact=exact)
-    return select_lowest(scores, n_instances)
+    return select_lowest(scores, n_instances, warn_ties=True)

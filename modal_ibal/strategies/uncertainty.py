@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool, check_positive_int
+from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import fitted_estimator, labelled_view
 from ..scores import DEFAULT_GAMMA, entropy_distance_scores, modal_entropy, pool_probabilities
@@ -65,7 +66,7 @@ def entropy_sampling(
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
-    return select_highest(modal_entropy(probas), n_instances)
+    return select_highest(modal_entropy(probas), n_instances, warn_ties=True)
 
 
 @follows_contract
@@ -113,7 +114,7 @@ def margin_sampling(
     else:
         top = np.partition(probas, -2, axis=1)  # [N, C]
         margin = top[:, -1] - top[:, -2]  # [N]
-    return select_lowest(margin, n_instances)
+    return select_lowest(margin, n_instances, warn_ties=True)
 
 
 @follows_contract
@@ -157,9 +158,10 @@ def entropy_distance_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
+    check_embedding(embedding)
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
     probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size, outputs=view.pool)  # [N, C]
     scores = entropy_distance_scores(modal_entropy(probas), view, X_pool, gamma=gamma,
                                      embedding=embedding)
-    return select_highest(scores, n_instances)
+    return select_highest(scores, n_instances, warn_ties=True)
