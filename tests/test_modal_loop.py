@@ -81,14 +81,24 @@ def test_configured_variants_through_partial_and_query_kwargs(digits):
     X, y = digits
     strategy = functools.partial(ibal_distance_sampling, gamma=0.3, reading="agreement")
     learner, _ = run_loop(LogisticRegression(max_iter=300), strategy, X[:300], y[:300], rounds=2)
-    indices, _ = learner.query(X[300:400], n_instances=3, gamma=2.0)
-    assert len(indices) == 3
+    # keywords reach the strategy: each query equals the direct call with the same options,
+    # and gamma (given at query time, over the partial's 0.3) changes the picks
+    pool = X[300:400]
+    labelled = dict(X_labelled=learner.X_training, y_labelled=learner.y_training)
+    picks = {}
+    for gamma in (0.0, 50.0):
+        indices, _ = learner.query(pool, n_instances=5, gamma=gamma)
+        direct = ibal_distance_sampling(learner.estimator, pool, 5, gamma=gamma,
+                                        reading="agreement", **labelled)
+        np.testing.assert_array_equal(indices, direct[0])
+        picks[gamma] = set(indices.tolist())
+    assert picks[0.0] != picks[50.0]
 
 
 def test_entropy_distance_in_a_loop(blobs):
     X, y = blobs
     _, queried = run_loop(_skorch(2, 3), entropy_distance_sampling, X, y, rounds=3)
-    assert len(queried) == 15
+    assert len(set(queried)) == 15 and set(queried) <= set(range(len(X)))
 
 
 def test_query_runs_the_strategy_once(fitted_net, split):

@@ -171,5 +171,5 @@ def test_reading_and_lambda_are_validated(problem):
     sums = class_feature_sums(F_labelled, y, N_CLASSES)
     with pytest.raises(ValueError, match="'reading' parameter must be one of"):
         ibal_scores(F_pool, logits, sums, loss=SoftmaxCrossEntropy(), reading="eq2")
-    with pytest.raises(ValueError, match="'reg_lambda' parameter must be > 0"):
+    with pytest.raises(ValueError, match="'reg_lambda' parameter must be finite and > 0"):
         kappa(0.0, 10)

@@ -53,7 +53,18 @@ def test_modal_loop_crosses_the_switch(digits):
     from modAL.models import ActiveLearner
 
     X, y = digits
-    strategy = functools.partial(ibal_budget_switch_sampling, labels_per_class=3, random_state=0)
+    ran = []
+
+    def recording(name, strategy):
+        def query(classifier, X_pool, n_instances=1, **kwargs):
+            ran.append((name, len(classifier.X_training)))
+            return strategy(classifier, X_pool, n_instances, **kwargs)
+        return query
+
+    strategy = functools.partial(
+        ibal_budget_switch_sampling, labels_per_class=3, random_state=0,
+        early=recording("cluster-IBAL", ibal_cluster_sampling),
+        late=recording("IBAL-D", ibal_distance_sampling))
     learner = ActiveLearner(make_net(max_epochs=3), query_strategy=strategy,
                             X_training=X[:20], y_training=y[:20])
     pool = np.arange(20, 400)
@@ -61,4 +72,5 @@ def test_modal_loop_crosses_the_switch(digits):
         indices, _ = learner.query(X[pool], n_instances=10)
         learner.teach(X[pool][indices], y[pool][indices])
         pool = np.delete(pool, indices)
+    assert ran == [("cluster-IBAL", 20), ("IBAL-D", 30), ("IBAL-D", 40)]
     assert len(learner.X_training) == 50

@@ -22,6 +22,7 @@ from modal_ibal import (
     representer_importance,
 )
 from modal_ibal.distance import normalise_by_max
+from modal_ibal.scores import labelled_distance
 
 STRATEGIES = [ibal_sampling, ibal_distance_sampling, entropy_distance_sampling]
 
@@ -54,6 +55,32 @@ def test_ibal_returns_the_lowest_scores(fitted_net, split, reading):
     np.testing.assert_allclose(scores, everything[indices])
     assert np.all(np.diff(scores) >= 0)
     assert scores[-1] <= np.delete(everything, indices).min()
+
+
+def test_finetuned_reading_equals_its_double_loop(fitted_net, split):
+    # -kappa sum_t (q_{i,y_t} - p_{i,y_t}) f_i.f_t, q the L2-refit layer's softmax
+    from scipy.special import softmax
+
+    from modal_ibal.representer import kappa, refit_last_layer
+
+    X_labelled, y_labelled, X_pool = split
+    view = labelled_view(fitted_net, X_pool[:30], X_labelled=X_labelled, y_labelled=y_labelled)
+    bias = np.ones((1,))
+    F_l = np.array([np.concatenate([f, bias]) for f in view.labelled.features.astype(float)])
+    F_p = np.array([np.concatenate([f, bias]) for f in view.pool.features.astype(float)])
+    n = len(y_labelled)
+    lam = view.layer.reg_lambda(n)
+    W = refit_last_layer(F_l, view.y_index, 10, lam)
+    q, p = softmax(F_p @ W.T, axis=1), view.pool.probas
+    expected = np.zeros(len(F_p))
+    for i in range(len(F_p)):
+        for t in range(n):
+            c = view.y_index[t]
+            expected[i] += -kappa(lam, n) * (q[i, c] - p[i, c]) * (F_p[i] @ F_l[t])
+    # the library sums p_y (q.g - g_y) over y, which is this when sum_y p_y = 1: the float32
+    # probabilities sum to 1 within about 1e-7, times q.g of a few hundred
+    np.testing.assert_allclose(representer_importance(view, reading="finetuned"), expected,
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_exact_mode_and_finetuned_reading_run(fitted_net, split):
@@ -106,7 +133,16 @@ def test_sklearn_transformer_embedding(fitted_net, split):
     pca = PCA(n_components=5, random_state=0).fit(X_pool)
     indices, _ = ibal_distance_sampling(fitted_net, X_pool, 4, embedding=pca,
                                         X_labelled=X_labelled, y_labelled=y_labelled)
-    assert len(indices) == 4
+    # the same query with the PCA codes handed over as a callable
+    codes = ibal_distance_sampling(fitted_net, X_pool, 4, embedding=pca.transform,
+                                   X_labelled=X_labelled, y_labelled=y_labelled)[0]
+    np.testing.assert_array_equal(indices, codes)
+    # and the distance term is PCA's: Eq. 4 recomputed with cdist on the codes
+    view = labelled_view(fitted_net, X_pool, X_labelled=X_labelled, y_labelled=y_labelled)
+    distance = cdist(pca.transform(X_pool), pca.transform(X_labelled)).min(axis=1)
+    importance = representer_importance(view)
+    expected = importance / np.abs(importance).max() - distance / distance.max()
+    np.testing.assert_array_equal(indices, np.argsort(expected, kind="stable")[:4])
 
 
 def test_query_leaves_model_and_pool_unchanged(fitted_net, split):
@@ -148,9 +184,14 @@ def test_image_pool_with_cnn(digits):
     X, y = digits
     images = X.reshape(-1, 1, 8, 8)
     net = make_net(TinyCNN, max_epochs=2).fit(images[:60], y[:60])
-    indices, _ = ibal_distance_sampling(net, images[60:200], 4, X_labelled=images[:60],
-                                        y_labelled=y[:60])
-    assert len(indices) == 4
+    indices, scores = ibal_distance_sampling(net, images[60:200], 4, X_labelled=images[:60],
+                                             y_labelled=y[:60])
+    # the images' scores: IBAL-D on the CNN's own features, recomputed from the view
+    view = labelled_view(net, images[60:200], X_labelled=images[:60], y_labelled=y[:60])
+    expected = (normalise_by_max(representer_importance(view))
+                - labelled_distance(view, images[60:200]))
+    np.testing.assert_array_equal(indices, np.argsort(expected, kind="stable")[:4])
+    np.testing.assert_allclose(scores, expected[indices])
 
 
 # ---- bad input -------------------------------------------------------------------------
@@ -227,7 +268,7 @@ def test_bad_options(bare):
         ibal_distance_sampling(net, X_pool, 1, embedding="autoencoder", **kwargs)
     with pytest.raises(ValueError, match="'batch_size' parameter must be a positive int"):
         ibal_sampling(net, X_pool, 1, batch_size=0, **kwargs)
-    with pytest.raises(ValueError, match="'reg_lambda' parameter must be > 0"):
+    with pytest.raises(ValueError, match="'reg_lambda' parameter must be finite and > 0"):
         ibal_sampling(net, X_pool, 1, reg_lambda=0.0, **kwargs)
 
 
@@ -254,4 +295,7 @@ def test_labelled_set_missing_classes_is_fine_when_the_net_knows_them(split):
     net = make_net(max_epochs=2).fit(X_labelled[keep], y_labelled[keep])
     indices, _ = ibal_distance_sampling(net, X_pool, 3, X_labelled=X_labelled[keep],
                                         y_labelled=y_labelled[keep])
-    assert len(indices) == 3
+    view = labelled_view(net, X_pool, X_labelled=X_labelled[keep], y_labelled=y_labelled[keep])
+    assert set(view.y_index) == set(range(6)) and len(view.layer.classes_) == 10
+    expected = normalise_by_max(representer_importance(view)) - labelled_distance(view, X_pool)
+    np.testing.assert_array_equal(indices, np.argsort(expected, kind="stable")[:3])
