@@ -30,7 +30,9 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5"],
+        "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
+        "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
+                 "dask[array]>=2024.8", "distributed>=2024.8"],
     },
     entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
     license="MIT",

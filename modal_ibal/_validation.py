@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,12 @@ except ImportError:  # pragma: no cover
 
 def is_tensor(X: Any) -> bool:
     return torch is not None and isinstance(X, torch.Tensor)
+
+
+def is_dask_array(X: Any) -> bool:
+    """Whether ``X`` is a ``dask.array.Array``; never imports dask (none exists before it is)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
 
 
 def as_numpy(X: Any) -> np.ndarray:

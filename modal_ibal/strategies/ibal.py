@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_nonnegative_float, check_pool
+from .._validation import check_nonnegative_float, check_pool, is_dask_array
+from ..distributed import dask_ibal_distance_sampling, dask_ibal_sampling
 from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import labelled_view
@@ -78,6 +79,10 @@ def ibal_sampling(
     .. [1] Pezeshkpour, Zhao and Singh, "Data Importance-Based Active Learning for
        Limited Labels", 2020, Eq. 2.
     """
+    if is_dask_array(X_pool):  # each row chunk scored where it lives
+        return dask_ibal_sampling(
+            classifier, X_pool, n_instances, reading=reading, reg_lambda=reg_lambda, exact=exact,
+            X_labelled=X_labelled, y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
@@ -134,6 +139,11 @@ def ibal_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
+    if is_dask_array(X_pool):  # each row chunk scored where it lives
+        return dask_ibal_distance_sampling(
+            classifier, X_pool, n_instances, gamma=gamma, embedding=embedding, reading=reading,
+            reg_lambda=reg_lambda, exact=exact, X_labelled=X_labelled,
+            y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)

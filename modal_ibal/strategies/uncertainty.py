@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_nonnegative_float, check_pool, check_positive_int
+from .._validation import check_nonnegative_float, check_pool, check_positive_int, is_dask_array
+from ..distributed import dask_entropy_distance_sampling, dask_rowwise_sampling
 from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import fitted_estimator, labelled_view
@@ -63,6 +64,9 @@ def entropy_sampling(
     ``random_state``: The selection is deterministic: ties go to the lower pool index
     (modAL leaves the order of ties to ``argpartition``).
     """
+    if is_dask_array(X_pool):  # each row chunk scored where it lives
+        return dask_rowwise_sampling(entropy_sampling, classifier, X_pool, n_instances,
+                                     highest=True, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
@@ -106,6 +110,9 @@ def margin_sampling(
     the gap between the two largest probabilities; zero for a one-column output,
     as in modAL.
     """
+    if is_dask_array(X_pool):  # each row chunk scored where it lives
+        return dask_rowwise_sampling(margin_sampling, classifier, X_pool, n_instances,
+                                     highest=False, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
@@ -156,6 +163,10 @@ def entropy_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
+    if is_dask_array(X_pool):  # each row chunk scored where it lives
+        return dask_entropy_distance_sampling(
+            classifier, X_pool, n_instances, gamma=gamma, embedding=embedding,
+            X_labelled=X_labelled, y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)
