@@ -31,6 +31,8 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch import nn
 
+from ._seeding import seeded_torch_rng
+
 __all__ = ["ConvAutoencoder", "ConvAutoencoderModule", "MLPAutoencoder", "MLPAutoencoderModule"]
 
 _TRANSFORM_BATCH = 4096
@@ -221,9 +223,7 @@ class _Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             verbose=int(self.verbose),
             **{f"module__{key}": value for key, value in module_params.items()},
         )
-        on_gpu = torch.device(self.device_).type == "cuda"
-        with torch.random.fork_rng(devices=[torch.device(self.device_)] if on_gpu else []):
-            torch.manual_seed(_torch_seed(self.random_state))
+        with seeded_torch_rng(_torch_seed(self.random_state), self.device_):
             net.fit(X, X)
         net.module_.eval()
         self.net_ = net
@@ -279,9 +279,11 @@ _PARAMS_DOC = """
     device : str or None, default=None
         torch device; None means ``'cuda'`` when available, else ``'cpu'``.
     random_state : int, RandomState, Generator or None, default=None
-        Seeds weight initialisation and batch shuffling through
-        ``torch.random.fork_rng``, so the caller's torch state is untouched.
-        None draws a fresh seed from the operating system.
+        Seeds weight initialisation and batch shuffling in a fork of torch's
+        CPU generator (and of the training device's CUDA generator), seeding
+        only the forks: the caller's numpy, python and torch random states,
+        CUDA included, are left as they were. None draws a fresh seed from the
+        operating system.
     verbose : int, default=0
         1 prints skorch's per-epoch table of the training loss.
 """

@@ -17,9 +17,13 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
+from skorch.utils import to_numpy
 from torch import nn
+from torch.utils.data import DataLoader
 
-from ._validation import check_nonnegative_float, check_positive_int
+from ._seeding import seeded_torch_rng
+from ._validation import as_numpy, check_nonnegative_float, check_positive_int, is_tensor
 from .extract import final_linear
 
 __all__ = [
@@ -179,13 +183,15 @@ def cifar_resnet18(n_classes: int = 100) -> nn.Module:
 
 
 class SeededNeuralNetClassifier(NeuralNetClassifier):
-    """skorch's ``NeuralNetClassifier`` with a ``random_state``.
+    r"""skorch's ``NeuralNetClassifier`` with a ``random_state`` and labels mapped to columns.
 
     ``fit``, ``partial_fit``, ``initialize`` and module (re-)initialisation run
-    inside ``torch.random.fork_rng`` with the torch generators of the CPU (and
-    of the net's CUDA device) seeded from ``random_state``: weight
-    initialisation, data-loader shuffling and dropout are reproducible, and the
-    caller's global torch random state is left as it was.
+    inside a fork of torch's CPU generator (and of the net's CUDA device's
+    generator), with the forks seeded from ``random_state``: weight
+    initialisation, data-loader shuffling and dropout are reproducible, and
+    the caller's numpy, python and torch random states (every CUDA device's
+    included) are left as they were. Inference draws no seed from torch's
+    global generator either.
 
     Parameters
     ----------
@@ -202,8 +208,23 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
 
     Notes
     -----
+    With ``classes`` given, label ``classes[j]`` trains output column
+    :math:`j`: ``y`` of shape (n_samples,) is mapped to the column indices
+
+    .. math::
+
+        t_i = j \quad\text{such that}\quad \text{classes}_j = y_i,
+
+    which reach the criterion as int64, and ``predict`` returns
+    ``classes[argmax_j p_ij]``. Any labels work this way (strings, integral or
+    other floats, ints outside ``0 .. C - 1``). Without ``classes``, a label
+    is its output column (skorch's meaning): ``y`` must hold the ints
+    ``0 .. C - 1``, as ints, bools or integral floats, and ``predict``
+    returns the argmax column. Callbacks see the targets as column indices;
+    skorch's ``valid_acc`` maps them back to labels before scoring.
+
     Floating-point inputs in float64 are cast to float32 before the module
-    sees them, and integer targets to int64 for the loss.
+    sees them.
     """
 
     def __init__(self, module, *args, random_state=None, **kwargs):
@@ -216,9 +237,16 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Train further without re-initialising, seeded; see skorch's ``partial_fit``."""
+        """Train further without re-initialising, seeded; see skorch's ``partial_fit``.
+
+        ``y`` of shape (n_samples,) holds labels, mapped to output columns as
+        the class Notes say; a ``ValueError`` names the labels that cannot be.
+        """
         with self._seeded():
-            return super().partial_fit(X, y, classes=classes, **fit_params)
+            if not self.initialized_:
+                self.initialize()
+            targets = self._column_targets(y)
+            return super().partial_fit(X, targets, classes=classes, **fit_params)
 
     def initialize(self):
         """Initialise module, criterion and optimizer, seeded; returns ``self``."""
@@ -233,6 +261,39 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
                 self.module_ = _reinitialised_copy(self.module)
         return self
 
+    def predict(self, X) -> np.ndarray:
+        """The label of each sample's most probable output column.
+
+        Parameters
+        ----------
+        X : input data, as for skorch's ``predict_proba``
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``classes[argmax_j p_ij]`` when ``classes`` is given, else the
+            column index ``argmax_j p_ij``.
+        """
+        columns = self.predict_proba(X).argmax(axis=1)  # [n]
+        labels = self._given_classes()
+        return columns if labels is None else labels[columns]
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's data loader; one for inference draws its seed from a private generator.
+
+        A ``DataLoader`` draws a base seed for its workers each time it is
+        iterated, from torch's global generator unless it has its own. Training
+        runs inside the seeded fork, so only inference needs its own generator.
+        """
+        if training or self.iterator_valid is not DataLoader:
+            return super().get_iterator(dataset, training=training)
+        kwargs = self.get_params_for("iterator_valid")
+        batch_size = kwargs.setdefault("batch_size", self.batch_size)
+        if batch_size == -1:
+            kwargs["batch_size"] = len(dataset)
+        kwargs.setdefault("generator", torch.Generator())
+        return DataLoader(dataset, **kwargs)
+
     def infer(self, x, **fit_params):
         """skorch's ``infer`` on a batch whose float64 parts are cast to float32."""
         return super().infer(_float64_to_float32(x), **fit_params)
@@ -243,6 +304,44 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             y_true = y_true.long()
         return super().get_loss(y_pred, y_true, *args, **kwargs)
 
+    @property
+    def _default_callbacks(self):
+        labels = self._given_classes()
+        if labels is None:
+            return super()._default_callbacks
+        return [
+            (name, EpochScoring("accuracy", name=name, lower_is_better=False,
+                                target_extractor=_ColumnLabels(labels)))
+            if name == "valid_acc" else (name, callback)
+            for name, callback in super()._default_callbacks
+        ]
+
+    def _given_classes(self) -> np.ndarray | None:
+        if self.classes is None or len(self.classes) == 0:
+            return None
+        return np.asarray(self.classes)
+
+    def _column_targets(self, y):
+        """``y`` as int64 output-column indices; None (targets inside a Dataset) passes."""
+        if y is None:
+            return None
+        values = as_numpy(y) if is_tensor(y) else np.asarray(y)
+        if values.ndim != 1:
+            raise ValueError(
+                "The 'y' parameter must be a 1-D array of class labels, one per sample. "
+                f"Got shape {values.shape} instead."
+            )
+        n_outputs = _n_outputs(self.module_)
+        labels = self._given_classes()
+        if labels is not None:
+            if n_outputs is not None and n_outputs != len(labels):
+                raise ValueError(
+                    f"The module's final nn.Linear has {n_outputs} outputs, but the net's "
+                    f"'classes' parameter names {len(labels)} classes."
+                )
+            return _columns_of(values, labels)
+        return _checked_column_indices(values, n_outputs)
+
     @contextmanager
     def _seeded(self):
         """Fork the torch RNG and seed it, once per outermost call."""
@@ -250,16 +349,8 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             yield
             return
         seed = _seed_from(self.random_state)
-        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        cuda_index = None
-        if device.type == "cuda" and torch.cuda.is_available():
-            cuda_index = device.index if device.index is not None else torch.cuda.current_device()
-        devices = [] if cuda_index is None else [cuda_index]
-        with torch.random.fork_rng(devices=devices, device_type="cuda"):
-            torch.default_generator.manual_seed(seed)
-            if cuda_index is not None:
-                with torch.cuda.device(cuda_index):
-                    torch.cuda.manual_seed(seed)
+        device = self.device if self.device is not None else "cpu"
+        with seeded_torch_rng(seed, device):
             self.seeding_ = True
             try:
                 yield
@@ -289,11 +380,15 @@ def make_classifier(
         Returns logits from a final ``nn.Linear`` (e.g. :class:`MLP`,
         :class:`SmallCNN`, :func:`cifar_resnet18`). ``module__*`` keyword
         arguments reach its constructor, as in skorch.
-    classes : int or array-like of int
-        All the classes, ``0 .. C - 1`` (or their number ``C``), so a labelled
-        set that lacks some classes still gets an output layer of full size.
-        When ``module`` takes an ``n_classes`` argument and no
-        ``module__n_classes`` is given, it is set to ``C``.
+    classes : int or array-like of shape (C,)
+        Every class, so that a labelled set that lacks some still gets an
+        output layer of full size: their number ``C`` for the labels
+        ``0 .. C - 1``, or the labels themselves, sorted and distinct (as
+        ``numpy.unique`` returns them; strings, floats or any ints). Label
+        ``classes[j]`` trains output column ``j`` and ``predict`` returns
+        labels; ``y`` may be a list, an array, or integral floats such as
+        ``0.0, 1.0`` for int classes. When ``module`` takes an ``n_classes``
+        argument and no ``module__n_classes`` is given, it is set to ``C``.
     max_epochs : int, default=50
     lr : float, default=1e-3
     batch_size : int, default=64
@@ -314,7 +409,8 @@ def make_classifier(
     SeededNeuralNetClassifier
         Unfitted, with ``criterion=torch.nn.CrossEntropyLoss``,
         ``train_split=None`` (all labels train), shuffled mini-batches
-        (``iterator_train__shuffle=True``) and ``classes=[0, ..., C - 1]``.
+        (``iterator_train__shuffle=True``) and ``classes`` the sorted labels
+        (``[0, ..., C - 1]`` for an int).
 
     Examples
     --------
@@ -406,22 +502,96 @@ def _float64_to_float32(x):
     return x
 
 
-def _check_classes(classes) -> list[int]:
+def _check_classes(classes) -> list:
+    """The sorted, distinct labels of every class, from the labels or their number C."""
     if isinstance(classes, numbers.Integral) and not isinstance(classes, bool):
         labels = np.arange(int(classes))
     else:
         labels = np.asarray(classes)
-    if (
-        labels.ndim != 1
-        or labels.size < 2
-        or labels.dtype.kind not in "iu"
-        or not np.array_equal(labels, np.arange(labels.size))
-    ):
+    try:
+        ok = labels.ndim == 1 and labels.size >= 2 and np.array_equal(np.unique(labels), labels)
+    except TypeError:
+        ok = False
+    if not ok:
         raise ValueError(
-            "The 'classes' parameter of make_classifier must be the class indices 0, 1, ..., C - 1 "
-            f"(C >= 2) or their number C. Got {classes!r} instead."
+            "The 'classes' parameter of make_classifier must list every class once, in sorted "
+            "order (at least 2 labels, as numpy.unique returns them), or give their number C "
+            f"(C >= 2) for the labels 0, 1, ..., C - 1. Got {classes!r} instead."
         )
     return labels.tolist()
+
+
+def _columns_of(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The output column of each label in ``y``: its index in ``classes``, as int64."""
+    order = np.argsort(classes, kind="stable")
+    ordered = classes[order]
+    try:
+        at = np.minimum(np.searchsorted(ordered, y), len(ordered) - 1)  # [n]
+        known = ordered[at] == y  # [n]
+    except TypeError:  # labels that do not compare with the classes, e.g. str and int
+        at, known = None, np.zeros(len(y), dtype=bool)
+    if not known.all():
+        unknown = sorted({str(label) for label in y[~known].tolist()})
+        raise ValueError(
+            f"The 'y' parameter holds labels {unknown[:5]} that are not among the net's "
+            f"classes {classes.tolist()[:10]}. Pass classes=[...] listing every class, sorted as "
+            "numpy.unique returns them."
+        )
+    return order[at].astype(np.int64)
+
+
+def _checked_column_indices(y: np.ndarray, n_outputs: int | None) -> np.ndarray:
+    """Labels that are output columns themselves (ints, bools, integral floats) as int64."""
+    if y.dtype.kind == "f":
+        integral = np.isfinite(y) & (y == np.floor(y))
+        if not integral.all():
+            _raise_not_columns(y[~integral])
+    elif y.dtype.kind not in "biu":
+        _raise_not_columns(y)
+    columns = y.astype(np.int64)
+    if len(columns) == 0:
+        return columns
+    low, high = int(columns.min()), int(columns.max())
+    if low < 0:
+        _raise_outside(low, "labels are never negative")
+    if n_outputs is not None and high >= n_outputs:
+        _raise_outside(high, f"the module has {n_outputs} outputs")
+    return columns
+
+
+def _raise_outside(label: int, reason: str) -> None:
+    raise ValueError(
+        f"The 'y' parameter holds the label {label}, but {reason}: without classes=, a label "
+        "is the index of its output column, 0, 1, ..., C - 1. Pass classes=[...] listing "
+        "every class to train on other labels."
+    )
+
+
+def _raise_not_columns(labels: np.ndarray) -> None:
+    shown = sorted({str(label) for label in labels[:100].tolist()})[:5]
+    raise ValueError(
+        f"The 'y' parameter holds labels such as {shown} that are not output column indices. "
+        "Without classes=, label c trains output column c of the loss (CrossEntropyLoss), so y "
+        "must hold the ints 0, 1, ..., C - 1; to train on other labels (strings, floats), pass "
+        "classes=[...] listing every class, e.g. make_classifier(..., classes=[...])."
+    )
+
+
+def _n_outputs(module: nn.Module) -> int | None:
+    try:
+        return final_linear(module)[1].out_features
+    except TypeError:
+        return None
+
+
+class _ColumnLabels:
+    """Target extractor for skorch scoring: output-column indices back to class labels."""
+
+    def __init__(self, classes: np.ndarray):
+        self.classes = classes
+
+    def __call__(self, y) -> np.ndarray:
+        return self.classes[to_numpy(y)]
 
 
 def _takes_n_classes(module) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 
 import numpy as np
 import pytest
@@ -88,18 +89,53 @@ def test_clone_copies_parameters_and_drops_the_fit(trained):
 
 
 @pytest.mark.parametrize("cls", [ConvAutoencoder, MLPAutoencoder])
-def test_same_random_state_same_codes_and_global_rng_untouched(cls, digits):
+def test_same_random_state_same_codes(cls, digits):
     X = digits[0][:120]
     X = X.reshape(-1, 1, 8, 8) if cls is ConvAutoencoder else X
-    torch_state = torch.get_rng_state()
-    numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checks it stays untouched)
     first = cls(latent_dim=4, max_epochs=2, random_state=3).fit(X).transform(X)
     second = cls(latent_dim=4, max_epochs=2, random_state=3).fit(X).transform(X)
     other = cls(latent_dim=4, max_epochs=2, random_state=4).fit(X).transform(X)
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
+
+
+def _global_rng_states():
+    """Every global generator a fit could touch: python, numpy, torch CPU and each CUDA device."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda  # noqa: NPY002
+
+
+def _assert_same_rng_states(before, after):
+    assert before[0] == after[0], "python's random state changed"
+    for a, b in zip(before[1], after[1], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg="numpy's global random state changed")
+    assert torch.equal(before[2], after[2]), "torch's CPU generator changed"
+    assert len(before[3]) == len(after[3])
+    for device, (a, b) in enumerate(zip(before[3], after[3], strict=True)):
+        assert torch.equal(a, b), f"the generator of CUDA device {device} changed"
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                          reason="needs a CUDA device"))],
+)
+@pytest.mark.parametrize("random_state", [3, None, np.random.default_rng(0)],
+                         ids=["int", "None", "generator"])
+@pytest.mark.parametrize("cls", [ConvAutoencoder, MLPAutoencoder])
+def test_global_random_states_are_left_alone(cls, random_state, device, digits):
+    """python, numpy, torch's CPU and every CUDA generator hold their state after fit, transform."""
+    X = digits[0][:120]
+    X = X.reshape(-1, 1, 8, 8) if cls is ConvAutoencoder else X
+    model = cls(latent_dim=4, max_epochs=2, batch_size=32, device=device,
+                random_state=random_state)
+    for name, call in {"fit": lambda: model.fit(X), "transform": lambda: model.transform(X)}.items():
+        before = _global_rng_states()
+        call()
+        try:
+            _assert_same_rng_states(before, _global_rng_states())
+        except AssertionError as error:
+            raise AssertionError(f"{name} (device {device}): {error}") from None
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (2, 5, 7), (1, 1, 1)])

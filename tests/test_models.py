@@ -1,5 +1,6 @@
 """Models: module shapes, the final nn.Linear, and the seeded skorch classifier."""
 
+import random
 import warnings
 
 import numpy as np
@@ -8,8 +9,10 @@ import torch
 from modAL.models import ActiveLearner
 from modAL.uncertainty import entropy_sampling
 from sklearn.base import clone
+from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.dataset import ValidSplit
 from torch import nn
 
 from modal_ibal.datasets import make_synthetic
@@ -22,6 +25,7 @@ from modal_ibal.models import (
     default_device,
     make_classifier,
 )
+from modal_ibal.strategies import ibal_sampling
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,29 @@ def _params(net):
 
 def _same(params_a, params_b):
     return all(torch.equal(a, b) for a, b in zip(params_a, params_b, strict=True))
+
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                  reason="needs a CUDA device")),
+]
+
+
+def _global_rng_states():
+    """Every global generator a fit could touch: python, numpy, torch CPU and each CUDA device."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda  # noqa: NPY002
+
+
+def _assert_same_rng_states(before, after):
+    assert before[0] == after[0], "python's random state changed"
+    for a, b in zip(before[1], after[1], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg="numpy's global random state changed")
+    assert torch.equal(before[2], after[2]), "torch's CPU generator changed"
+    assert len(before[3]) == len(after[3])
+    for device, (a, b) in enumerate(zip(before[3], after[3], strict=True)):
+        assert torch.equal(a, b), f"the generator of CUDA device {device} changed"
 
 
 # -- modules ------------------------------------------------------------------------------------
@@ -167,16 +194,28 @@ def test_generator_random_state_draws_new_seeds(synthetic):
     assert _same(first, again)
 
 
-@pytest.mark.parametrize("random_state", [0, None, np.random.default_rng(1)])
-def test_global_torch_rng_is_left_alone(synthetic, random_state):
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("random_state", [0, None, np.random.default_rng(1)],
+                         ids=["int", "None", "generator"])
+def test_global_random_states_are_left_alone(synthetic, random_state, device):
+    """python, numpy, torch's CPU and every CUDA generator hold their state after each call."""
     X, y = synthetic
-    net = _mlp_net(random_state=random_state)
-    before = torch.get_rng_state()
-    net.fit(X, y)
-    net.partial_fit(X, y)
-    net.initialize()
-    net.set_params(module__hidden=(4,))
-    assert torch.equal(before, torch.get_rng_state())
+    net = _mlp_net(random_state=random_state, device=device, batch_size=16)
+    calls = {
+        "fit": lambda: net.fit(X, y),
+        "partial_fit": lambda: net.partial_fit(X, y),
+        "initialize": net.initialize,
+        "set_params": lambda: net.set_params(module__hidden=(4,)),
+        "predict_proba": lambda: net.predict_proba(X),
+        "predict": lambda: net.predict(X),
+    }
+    for name, call in calls.items():
+        before = _global_rng_states()
+        call()
+        try:
+            _assert_same_rng_states(before, _global_rng_states())
+        except AssertionError as error:
+            raise AssertionError(f"{name} (device {device}): {error}") from None
 
 
 def test_partial_fit_and_initialize_are_seeded(synthetic):
@@ -259,12 +298,126 @@ def test_small_cnn_classifier_on_images():
     assert net.module_.output.out_features == 4
 
 
+# -- labels -------------------------------------------------------------------------------------
+
+NAMES = np.array(["ant", "bee", "cat"])
+
+
+def _plain_net(**kwargs):
+    """A seeded net without classes=: skorch's meaning, a label is its output column."""
+    params = dict(module__n_features=2, module__n_classes=3, criterion=torch.nn.CrossEntropyLoss,
+                  train_split=None, max_epochs=3, random_state=0, device="cpu")
+    params.update(kwargs)
+    return SeededNeuralNetClassifier(MLP, **params)
+
+
+@pytest.mark.parametrize(
+    ("labels", "classes"),
+    [
+        (lambda y: y.tolist(), 3),
+        (lambda y: y.astype(np.float64), 3),
+        (lambda y: y.astype(np.float32).tolist(), 3),
+        (lambda y: torch.from_numpy(y.astype(np.float64)), 3),
+        (lambda y: NAMES[y], NAMES.tolist()),
+        (lambda y: NAMES[y].tolist(), NAMES),
+        (lambda y: y + 10, [10, 11, 12]),
+        (lambda y: y * 0.5, [0.0, 0.5, 1.0]),
+    ],
+    ids=["list", "float64", "float32-list", "float-tensor", "str", "str-list", "ints-from-10",
+         "halves"],
+)
+def test_labels_train_as_their_column_indices(synthetic, labels, classes):
+    X, y = synthetic
+    reference = _mlp_net().fit(X, y)
+    net = _mlp_net(classes=classes).fit(X, labels(y))
+    assert _same(_params(reference), _params(net))
+    names = np.asarray(net.classes_)
+    np.testing.assert_array_equal(net.predict(X), names[reference.predict(X)])
+    assert np.mean(net.predict(X) == names[y]) == reference.score(X, y)
+
+
+def test_without_classes_integral_labels_are_columns(synthetic):
+    X, y = synthetic
+    reference = _plain_net().fit(X, y)
+    for labels in (y.tolist(), y.astype(np.float32), torch.from_numpy(y.astype(np.int16))):
+        net = _plain_net().fit(X, labels)
+        assert _same(_params(reference), _params(net))
+        np.testing.assert_array_equal(net.classes_, [0, 1, 2])
+        np.testing.assert_array_equal(net.predict(X), reference.predict(X))
+
+
+@pytest.mark.parametrize(
+    ("build", "labels", "match"),
+    [
+        (_plain_net, lambda y: NAMES[y],
+         r"holds labels such as \['ant', 'bee', 'cat'\] that are not output column indices\. "
+         r"Without classes=, label c trains output column c .*pass classes=\[\.\.\.\]"),
+        (_plain_net, lambda y: y + 0.5, r"labels such as \['0\.5', '1\.5', '2\.5'\] that are not"),
+        (_plain_net, lambda y: np.full(len(y), np.nan), r"labels such as \['nan'\] that are not"),
+        (_plain_net, lambda y: y + 1, r"holds the label 3, but the module has 3 outputs: without "),
+        (_plain_net, lambda y: y - 1, r"holds the label -1, but labels are never negative"),
+        (_mlp_net, lambda y: NAMES[y],
+         r"labels \['ant', 'bee', 'cat'\] that are not among the net's classes \[0, 1, 2\]\. "
+         r"Pass classes=\[\.\.\.\] listing every class"),
+        (lambda: _mlp_net(classes=NAMES), lambda y: np.where(y == 2, "cow", NAMES[y]),
+         r"labels \['cow'\] that are not among the net's classes \['ant', 'bee', 'cat'\]"),
+        (lambda: _mlp_net(classes=NAMES), lambda y: y, r"labels \['0', '1', '2'\] that are not"),
+        (_mlp_net, lambda y: y[:, None],
+         r"The 'y' parameter must be a 1-D array of class labels, one per sample\. Got shape "
+         r"\(70, 1\) instead\."),
+        (lambda: _plain_net(classes=[0, 1]), lambda y: y,
+         r"final nn\.Linear has 3 outputs, but the net's 'classes' parameter names 2 classes"),
+    ],
+    ids=["str", "halves", "nan", "too-large", "negative", "str-for-ints", "unknown-str",
+         "ints-for-str", "column-vector", "classes-vs-outputs"],
+)
+def test_labels_that_cannot_train_are_reported(synthetic, build, labels, match):
+    X, y = synthetic
+    with pytest.raises(ValueError, match=match):
+        build().fit(X, labels(y))
+
+
+def test_validation_accuracy_is_scored_on_labels(synthetic):
+    X, y = synthetic
+    split = dict(train_split=ValidSplit(5), max_epochs=4)
+    by_index = _mlp_net(**split).fit(X, y)
+    by_name = _mlp_net(classes=NAMES, **split).fit(X, NAMES[y])
+    np.testing.assert_array_equal(by_name.history[:, "valid_acc"],
+                                  by_index.history[:, "valid_acc"])
+    _, valid = next(KFold(5).split(X))
+    assert by_name.history[-1, "valid_acc"] == by_name.score(X[valid], NAMES[y[valid]])
+
+
+def test_string_labels_work_with_ibal_and_modal(synthetic):
+    X, y = synthetic
+    labelled = np.arange(0, len(X), 7)
+    pool = np.setdiff1d(np.arange(len(X)), labelled)
+    by_index = _mlp_net().fit(X[labelled], y[labelled])
+    by_name = _mlp_net(classes=NAMES).fit(X[labelled], NAMES[y[labelled]])
+    expected = ibal_sampling(by_index, X[pool], 5, X_labelled=X[labelled], y_labelled=y[labelled])
+    got = ibal_sampling(by_name, X[pool], 5, X_labelled=X[labelled],
+                        y_labelled=NAMES[y[labelled]])
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+    learner = ActiveLearner(estimator=_mlp_net(classes=NAMES), query_strategy=ibal_sampling,
+                            X_training=X[labelled], y_training=NAMES[y[labelled]])
+    query, _ = learner.query(X[pool], n_instances=5)
+    np.testing.assert_array_equal(query, expected[0])
+    learner.teach(X[pool[query]], NAMES[y[pool[query]]])
+    assert set(learner.predict(X)) <= set(NAMES)
+    assert 0 < learner.score(X, NAMES[y]) <= 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(classes=[1, 2, 3]), ValueError, r"must be the class indices 0, 1, \.\.\., C - 1"),
-        (dict(classes=1), ValueError, r"\(C >= 2\) or their number C\. Got 1 instead"),
-        (dict(classes=["a", "b"]), ValueError, "The 'classes' parameter of make_classifier"),
+        (dict(classes=[2, 1, 0]), ValueError, r"must list every class once, in sorted order"),
+        (dict(classes=["a", "b", "b"]), ValueError, r"must list every class once.*Got \['a'"),
+        (dict(classes=[[0, 1]]), ValueError, "The 'classes' parameter of make_classifier"),
+        (dict(classes=[0]), ValueError, r"at least 2 labels"),
+        (dict(classes=[0.0, np.nan]), ValueError, "The 'classes' parameter of make_classifier"),
+        (dict(classes=[0, None]), ValueError, "The 'classes' parameter of make_classifier"),
+        (dict(classes=1), ValueError, r"\(C >= 2\) for the labels 0, 1, \.\.\., C - 1\. Got 1 "),
         (dict(classes=3, module__n_classes=4), ValueError, r"'module__n_classes' parameter \(4\)"),
         (dict(classes=3, max_epochs=0), ValueError, "The 'max_epochs' parameter must be"),
         (dict(classes=3, weight_decay=-1.0), ValueError, "The 'weight_decay' parameter must be"),
@@ -295,10 +448,8 @@ def test_bad_random_state_is_reported_at_fit(synthetic, random_state, error, mat
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_training_is_seeded_and_leaves_the_cuda_rng_alone(synthetic):
+def test_cuda_training_is_seeded(synthetic):
     X, y = synthetic
-    before = torch.cuda.get_rng_state()
     a = _mlp_net(device="cuda").fit(X, y)
     b = _mlp_net(device="cuda").fit(X, y)
     assert _same(_params(a), _params(b))
-    assert torch.equal(before, torch.cuda.get_rng_state())

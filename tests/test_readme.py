@@ -25,3 +25,11 @@ def test_readme_opens_with_exactly_two_commands():
 def test_ci_runs_the_test_command_verbatim():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert _setup_commands()[1] in ci
+
+
+def test_modal_is_installed_after_the_package():
+    """Installed first, modAL's skorch==0.9.0 pin makes the package's install print a pip ERROR."""
+    for command in _setup_commands():
+        steps = [step.strip() for step in command.split("&&")]
+        assert steps[0].startswith("pip install -e ")
+        assert steps[1] == 'pip install --no-deps "modAL-python==0.4.2.1"'
