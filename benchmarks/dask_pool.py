@@ -56,7 +56,8 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 import modal_ibal
-from benchmarks.query_speed import end_peak, load_average, machine, start_peak
+from benchmarks.memory import end_peak, start_peak
+from benchmarks.report import load_average, machine
 
 N_CLASSES = 10
 HIDDEN = 32

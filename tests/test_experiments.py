@@ -26,6 +26,7 @@ from modal_ibal.experiments.results import (
     aulc,
     aulc_table,
     learning_curves,
+    paired_differences,
     summary_markdown,
     write_summary,
 )
@@ -375,6 +376,25 @@ def test_write_figures_for_points_and_images(tmp_path):
         assert height > 200 and width > 200
 
 
+def test_paper_strategies_get_their_own_panel_and_differences_a_figure(tmp_path):
+    results = _table({(name, seed): [0.5, 0.6 + 0.05 * k + 0.01 * seed]
+                      for k, name in enumerate(["random", "ibal-d", "entropy", "typiclust"])
+                      for seed in (0, 1)})
+    paths = figures.write_figures(tmp_path, results)
+    assert [path.name for path in paths] == ["curves_accuracy.png", "differences_accuracy.png"]
+    assert imread(paths[0]).shape[1] > 1.7 * imread(paths[1]).shape[1]  # two panels side by side
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots()
+    try:
+        differences = paired_differences(aulc_table(results), "random")
+        assert figures.plot_paired_differences(differences, ax, reference="random") is ax
+        labels = [tick.get_text() for tick in ax.get_yticklabels()]
+        assert labels == ["ibal-d", "entropy", "typiclust"]  # by mean difference, random left out
+    finally:
+        plt.close(figure)
+
+
 def test_fig4_scores_and_correlations(tmp_path):
     scores = ibal_vs_uncertainty(TINY, 0)
     assert list(scores.columns) == ["ibal", "entropy", "confidence", "label"]
@@ -401,8 +421,6 @@ def test_write_summary_names_every_strategy(tmp_path):
 
 
 def test_paired_differences_against_a_hand_computation():
-    from modal_ibal.experiments.results import paired_differences
-
     runs = pd.DataFrame({
         "experiment": "x", "metric": "accuracy",
         "strategy": ["a", "a", "a", "ref", "ref", "ref"],

@@ -151,7 +151,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     summary = write_summary(out, result.results, result.timings, title=spec.name,
                             command=command, reference=reference)
     data = spec.load_data()
-    figures = write_figures(out, result.results, data.X, data.y, title=spec.name)
+    figures = write_figures(out, result.results, data.X, data.y, title=spec.name,
+                            reference=reference)
     resumed = f" ({result.n_resumed} runs resumed from disk)" if result.n_resumed else ""
     print(f"{spec.name}: {result.results['strategy'].nunique()} strategies x "
           f"{result.results['seed'].nunique()} seeds{resumed}")

@@ -21,16 +21,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .files import open_atomic
-from .results import learning_curves
+from .results import aulc_table, learning_curves, paired_differences
 
 __all__ = [
+    "PAPER_STRATEGIES",
     "plot_dataset",
     "plot_ibal_vs_uncertainty",
     "plot_image_grid",
     "plot_learning_curves",
+    "plot_paired_differences",
     "write_fig4_figures",
     "write_figures",
 ]
+
+# the five curves of the paper's Fig. 2, by registered name
+PAPER_STRATEGIES = ("random", "entropy", "ibal-target", "ibal-d", "entropy-d")
 
 _METRIC_LABELS = {
     "accuracy": "test accuracy",
@@ -127,6 +132,8 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
                          title: str | None = None) -> Axes:
     """Mean score against labels per strategy, with a band of plus or minus one std over seeds.
 
+    Bands are drawn for up to six strategies; beyond that they would hide the curves.
+
     Parameters
     ----------
     curves : pandas.DataFrame
@@ -146,14 +153,14 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
     ax = _axes(ax)
     names = sorted(curves["strategy"].unique()) if strategies is None else list(strategies)
     colours = _colours(len(names))
-    band_alpha = 0.15 if len(names) <= 6 else 0.06
     for name, colour in zip(names, colours, strict=True):
         curve = curves[curves["strategy"] == name].sort_values("n_labelled")
         x, mean = curve["n_labelled"].to_numpy(), curve["mean"].to_numpy()
         std = np.nan_to_num(curve["std"].to_numpy())
         style = "--" if name == "random" else "-"
         ax.plot(x, mean, style, color=colour, marker="o", markersize=3, label=name)
-        ax.fill_between(x, mean - std, mean + std, color=colour, alpha=band_alpha, linewidth=0)
+        if len(names) <= 6:
+            ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
     ax.set_xlabel("labelled points")
     ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
     ax.grid(alpha=0.3)
@@ -161,7 +168,45 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
     else:
         ax.legend(loc="best", fontsize="small")
-    ax.set_title(title or f"{_METRIC_LABELS.get(metric, metric)}: mean ± std over seeds")
+    spread = " ± std" if len(names) <= 6 else ""
+    ax.set_title(title or f"{_METRIC_LABELS.get(metric, metric)}: mean{spread} over seeds")
+    return ax
+
+
+def plot_paired_differences(differences: pd.DataFrame, ax: Axes | None = None, *,
+                            reference: str, metric: str = "accuracy",
+                            title: str | None = None) -> Axes:
+    """Each strategy's AULC minus the reference's at the same seed: mean ± standard error.
+
+    Parameters
+    ----------
+    differences : pandas.DataFrame
+        :func:`modal_ibal.experiments.results.paired_differences` output (index
+        strategy; columns mean, sem, n_seeds).
+    ax : matplotlib Axes, optional
+    reference : str
+        The strategy the others are paired with (left out of the plot).
+    metric : str, default="accuracy"
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    rows = differences.drop(index=reference, errors="ignore").sort_values("mean")
+    positions = np.arange(len(rows))
+    sem = np.nan_to_num(rows["sem"].to_numpy())
+    colours = ["tab:green" if low > 0 else "tab:red" if high < 0 else "tab:grey"
+               for low, high in zip(rows["mean"] - 2 * sem, rows["mean"] + 2 * sem, strict=True)]
+    ax.barh(positions, rows["mean"], xerr=sem, color=colours, alpha=0.8, capsize=3)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(positions, rows.index)
+    n_seeds = int(rows["n_seeds"].min()) if len(rows) else 0
+    ax.set_xlabel(f"AULC of {_METRIC_LABELS.get(metric, metric)} minus {reference}'s "
+                  f"(same seed; mean ± s.e., {n_seeds} seeds)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or f"paired differences against {reference}")
     return ax
 
 
@@ -219,8 +264,9 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def write_figures(out: str | os.PathLike, results: pd.DataFrame, X: np.ndarray | None = None,
-                  y: np.ndarray | None = None, *, title: str | None = None) -> list[Path]:
-    """Write ``dataset.png`` (when ``X``, ``y`` are given) and ``curves_<metric>.png`` per metric.
+                  y: np.ndarray | None = None, *, title: str | None = None,
+                  reference: str = "random") -> list[Path]:
+    """Write ``dataset.png``, ``curves_<metric>.png`` and ``differences_<metric>.png``.
 
     Parameters
     ----------
@@ -231,10 +277,19 @@ def write_figures(out: str | os.PathLike, results: pd.DataFrame, X: np.ndarray |
         The data set: 2-D points are scattered, images shown as a grid.
     title : str, optional
         Prefix of the figure titles (e.g. the experiment name).
+    reference : str, default="random"
+        The strategy of the paired-difference figures (written when it ran with at
+        least two seeds).
 
     Returns
     -------
     list of Path
+
+    Notes
+    -----
+    When the results hold both some of the paper's five strategies
+    (:data:`PAPER_STRATEGIES`, as in its Fig. 2) and others, the learning curves
+    take two panels: the paper's, and the rest next to random.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -251,13 +306,33 @@ def write_figures(out: str | os.PathLike, results: pd.DataFrame, X: np.ndarray |
             figure = None
         if figure is not None:
             paths.append(_save(figure, out / "dataset.png"))
+    names = sorted(results["strategy"].unique())
+    paper = [name for name in PAPER_STRATEGIES if name in names]
+    others = [name for name in names if name not in PAPER_STRATEGIES]
+    panels = [(paper, "the paper's strategies (its Fig. 2)"),
+              ((["random"] if "random" in names else []) + others, "beyond the paper")]
+    if not paper or not others:
+        panels = [(names, f"{prefix}{{label}}: mean ± std over seeds")]
+    runs = aulc_table(results)
     for metric in sorted(results["metric"].unique()):
-        figure = Figure(figsize=(7, 5))
-        plot_learning_curves(
-            learning_curves(results, metric), figure.subplots(), metric=metric,
-            title=f"{prefix}{_METRIC_LABELS.get(metric, metric)}, mean ± std over seeds",
-        )
+        label = _METRIC_LABELS.get(metric, metric)
+        curves = learning_curves(results, metric)
+        figure = Figure(figsize=(7 * len(panels), 5), layout="constrained")
+        axes = np.atleast_1d(figure.subplots(1, len(panels), sharey=True))
+        for ax, (chosen, panel) in zip(axes, panels, strict=True):
+            plot_learning_curves(curves, ax, metric=metric, strategies=chosen,
+                                 title=panel.format(label=label))
+        if len(panels) > 1:
+            figure.suptitle(f"{prefix}{label}: mean over seeds (bands: ± std, up to six curves)")
         paths.append(_save(figure, out / f"curves_{metric}.png"))
+        n_seeds = results.loc[results["strategy"] == reference, "seed"].nunique()
+        if len(names) > 1 and n_seeds >= 2:
+            figure = Figure(figsize=(7, 0.9 + 0.35 * len(names)))
+            plot_paired_differences(paired_differences(runs, reference, metric),
+                                    figure.subplots(), reference=reference, metric=metric,
+                                    title=f"{prefix}{label}: paired differences against "
+                                          f"{reference}")
+            paths.append(_save(figure, out / f"differences_{metric}.png"))
     return paths
 
 
