@@ -244,49 +244,68 @@ def _search(
     pool_chunk = max(1, min(_MAX_BLOCK_ROWS, per_worker // labelled_chunk))
     nearest = np.zeros(n_pool, dtype=np.intp)
     squared = np.full(n_pool, np.inf)
+    pending = np.zeros(n_pool, dtype=bool)  # [N] rows whose float32 winner is not proven
+    bounds = np.empty(n_pool)  # [N] where pending: the scores to re-check
     buffers = threading.local()
+
+    def thread_buffers():
+        if not hasattr(buffers, "scores"):  # one per thread, reused block after block
+            rows = min(pool_chunk, n_pool)
+            buffers.scores = np.empty((rows, labelled_chunk), dtype=np.float32)
+            buffers.augmented = np.empty((rows, screen.ranking.shape[1]), dtype=np.float32)
+        return buffers
 
     def search(start: int) -> None:
         """Fill ``nearest`` and ``squared`` for the pool rows of one block."""
         stop = min(start + pool_chunk, n_pool)
         block = Z_pool[start:stop]  # [b, k]
-        if not hasattr(buffers, "scores"):  # one per thread, reused block after block
-            rows = min(pool_chunk, n_pool)
-            buffers.scores = np.empty((rows, labelled_chunk), dtype=np.float32)
-            buffers.augmented = np.empty((rows, screen.ranking.shape[1]), dtype=np.float32)
         needed = slice(None)
         if screen.radius > 0:  # else every labelled row is the same point: row 0 wins
-            nearest[start:stop], needed = _screen_block(
-                block.astype(work, copy=False), screen, labelled_chunk, buffers,
+            nearest[start:stop], needed, unsure, bound = _screen_block(
+                block.astype(work, copy=False), screen, labelled_chunk, thread_buffers(),
                 None if known is None else known[start:stop])
+            pending[start + unsure] = True
+            bounds[start + unsure] = bound
         winner = nearest[start:stop][needed]
         squared[start:stop][needed] = _squared_distance(
             block[needed].astype(np.float64), screen.codes[winner])
 
-    starts = range(0, n_pool, pool_chunk)
-    if len(starts) <= 1:  # a small pool: one block, nothing to share out
-        for start in starts:
-            search(start)
-        return nearest, squared
-    with threadpool_limits(limits=1, user_api="blas"):
-        if n_workers == 1:
-            for start in starts:
-                search(start)
-        else:
-            with ThreadPoolExecutor(n_workers) as executor:
-                for _ in executor.map(search, starts):  # re-raises a block's error
-                    pass
+    def settle(start: int) -> None:
+        """Re-rank in float64 the candidates of up to ``pool_chunk`` pending rows."""
+        rows = unproven[start : start + pool_chunk]  # [a]
+        block = Z_pool[rows].astype(np.float64)  # [a, k]
+        augmented = _augment(block.astype(work, copy=False), screen, thread_buffers())[0]
+        nearest[rows] = _recheck(block, augmented, bounds[rows], screen, labelled_chunk,
+                                 thread_buffers())
+        squared[rows] = _squared_distance(block, screen.codes[nearest[rows]])
+
+    _run(search, range(0, n_pool, pool_chunk), n_workers)
+    unproven = np.flatnonzero(pending)  # gathered: one re-check per block of them
+    _run(settle, range(0, unproven.size, pool_chunk), n_workers)
     return nearest, squared
 
 
-def _screen_block(
-    block: np.ndarray, screen: _Screen, chunk: int, buffers, known: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | slice]:
-    """Nearest labelled row of each row of ``block`` [b, k]: screened in float32, then proven.
+def _run(task, starts: range, n_workers: int) -> None:
+    """``task(start)`` for every start: in ``n_workers`` threads on one BLAS thread each."""
+    if len(starts) <= 1:  # one block, nothing to share out
+        for start in starts:
+            task(start)
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_workers == 1:
+            for start in starts:
+                task(start)
+        else:
+            with ThreadPoolExecutor(n_workers) as executor:
+                for _ in executor.map(task, starts):  # re-raises a block's error
+                    pass
 
-    Returns the winners [b] and the rows that need their float64 distance: all of
-    them, or with ``known`` [b] only those a labelled row here may beat or tie (the
-    others get row 0).
+
+def _augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ...]:
+    r"""The float32 rows :math:`[x_i, 1]` of ``block`` [b, k] in the thread's buffer.
+
+    Returns them [b, k+1] (zero for far rows), :math:`\lVert x_i\rVert^2` computed in
+    the working dtype [b], :math:`(\lVert x_i\rVert + R)^2` [b] and the far rows [b].
     """
     n_rows, n_dims = block.shape
     with np.errstate(over="ignore", invalid="ignore"):  # far rows may overflow: never screened
@@ -298,32 +317,47 @@ def _screen_block(
         augmented[:, :n_dims] = x
     augmented[:, n_dims] = 1.0
     augmented[far] = 0.0
+    return augmented, norm2, reach, far
+
+
+def _screen_block(
+    block: np.ndarray, screen: _Screen, chunk: int, buffers, known: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | slice, np.ndarray, np.ndarray]:
+    """Float32 winner of each row of ``block`` [b, k] (working dtype) and what is not proven.
+
+    Returns the winners [b]; the rows that need their float64 distance (all of them,
+    or with ``known`` [b] only those a labelled row here may beat or tie; the others
+    get row 0); and the rows whose winner needs the float64 re-check [u] with the
+    float32 score up to which their candidates lie [u].
+    """
+    augmented, norm2, reach, far = _augment(block, screen, buffers)
     half = screen.relative * reach + _UNDERFLOW  # [b] >= E_i + F_i
     if known is None:
-        return _winners(block, augmented, far, half, screen, chunk, buffers), slice(None)
-    best = np.full(n_rows, np.inf)  # [b] smallest score: a column minimum, fast on short rows
+        winner, unsure, bound = _winners(augmented, far, half, screen, chunk, buffers)
+        return winner, slice(None), unsure, bound
+    best = np.full(block.shape[0], np.inf)  # [b] smallest score: column minima, fast
     flat = buffers.scores.reshape(-1)
     for lab in range(0, screen.ranking.shape[0], chunk):
         other = screen.ranking[lab : lab + chunk]  # [m, k+1]
-        scores = flat[: other.shape[0] * n_rows].reshape(other.shape[0], n_rows)  # [m, b]
+        scores = flat[: other.shape[0] * block.shape[0]].reshape(other.shape[0], -1)  # [m, b]
         np.minimum(best, np.matmul(other, augmented.T, out=scores).min(axis=0), out=best)
     lower = norm2 * (1.0 - screen.norm_error) + best - half  # [b] <= every scaled float64 d^2
     with np.errstate(over="ignore"):
         needed = np.flatnonzero(far | (lower <= known * screen.scale * screen.scale))
-    winner = np.zeros(n_rows, dtype=np.intp)
-    if needed.size:
-        winner[needed] = _winners(block[needed], augmented[needed], far[needed], half[needed],
-                                  screen, chunk, buffers)
-    return winner, needed
+    winner = np.zeros(block.shape[0], dtype=np.intp)
+    winner[needed], unsure, bound = _winners(augmented[needed], far[needed], half[needed],
+                                             screen, chunk, buffers)
+    return winner, needed, needed[unsure], bound
 
 
-def _winners(block, augmented, far, half, screen: _Screen, chunk: int, buffers) -> np.ndarray:
-    """Float32 winner and runner-up of each row; the float64 re-check where they are close.
+def _winners(augmented, far, half, screen: _Screen, chunk: int, buffers) -> tuple[np.ndarray,
+                                                                                  ...]:
+    """Float32 winner and runner-up of each row; the rows where they are too close to call.
 
-    ``block`` [b, k] in the working dtype, ``augmented`` [b, k+1] float32, ``far`` and
-    ``half`` [b].
+    ``augmented`` [b, k+1] float32, ``far`` and ``half`` [b]. Returns the winners [b],
+    the unsure rows [u] and the score up to which their candidates lie [u].
     """
-    n_rows = block.shape[0]
+    n_rows = augmented.shape[0]
     rows = np.arange(n_rows)
     best = np.full(n_rows, np.inf)  # [b] smallest score so far
     second = np.full(n_rows, np.inf)  # [b] second smallest
@@ -342,17 +376,15 @@ def _winners(block, augmented, far, half, screen: _Screen, chunk: int, buffers) 
         winner[better] = column[better] + lab
         best = np.minimum(best, low)
     unsure = np.flatnonzero(far | (second - best <= 2.0 * half))
-    if unsure.size:
-        winner[unsure] = _recheck(block[unsure].astype(np.float64), augmented[unsure],
-                                  best[unsure] + 2.0 * half[unsure], far[unsure], screen,
-                                  chunk, buffers)
-    return winner
+    return winner, unsure, best[unsure] + 2.0 * half[unsure]  # > 0: far rows take every one
 
 
-def _recheck(block, augmented, bound, far, screen: _Screen, chunk: int, buffers) -> np.ndarray:
-    """The float64 winner among the candidates scored at most ``bound`` (every one if ``far``).
+def _recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np.ndarray:
+    """The float64 winner among the candidates scored at most ``bound``.
 
-    ``block`` [a, k] float64, ``augmented`` [a, k+1] float32, ``bound`` and ``far`` [a].
+    ``block`` [a, k] float64, ``augmented`` [a, k+1] float32 (zero rows for far
+    points: they score 0 against every candidate, within any positive bound),
+    ``bound`` [a].
     """
     n_rows = block.shape[0]
     best = np.full(n_rows, np.inf)  # [a] smallest float64 squared distance so far
@@ -361,7 +393,7 @@ def _recheck(block, augmented, bound, far, screen: _Screen, chunk: int, buffers)
     for lab in range(0, screen.ranking.shape[0], chunk):
         other = screen.ranking[lab : lab + chunk]  # [m, k+1]
         scores = np.matmul(augmented, other.T, out=buffers.scores[:n_rows, : other.shape[0]])
-        row, column = np.nonzero((scores <= bound[:, None]) | far[:, None])  # row-major order
+        row, column = np.nonzero(scores <= bound[:, None])  # [p] each, row-major order
         for pair in range(0, row.size, step):
             r, c = row[pair : pair + step], column[pair : pair + step] + lab  # [p]
             squared = _squared_distance(block[r], screen.codes[c])  # [p]
