@@ -206,7 +206,8 @@ def report(result: dict) -> str:
              (f"LabelledDistanceCache update, B = {args['new']} (median of "
               f"{len(result['update_s'])})", result["update_median_s"]),
              ("MLPAutoencoder codes of the pool (context)", result["encode_pool_s"])]
-    lines = [f"{size}; one thread; load average start "
+    threads = "one thread" if args["threads"] == 1 else f"{args['threads']} threads"
+    lines = [f"{size}; {threads}; load average start "
              f"{' / '.join(f'{x:.2f}' for x in result['load_start'])}, end "
              f"{' / '.join(f'{x:.2f}' for x in result['load_end'])}", "",
              "| what | seconds | x modAL entropy |", "|---|---|---|"]
