@@ -40,6 +40,7 @@ _BLOCK_ELEMENTS = 1 << 22  # 4M float32 = 16 MiB of candidate scores over all th
 _THREAD_ELEMENTS = 1 << 18  # scores one thread holds at once: 1 MiB, stays in its L2 cache
 _MIN_BLOCK_ROWS = 64  # pool rows a block holds at least, when the labelled set is chunked
 _MAX_BLOCK_ROWS = 2048  # per-block temporaries of a few MiB: fewer page faults, warm caches
+_MERGE_ELEMENTS = 1 << 16  # per-chunk winners a block keeps before merging them
 _PAIR_ELEMENTS = 1 << 20  # float64 differences formed at once when re-checking candidates
 _U32 = 2.0**-24  # unit roundoff of float32
 _U64 = 2.0**-53  # unit roundoff of float64
@@ -224,6 +225,24 @@ def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.square(difference, out=difference).sum(axis=1)  # [p]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How the search is cut: one product is ``rows`` pool rows x ``chunk`` labelled rows."""
+
+    chunk: int  # labelled rows per product
+    rows: int  # pool rows per product
+    block: int  # pool rows per task, a multiple of ``rows``: per-row work is vectorised over it
+
+    @classmethod
+    def make(cls, n_labelled: int, block_elements: int, n_workers: int) -> _Plan:
+        per_worker = max(1, min(block_elements // n_workers, _THREAD_ELEMENTS))
+        n_chunks = -(-n_labelled // max(1, per_worker // _MIN_BLOCK_ROWS))
+        chunk = -(-n_labelled // n_chunks)  # balanced chunks
+        rows = max(1, min(_MAX_BLOCK_ROWS, per_worker // chunk))
+        block = rows * max(1, min(_MAX_BLOCK_ROWS, _MERGE_ELEMENTS // n_chunks) // rows)
+        return cls(chunk, rows, block)
+
+
 def _search(
     Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int,
     known: np.ndarray | None = None,
@@ -237,11 +256,9 @@ def _search(
     work = np.dtype(np.float32 if Z_pool.dtype.kind == "f" and Z_pool.itemsize <= 4
                     else np.float64)
     screen = _screen(Z_labelled, work)
-    n_pool, n_labelled = Z_pool.shape[0], Z_labelled.shape[0]
+    n_pool = Z_pool.shape[0]
     n_workers = _n_workers()
-    per_worker = max(1, min(block_elements // n_workers, _THREAD_ELEMENTS))
-    labelled_chunk = min(n_labelled, max(1, per_worker // _MIN_BLOCK_ROWS))
-    pool_chunk = max(1, min(_MAX_BLOCK_ROWS, per_worker // labelled_chunk))
+    plan = _Plan.make(Z_labelled.shape[0], block_elements, n_workers)
     nearest = np.zeros(n_pool, dtype=np.intp)
     squared = np.full(n_pool, np.inf)
     pending = np.zeros(n_pool, dtype=bool)  # [N] rows whose float32 winner is not proven
@@ -250,19 +267,19 @@ def _search(
 
     def thread_buffers():
         if not hasattr(buffers, "scores"):  # one per thread, reused block after block
-            rows = min(pool_chunk, n_pool)
-            buffers.scores = np.empty((rows, labelled_chunk), dtype=np.float32)
-            buffers.augmented = np.empty((rows, screen.ranking.shape[1]), dtype=np.float32)
+            buffers.scores = np.empty((min(plan.rows, n_pool), plan.chunk), dtype=np.float32)
+            buffers.augmented = np.empty((min(plan.block, n_pool), screen.ranking.shape[1]),
+                                         dtype=np.float32)
         return buffers
 
     def search(start: int) -> None:
         """Fill ``nearest`` and ``squared`` for the pool rows of one block."""
-        stop = min(start + pool_chunk, n_pool)
+        stop = min(start + plan.block, n_pool)
         block = Z_pool[start:stop]  # [b, k]
         needed = slice(None)
         if screen.radius > 0:  # else every labelled row is the same point: row 0 wins
             nearest[start:stop], needed, unsure, bound = _screen_block(
-                block.astype(work, copy=False), screen, labelled_chunk, thread_buffers(),
+                block.astype(work, copy=False), screen, plan, thread_buffers(),
                 None if known is None else known[start:stop])
             pending[start + unsure] = True
             bounds[start + unsure] = bound
@@ -271,17 +288,17 @@ def _search(
             block[needed].astype(np.float64), screen.codes[winner])
 
     def settle(start: int) -> None:
-        """Re-rank in float64 the candidates of up to ``pool_chunk`` pending rows."""
-        rows = unproven[start : start + pool_chunk]  # [a]
+        """Re-rank in float64 the candidates of one product's worth of pending rows."""
+        rows = unproven[start : start + plan.rows]  # [a]
         block = Z_pool[rows].astype(np.float64)  # [a, k]
         augmented = _augment(block.astype(work, copy=False), screen, thread_buffers())[0]
-        nearest[rows] = _recheck(block, augmented, bounds[rows], screen, labelled_chunk,
+        nearest[rows] = _recheck(block, augmented, bounds[rows], screen, plan.chunk,
                                  thread_buffers())
         squared[rows] = _squared_distance(block, screen.codes[nearest[rows]])
 
-    _run(search, range(0, n_pool, pool_chunk), n_workers)
-    unproven = np.flatnonzero(pending)  # gathered: one re-check per block of them
-    _run(settle, range(0, unproven.size, pool_chunk), n_workers)
+    _run(search, range(0, n_pool, plan.block), n_workers)
+    unproven = np.flatnonzero(pending)  # gathered: few products for all of them
+    _run(settle, range(0, unproven.size, plan.rows), n_workers)
     return nearest, squared
 
 
@@ -321,7 +338,7 @@ def _augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, .
 
 
 def _screen_block(
-    block: np.ndarray, screen: _Screen, chunk: int, buffers, known: np.ndarray | None
+    block: np.ndarray, screen: _Screen, plan: _Plan, buffers, known: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | slice, np.ndarray, np.ndarray]:
     """Float32 winner of each row of ``block`` [b, k] (working dtype) and what is not proven.
 
@@ -333,50 +350,61 @@ def _screen_block(
     augmented, norm2, reach, far = _augment(block, screen, buffers)
     half = screen.relative * reach + _UNDERFLOW  # [b] >= E_i + F_i
     if known is None:
-        winner, unsure, bound = _winners(augmented, far, half, screen, chunk, buffers)
+        winner, unsure, bound = _winners(augmented, far, half, screen, plan, buffers)
         return winner, slice(None), unsure, bound
-    best = np.full(block.shape[0], np.inf)  # [b] smallest score: column minima, fast
+    best = np.full(block.shape[0], np.inf, dtype=np.float32)  # [b] smallest score
     flat = buffers.scores.reshape(-1)
-    for lab in range(0, screen.ranking.shape[0], chunk):
-        other = screen.ranking[lab : lab + chunk]  # [m, k+1]
-        scores = flat[: other.shape[0] * block.shape[0]].reshape(other.shape[0], -1)  # [m, b]
-        np.minimum(best, np.matmul(other, augmented.T, out=scores).min(axis=0), out=best)
+    for first in range(0, block.shape[0], plan.rows):
+        part = augmented[first : first + plan.rows]  # [r, k+1]
+        for lab in range(0, screen.ranking.shape[0], plan.chunk):
+            other = screen.ranking[lab : lab + plan.chunk]  # [m, k+1]
+            scores = flat[: other.shape[0] * part.shape[0]].reshape(other.shape[0], -1)  # [m, r]
+            np.minimum(best[first : first + plan.rows],  # column minima: fast on short rows
+                       np.matmul(other, part.T, out=scores).min(axis=0),
+                       out=best[first : first + plan.rows])
     lower = norm2 * (1.0 - screen.norm_error) + best - half  # [b] <= every scaled float64 d^2
     with np.errstate(over="ignore"):
         needed = np.flatnonzero(far | (lower <= known * screen.scale * screen.scale))
     winner = np.zeros(block.shape[0], dtype=np.intp)
     winner[needed], unsure, bound = _winners(augmented[needed], far[needed], half[needed],
-                                             screen, chunk, buffers)
+                                             screen, plan, buffers)
     return winner, needed, needed[unsure], bound
 
 
-def _winners(augmented, far, half, screen: _Screen, chunk: int, buffers) -> tuple[np.ndarray,
-                                                                                  ...]:
+def _winners(augmented, far, half, screen: _Screen, plan: _Plan, buffers) -> tuple[np.ndarray,
+                                                                                   ...]:
     """Float32 winner and runner-up of each row; the rows where they are too close to call.
 
     ``augmented`` [b, k+1] float32, ``far`` and ``half`` [b]. Returns the winners [b],
-    the unsure rows [u] and the score up to which their candidates lie [u].
+    the unsure rows [u] and the score up to which their candidates lie [u]. The
+    products write each chunk's winner and runner-up; the chunks are merged after,
+    for the whole block at once.
     """
-    n_rows = augmented.shape[0]
+    n_rows, n_labelled = augmented.shape[0], screen.ranking.shape[0]
+    n_chunks = -(-n_labelled // plan.chunk)
+    low = np.empty((n_chunks, n_rows), dtype=np.float32)  # [c, b] each chunk's winning score
+    runner_up = np.full((n_chunks, n_rows), np.inf, dtype=np.float32)  # [c, b]
+    column = np.empty((n_chunks, n_rows), dtype=np.intp)  # [c, b] its labelled row
+    for first in range(0, n_rows, plan.rows):
+        part = augmented[first : first + plan.rows]  # [r, k+1]
+        rows = np.arange(part.shape[0])
+        span = slice(first, first + part.shape[0])
+        for chunk, lab in enumerate(range(0, n_labelled, plan.chunk)):
+            other = screen.ranking[lab : lab + plan.chunk]  # [m, k+1]
+            scores = np.matmul(part, other.T, out=buffers.scores[: part.shape[0], : other.shape[0]])
+            winner = scores.argmin(axis=1)  # [r]
+            low[chunk, span] = scores[rows, winner]
+            column[chunk, span] = winner + lab
+            if other.shape[0] > 1:  # argmin twice: faster than min on short rows
+                scores[rows, winner] = np.inf
+                runner_up[chunk, span] = scores[rows, scores.argmin(axis=1)]
     rows = np.arange(n_rows)
-    best = np.full(n_rows, np.inf)  # [b] smallest score so far
-    second = np.full(n_rows, np.inf)  # [b] second smallest
-    winner = np.zeros(n_rows, dtype=np.intp)  # [b]
-    for lab in range(0, screen.ranking.shape[0], chunk):
-        other = screen.ranking[lab : lab + chunk]  # [m, k+1]
-        scores = np.matmul(augmented, other.T, out=buffers.scores[:n_rows, : other.shape[0]])
-        column = scores.argmin(axis=1)  # [b]
-        low = scores[rows, column].astype(np.float64)  # [b]
-        runner_up = np.full(n_rows, np.inf)
-        if other.shape[0] > 1:  # argmin twice: faster than min on short rows
-            scores[rows, column] = np.inf
-            runner_up = scores[rows, scores.argmin(axis=1)].astype(np.float64)  # [b]
-        second = np.minimum(np.maximum(best, low), np.minimum(second, runner_up))
-        better = low < best
-        winner[better] = column[better] + lab
-        best = np.minimum(best, low)
-    unsure = np.flatnonzero(far | (second - best <= 2.0 * half))
-    return winner, unsure, best[unsure] + 2.0 * half[unsure]  # > 0: far rows take every one
+    chunk = low.argmin(axis=0)  # [b], the first chunk on a tie: the lower labelled rows
+    best = low[chunk, rows]  # [b]
+    low[chunk, rows] = np.inf
+    second = np.minimum(low.min(axis=0), runner_up.min(axis=0))  # [b] the runner-up overall
+    unsure = np.flatnonzero(far | (second.astype(np.float64) - best <= 2.0 * half))
+    return column[chunk, rows], unsure, best[unsure] + 2.0 * half[unsure]  # > 0: far take all
 
 
 def _recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np.ndarray:
