@@ -32,6 +32,10 @@ modAL's entropy_sampling
     On the 64-64-10 skorch MLP of ``benchmarks.query_speed`` fitted on digits, over
     the same ``--pool`` x 64 float32 pool, 10 instances, timed once after one call on
     2,000 rows; the ratios divide by it.
+ibal_sampling
+    The same net, pool and labelled set (with their digits labels), timed once. IBAL-D
+    in a later round of a loop with the cache costs about this plus the pool's codes
+    plus the update: the table adds them up as a projection.
 
 Every timing is taken twice, wall clock (``time.perf_counter``) and the process's
 CPU time (``time.process_time``): on one thread of a machine shared with other jobs
@@ -60,7 +64,7 @@ from skorch import NeuralNetClassifier
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from modal_ibal import MLPAutoencoder
+from modal_ibal import MLPAutoencoder, ibal_sampling
 from modal_ibal.distance import LabelledDistanceCache, nearest_labelled_index
 
 NOISE = 0.1
@@ -105,15 +109,18 @@ def float64_expansion_search(Z_pool: np.ndarray, Z_labelled: np.ndarray) -> tupl
     return nearest, distance
 
 
-def digits_pool(size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` noisy copies of random digits rows, float32 (size, 64)."""
-    X = (load_digits().data / 16.0).astype(np.float32)
+def digits_pool(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` noisy copies of random digits rows, float32 (size, 64), and their labels."""
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float32)
     pool = np.empty((size, 64), dtype=np.float32)
+    labels = np.empty(size, dtype=np.int64)
     for start in range(0, size, 1 << 16):
         rows = rng.integers(0, len(X), min(1 << 16, size - start))
         pool[start : start + len(rows)] = X[rows] + NOISE * rng.standard_normal(
             (len(rows), 64), dtype=np.float32)
-    return pool
+        labels[start : start + len(rows)] = digits.target[rows]
+    return pool, labels
 
 
 def fitted_mlp(seed: int) -> NeuralNetClassifier:
@@ -155,8 +162,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
                     "load_start": os.getloadavg()}
     log(f"codes: {args.pool:,} + {args.labelled:,} digits rows through a {args.dims}-d "
         "MLPAutoencoder")
-    X_pool = digits_pool(args.pool, rng)
-    X_labelled = digits_pool(args.labelled, rng)
+    X_pool, _ = digits_pool(args.pool, rng)
+    X_labelled, y_labelled = digits_pool(args.labelled, rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         autoencoder = MLPAutoencoder(latent_dim=args.dims, max_epochs=5,
@@ -210,6 +217,12 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     modal_entropy_sampling(net, X_pool[:2000], n_instances=ENTROPY_INSTANCES)
     _, result["entropy"] = timed(
         lambda: modal_entropy_sampling(net, X_pool, n_instances=ENTROPY_INSTANCES))
+    log("ibal_sampling on the same net and pool")
+    ibal_sampling(net, X_pool[:2000], n_instances=ENTROPY_INSTANCES, X_labelled=X_labelled,
+                  y_labelled=y_labelled)
+    _, result["ibal"] = timed(lambda: ibal_sampling(
+        net, X_pool, n_instances=ENTROPY_INSTANCES, X_labelled=X_labelled,
+        y_labelled=y_labelled))
     result["load_end"] = os.getloadavg()
     return result
 
@@ -228,7 +241,13 @@ def report(result: dict) -> str:
     if "update" in result:
         rows.append((f"LabelledDistanceCache update, B = {args['new']} (median of "
                      f"{len(result['updates'])})", result["update"]))
-    rows.append(("MLPAutoencoder codes of the pool (context)", result["encode_pool"]))
+    rows += [("MLPAutoencoder codes of the pool (context)", result["encode_pool"]),
+             ("ibal_sampling, same net and pool (context)", result["ibal"])]
+    if "update" in result:
+        rows.append(("IBAL-D with the cache, a later round (projected: ibal_sampling + codes "
+                     "+ update)", {measure: result["ibal"][measure]
+                                  + result["encode_pool"][measure] + result["update"][measure]
+                                  for measure in ("wall", "cpu")}))
     threads = "one thread" if args["threads"] == 1 else f"{args['threads']} threads"
     lines = [f"N = {args['pool']:,}, n = {args['labelled']:,}, k = {args['dims']}; {threads}; "
              "load average start " + " / ".join(f"{x:.2f}" for x in result["load_start"])

@@ -32,9 +32,9 @@ def test_a_tiny_run_reports_every_row(tmp_path, capsys):
     assert result["rows_differing_nearest"] == 0 and result["rows_differing_distance"] == 0
     assert result["update_equals_search"] is True
     assert result["cache_searched_rows"] == 1500 and result["cache_updated_rows"] == 1490 + 1480
-    assert len(result["updates"]) == 2 and result["entropy"]["cpu"] > 0
+    assert len(result["updates"]) == 2 and result["entropy"]["cpu"] > 0 < result["ibal"]["cpu"]
     for name in ("modAL entropy_sampling", "full search, before", "full search, after",
-                 "LabelledDistanceCache update, B = 10", "(extrapolated)"):
+                 "LabelledDistanceCache update, B = 10", "(extrapolated)", "IBAL-D with the cache"):
         assert name in text
     assert text.strip().endswith((tmp_path / "report.md").read_text().strip())
 
