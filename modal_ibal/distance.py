@@ -3,7 +3,17 @@ r"""Distance of each pool point to its nearest labelled point (paper Eq. 3).
 .. math::  D(x_i) = \min_{x_t \in L} \lVert z_i - z_t \rVert_2   \quad (3)
 
 (the paper writes argmin; the score is the minimum distance itself), computed
-block-wise so that no :math:`N \times n` matrix is ever formed.
+block-wise so that no :math:`N \times n` matrix is ever formed. The search
+screens candidates with float32 matrix products and settles every pool point
+whose float32 winner is not proven in float64 (:func:`nearest_labelled_index`),
+so its result is exactly that of the float64 double loop.
+:class:`LabelledDistanceCache` keeps the result between the rounds of an active
+learning loop and updates it with the newly labelled points only.
+
+>>> cache = LabelledDistanceCache()
+>>> learner = ActiveLearner(net, query_strategy=functools.partial(
+...     ibal_distance_sampling, embedding=embedding, distance_cache=cache),
+...     X_training=X0, y_training=y0)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -12,16 +22,33 @@ import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from ._validation import check_positive_int
 
-__all__ = ["nearest_labelled_distance", "nearest_labelled_index", "normalise_by_max"]
+__all__ = [
+    "LabelledDistanceCache",
+    "nearest_labelled_distance",
+    "nearest_labelled_index",
+    "normalise_by_max",
+]
 
-_BLOCK_ELEMENTS = 1 << 22  # 4M float64 = 32 MiB per block of candidate scores
-_MAX_BLOCK_ROWS = 2048  # per-block temporaries of a few MiB: fewer page faults, warm caches
+_BLOCK_ELEMENTS = 1 << 22  # 4M float32 = 16 MiB of candidate scores over all threads
+_THREAD_ELEMENTS = 1 << 18  # scores one thread holds at once: 1 MiB, stays in its L2 cache
+_MIN_PRODUCT_ROWS = 64  # pool rows a product holds at least when the labelled set is cut
+_MAX_BLOCK_ROWS = 2048  # pool rows per task: temporaries of a few MiB, warm caches
+_MERGE_ELEMENTS = 1 << 16  # per-chunk winners a block keeps before merging them
+_PAIR_ELEMENTS = 1 << 20  # float64 differences formed at once when re-checking candidates
+_U32 = 2.0**-24  # unit roundoff of float32
+_U64 = 2.0**-53  # unit roundoff of float64
+_FAR = 2.0**100  # a larger (|x_i| + R)^2 could overflow float32: such rows are not screened
+_UNDERFLOW = 2.0**-90  # absolute float32 underflow error, far above its worst case
+_MAX_RUNS = 1024  # a pool whose kept rows form more runs is compared by one gather instead
+_MATCH_ROWS = 1 << 16  # pool rows fingerprinted or compared at once
+_FINGERPRINT_SEED = 0x1BA1D  # fixed hash multipliers: a collision only costs a search
 
 
 def _check_codes(Z: np.ndarray, name: str) -> np.ndarray:
@@ -37,6 +64,20 @@ def _check_codes(Z: np.ndarray, name: str) -> np.ndarray:
     return Z
 
 
+def _check_pair(Z_pool, Z_labelled, block_elements) -> tuple[np.ndarray, np.ndarray, int]:
+    Z_pool = _check_codes(Z_pool, "Z_pool")
+    Z_labelled = _check_codes(Z_labelled, "Z_labelled")
+    block_elements = check_positive_int(block_elements, "block_elements")
+    if Z_labelled.shape[0] == 0:
+        raise ValueError("The labelled set is empty: the distance to it is undefined.")
+    if Z_pool.shape[1] != Z_labelled.shape[1]:
+        raise ValueError(
+            f"Pool embeddings have {Z_pool.shape[1]} dimensions but labelled embeddings have "
+            f"{Z_labelled.shape[1]}; both must come from the same embedding."
+        )
+    return Z_pool, Z_labelled, block_elements
+
+
 def nearest_labelled_index(
     Z_pool: np.ndarray, Z_labelled: np.ndarray, *, block_elements: int = _BLOCK_ELEMENTS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +90,8 @@ def nearest_labelled_index(
     Z_labelled : ndarray of shape (n_labelled, n_dims)
         Labelled codes.
     block_elements : int, default=4194304
-        Largest number of pool x labelled candidate scores held at once (float64),
-        over all threads.
+        Largest number of pool x labelled candidate scores held at once (float32),
+        over all threads; each thread holds at most 262,144 (1 MiB).
 
     Returns
     -------
@@ -61,80 +102,337 @@ def nearest_labelled_index(
 
     Notes
     -----
-    The search ranks candidates by :math:`\lVert z_t\rVert^2 - 2 z_i^\top z_t`
-    (the squared distance less the constant :math:`\lVert z_i\rVert^2`), one
-    float64 matrix product per block with the norms folded in as an extra column.
-    The distance to the winner is then recomputed directly as
-    :math:`\lVert z_i - z_t\rVert_2`, so a duplicate of a labelled point gets
-    exactly 0 and no cancellation error reaches the result. The expansion can only
-    mis-rank two labelled points whose squared distances to :math:`z_i` differ by
-    less than about :math:`10^{-16} (\lVert z_i\rVert^2 + \lVert z_t\rVert^2)`;
-    the returned distance is then that of the runner-up, larger by no more than
-    that gap. Extra memory is ``block_elements`` scores plus :math:`O(N)`; time is
-    :math:`O(N n k)`.
+    The result is exactly that of the float64 double loop: with
+    :math:`\hat d^2_{it}` the float64 value of :math:`\sum_j (z_{ij} - z_{tj})^2`
+    (numpy's sum over the row of squared differences), ``nearest[i]`` is the lowest
+    :math:`t` minimising :math:`\hat d^2_{it}` and ``distance[i]`` its square root,
+    whatever the block sizes or the number of threads; a duplicate of a labelled
+    point gets exactly 0.
+
+    The search screens with float32 matrix products. The codes are shifted by the
+    mid-range :math:`c` of the labelled codes and scaled by a power of two
+    :math:`\sigma` (both exact for distances), :math:`x_i = \sigma(z_i - c)`,
+    :math:`y_t = \sigma(z_t - c)`, :math:`R = \max_t \lVert y_t\rVert \in [1/2, 1)`,
+    and every candidate is ranked by the float32 value :math:`\tilde s_{it}` of
+
+    .. math::  s_{it} = [x_i, 1] \cdot [-2 y_t, \lVert y_t\rVert^2]
+               = \sigma^2 \lVert z_i - z_t\rVert^2 - \lVert x_i\rVert^2 .
+
+    For any summation order of the :math:`K = k + 1` products, the rounding of the
+    inputs to float32 included, :math:`|\tilde s_{it} - s_{it}| \le E_i =
+    (K + 4)\,u_{32} (\lVert x_i\rVert + R)^2` to first order
+    (:math:`u_{32} = 2^{-24}`; Cauchy-Schwarz bounds
+    :math:`\sum_j |x_{ij} y_{tj}|`), and the float64 squared distances are within
+    :math:`F_i = (k + 3)\,u_{64} (\lVert x_i\rVert + R)^2` of the exact ones
+    (scaled by :math:`\sigma^2`). With :math:`t_1` the float32 winner, every
+    :math:`t` with
+
+    .. math::  \tilde s_{it} > \tilde s_{it_1} + 2 E_i + 2 F_i
+
+    has :math:`\hat d^2_{it} > \hat d^2_{it_1}`, so it can be neither the float64
+    winner nor tied with it. A pool point whose float32 runner-up is within that
+    margin (the code uses :math:`1.25\,((2k + 12)\,u_{32} + (k + 6)\,u_{64})
+    (\lVert x_i\rVert + R)^2`, which also covers :math:`\lVert x_i\rVert` itself being
+    computed in float32 for float32 codes, and an absolute :math:`2^{-90}` for
+    underflow) has its candidates within the margin re-ranked by :math:`\hat d^2` in
+    float64; every other point keeps :math:`t_1`. Points so far out that
+    :math:`(\lVert x_i\rVert + R)^2 > 2^{100}` are not screened: all their candidates
+    are re-ranked. The distance to the winner is then :math:`\sqrt{\hat d^2}`. In
+    16-d autoencoder codes of noisy digits about one pool point in 400 needed the
+    re-check.
+
+    Cost: per block of candidate scores, one float32 product and two argmins (the
+    winner, the runner-up); :math:`O(N n k)` time, :math:`O(N k)` for the float64
+    distances; extra memory ``block_elements`` scores plus :math:`O(N + n k)`. On one
+    core of a shared machine 1,000,000 x 10,000 16-d codes took 8.5 s, against 12.1 s
+    for the float64 products this search replaced, which it matches bitwise there.
 
     Blocks of pool rows are searched in parallel, in as many threads as BLAS may
     use (at most one per available CPU), each running its matrix products on one
-    BLAS thread (a scoped limit); every
-    block is independent, so the result does not depend on the number of threads.
-    On 2 busy cores this ran 3.5x faster than BLAS's own threads, which spin-wait.
+    BLAS thread (a scoped limit); every block is independent, so the result does
+    not depend on the number of threads. On 2 busy cores this ran 3.5x faster than
+    BLAS's own threads, which spin-wait.
     """
-    Z_pool = _check_codes(Z_pool, "Z_pool")
-    Z_labelled = _check_codes(Z_labelled, "Z_labelled")
-    block_elements = check_positive_int(block_elements, "block_elements")
-    if Z_labelled.shape[0] == 0:
-        raise ValueError("The labelled set is empty: the distance to it is undefined.")
-    if Z_pool.shape[1] != Z_labelled.shape[1]:
-        raise ValueError(
-            f"Pool embeddings have {Z_pool.shape[1]} dimensions but labelled embeddings have "
-            f"{Z_labelled.shape[1]}; both must come from the same embedding."
-        )
-    n_pool, n_labelled = Z_pool.shape[0], Z_labelled.shape[0]
-    labelled = Z_labelled.astype(np.float64)  # [n, k]
-    # rank by ||z_t||^2 - 2 z_i.z_t = [z_i, 1] . [-2 z_t, ||z_t||^2]
-    ranking = np.hstack([-2.0 * labelled, (labelled**2).sum(axis=1, keepdims=True)])  # [n, k+1]
+    Z_pool, Z_labelled, block_elements = _check_pair(Z_pool, Z_labelled, block_elements)
+    nearest, squared = _search(Z_pool, Z_labelled, block_elements)
+    return nearest, np.sqrt(squared)
+
+
+def nearest_labelled_distance(
+    Z_pool: np.ndarray, Z_labelled: np.ndarray, *, block_elements: int = _BLOCK_ELEMENTS
+) -> np.ndarray:
+    r"""Euclidean distance from every pool point to its nearest labelled point (Eq. 3).
+
+    Parameters
+    ----------
+    Z_pool : ndarray of shape (n_pool, n_dims)
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+    block_elements : int, default=4194304
+        Largest number of pool x labelled candidate scores held at once (float32,
+        16 MiB).
+
+    Returns
+    -------
+    ndarray of shape (n_pool,), float64
+        :math:`D(x_i)`; exactly 0 for a duplicate of a labelled point.
+
+    Notes
+    -----
+    .. math::  D(x_i) = \min_{x_t \in L} \lVert z_i - z_t \rVert_2   \quad (3)
+
+    See :func:`nearest_labelled_index` for the block-wise search and its
+    exactness, and :class:`LabelledDistanceCache` to reuse it between rounds.
+
+    References
+    ----------
+    .. [1] Pezeshkpour, Zhao and Singh, "Data Importance-Based Active Learning for
+       Limited Labels", 2020, Eq. 3.
+    """
+    return nearest_labelled_index(Z_pool, Z_labelled, block_elements=block_elements)[1]
+
+
+@dataclass(frozen=True)
+class _Screen:
+    """The labelled side of the search, shifted, scaled and ready for float32 screening."""
+
+    codes: np.ndarray  # [n, k] float64, for the exact distances
+    center: np.ndarray  # [k] in the pool's working dtype
+    scale: float  # a power of two
+    radius: float  # max_t |y_t|, scaled: in [1/2, 1), or 0 when all labelled rows are equal
+    ranking: np.ndarray  # [n, k+1] float32 rows [-2 y_t, |y_t|^2]
+    relative: float  # E_i + F_i per (|x_i| + R)^2, with room to spare
+    norm_error: float  # relative error of the float32 squared norm of x_i
+
+
+def _screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
+    """Prepare the labelled codes for pool rows handled in ``work`` (float32 or float64)."""
+    codes = Z_labelled.astype(np.float64)  # [n, k]
+    # the mid-range: equal rows give radius 0; any centre is exact for distances
+    center = (0.5 * codes.min(axis=0) + 0.5 * codes.max(axis=0)).astype(work)  # [k]
+    shifted = codes - center  # [n, k]
+    radius = float(np.sqrt((shifted * shifted).sum(axis=1).max()))
+    limit = 100 if work == np.float32 else 1000  # the scale stays a normal number of ``work``
+    scale = float(np.ldexp(1.0, -int(np.clip(np.frexp(radius)[1], -limit, limit))))
+    y = (shifted * scale).astype(np.float32)  # [n, k]
+    norms = (y.astype(np.float64) ** 2).sum(axis=1, keepdims=True)  # [n, 1]
+    ranking = np.hstack([-2.0 * y, norms.astype(np.float32)])  # [n, k+1]
+    k = codes.shape[1]
+    relative = 1.25 * ((2 * k + 12) * _U32 + (k + 6) * _U64)
+    return _Screen(codes, center, scale, radius * scale, ranking, relative, 1.25 * (k + 4) * _U32)
+
+
+def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise float64 squared distance; the one formula behind every returned distance."""
+    difference = a - b  # [p, k]
+    return np.square(difference, out=difference).sum(axis=1)  # [p]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the search is cut: one product is ``rows`` pool rows x ``chunk`` labelled rows."""
+
+    chunk: int  # labelled rows per product
+    rows: int  # pool rows per product
+    block: int  # pool rows per task, a multiple of ``rows``: per-row work is vectorised over it
+
+    @classmethod
+    def make(cls, n_labelled: int, block_elements: int, n_workers: int) -> _Plan:
+        per_worker = max(1, min(block_elements // n_workers, _THREAD_ELEMENTS))
+        n_chunks = -(-n_labelled // max(1, per_worker // _MIN_PRODUCT_ROWS))
+        chunk = -(-n_labelled // n_chunks)  # balanced chunks
+        rows = max(1, min(_MAX_BLOCK_ROWS, per_worker // chunk))
+        block = rows * max(1, min(_MAX_BLOCK_ROWS, _MERGE_ELEMENTS // n_chunks) // rows)
+        return cls(chunk, rows, block)
+
+
+def _search(
+    Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int,
+    known: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest labelled row and float64 squared distance of every pool row (checked inputs).
+
+    ``known`` [n_pool] (float64) holds squared distances the pool rows already have to
+    earlier labelled rows; a row whose every row of ``Z_labelled`` is provably farther
+    than that gets squared distance inf (and row 0), without a float64 distance.
+    """
+    work = np.dtype(np.float32 if Z_pool.dtype.kind == "f" and Z_pool.itemsize <= 4
+                    else np.float64)
+    screen = _screen(Z_labelled, work)
+    n_pool = Z_pool.shape[0]
     n_workers = _n_workers()
-    per_worker = max(1, block_elements // n_workers)
-    labelled_chunk = min(n_labelled, max(1, per_worker // 256))  # >= 256 pool rows a block
-    pool_chunk = max(1, min(_MAX_BLOCK_ROWS, per_worker // labelled_chunk))
+    plan = _Plan.make(Z_labelled.shape[0], block_elements, n_workers)
     nearest = np.zeros(n_pool, dtype=np.intp)
-    distance = np.empty(n_pool)
+    squared = np.full(n_pool, np.inf)
+    pending = np.zeros(n_pool, dtype=bool)  # [N] rows whose float32 winner is not proven
+    bounds = np.empty(n_pool)  # [N] where pending: the scores to re-check
     buffers = threading.local()
 
-    def search(start: int) -> None:
-        """Fill ``nearest`` and ``distance`` for the pool rows of one block."""
-        block = Z_pool[start : start + pool_chunk].astype(np.float64)  # [b, k]
-        rows = np.arange(block.shape[0])
-        augmented = np.hstack([block, np.ones((block.shape[0], 1))])  # [b, k+1]
+    def thread_buffers():
         if not hasattr(buffers, "scores"):  # one per thread, reused block after block
-            buffers.scores = np.empty((min(pool_chunk, n_pool), labelled_chunk))
-        buffer = buffers.scores[: block.shape[0]]  # [b, m]
-        best_score = np.full(block.shape[0], np.inf)  # [b]
-        best_index = nearest[start : start + pool_chunk]  # [b], a view
-        for lab in range(0, n_labelled, labelled_chunk):
-            other = ranking[lab : lab + labelled_chunk]  # [m, k+1]
-            scores = np.matmul(augmented, other.T, out=buffer[:, : other.shape[0]])
-            winner = scores.argmin(axis=1)  # [b], first of ties
-            winner_score = scores[rows, winner]  # [b]
-            better = winner_score < best_score  # strict: earlier chunks keep ties
-            best_score[better] = winner_score[better]
-            best_index[better] = winner[better] + lab
-        difference = block - labelled[best_index]  # [b, k]
-        distance[start : start + pool_chunk] = np.sqrt((difference**2).sum(axis=1))
+            buffers.scores = np.empty((min(plan.rows, n_pool), plan.chunk), dtype=np.float32)
+            buffers.augmented = np.empty((min(plan.block, n_pool), screen.ranking.shape[1]),
+                                         dtype=np.float32)
+        return buffers
 
-    starts = range(0, n_pool, pool_chunk)
-    if len(starts) == 1:  # a small pool: one block, nothing to share out
-        search(0)
-        return nearest, distance
+    def search(start: int) -> None:
+        """Fill ``nearest`` and ``squared`` for the pool rows of one block."""
+        stop = min(start + plan.block, n_pool)
+        block = Z_pool[start:stop]  # [b, k]
+        needed = slice(None)
+        if screen.radius > 0:  # else every labelled row is the same point: row 0 wins
+            nearest[start:stop], needed, unsure, bound = _screen_block(
+                block.astype(work, copy=False), screen, plan, thread_buffers(),
+                None if known is None else known[start:stop])
+            pending[start + unsure] = True
+            bounds[start + unsure] = bound
+        winner = nearest[start:stop][needed]
+        squared[start:stop][needed] = _squared_distance(
+            block[needed].astype(np.float64), screen.codes[winner])
+
+    def settle(start: int) -> None:
+        """Re-rank in float64 the candidates of one product's worth of pending rows."""
+        rows = unproven[start : start + plan.rows]  # [a]
+        block = Z_pool[rows].astype(np.float64)  # [a, k]
+        augmented = _augment(block.astype(work, copy=False), screen, thread_buffers())[0]
+        nearest[rows] = _recheck(block, augmented, bounds[rows], screen, plan.chunk,
+                                 thread_buffers())
+        squared[rows] = _squared_distance(block, screen.codes[nearest[rows]])
+
+    _run(search, range(0, n_pool, plan.block), n_workers)
+    unproven = np.flatnonzero(pending)  # gathered: few products for all of them
+    _run(settle, range(0, unproven.size, plan.rows), n_workers)
+    return nearest, squared
+
+
+def _run(task, starts: range, n_workers: int) -> None:
+    """``task(start)`` for every start: in ``n_workers`` threads on one BLAS thread each."""
+    if len(starts) <= 1:  # one block, nothing to share out
+        for start in starts:
+            task(start)
+        return
     with threadpool_limits(limits=1, user_api="blas"):
         if n_workers == 1:
             for start in starts:
-                search(start)
+                task(start)
         else:
             with ThreadPoolExecutor(n_workers) as executor:
-                for _ in executor.map(search, starts):  # re-raises a block's error
+                for _ in executor.map(task, starts):  # re-raises a block's error
                     pass
-    return nearest, distance
+
+
+def _augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ...]:
+    r"""The float32 rows :math:`[x_i, 1]` of ``block`` [b, k] in the thread's buffer.
+
+    Returns them [b, k+1] (zero for far rows), :math:`\lVert x_i\rVert^2` computed in
+    the working dtype [b], :math:`(\lVert x_i\rVert + R)^2` [b] and the far rows [b].
+    """
+    n_rows, n_dims = block.shape
+    with np.errstate(over="ignore", invalid="ignore"):  # far rows may overflow: never screened
+        x = (block - screen.center) * block.dtype.type(screen.scale)  # [b, k]
+        norm2 = np.einsum("ij,ij->i", x, x).astype(np.float64)  # [b], approximate
+        reach = (np.sqrt(norm2) + screen.radius) ** 2  # [b]
+        far = ~(reach <= _FAR)  # [b], inf included
+        augmented = buffers.augmented[:n_rows]  # [b, k+1] float32
+        augmented[:, :n_dims] = x
+    augmented[:, n_dims] = 1.0
+    augmented[far] = 0.0
+    return augmented, norm2, reach, far
+
+
+def _screen_block(
+    block: np.ndarray, screen: _Screen, plan: _Plan, buffers, known: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | slice, np.ndarray, np.ndarray]:
+    """Float32 winner of each row of ``block`` [b, k] (working dtype) and what is not proven.
+
+    Returns the winners [b]; the rows that need their float64 distance (all of them,
+    or with ``known`` [b] only those a labelled row here may beat or tie; the others
+    get row 0); and the rows whose winner needs the float64 re-check [u] with the
+    float32 score up to which their candidates lie [u].
+    """
+    augmented, norm2, reach, far = _augment(block, screen, buffers)
+    half = screen.relative * reach + _UNDERFLOW  # [b] >= E_i + F_i
+    if known is None:
+        winner, unsure, bound = _winners(augmented, far, half, screen, plan, buffers)
+        return winner, slice(None), unsure, bound
+    best = np.full(block.shape[0], np.inf, dtype=np.float32)  # [b] smallest score
+    flat = buffers.scores.reshape(-1)
+    for first in range(0, block.shape[0], plan.rows):
+        part = augmented[first : first + plan.rows]  # [r, k+1]
+        for lab in range(0, screen.ranking.shape[0], plan.chunk):
+            other = screen.ranking[lab : lab + plan.chunk]  # [m, k+1]
+            scores = flat[: other.shape[0] * part.shape[0]].reshape(other.shape[0], -1)  # [m, r]
+            np.minimum(best[first : first + plan.rows],  # column minima: fast on short rows
+                       np.matmul(other, part.T, out=scores).min(axis=0),
+                       out=best[first : first + plan.rows])
+    lower = norm2 * (1.0 - screen.norm_error) + best - half  # [b] <= every scaled float64 d^2
+    with np.errstate(over="ignore"):
+        needed = np.flatnonzero(far | (lower <= known * screen.scale * screen.scale))
+    winner = np.zeros(block.shape[0], dtype=np.intp)
+    winner[needed], unsure, bound = _winners(augmented[needed], far[needed], half[needed],
+                                             screen, plan, buffers)
+    return winner, needed, needed[unsure], bound
+
+
+def _winners(augmented, far, half, screen: _Screen, plan: _Plan, buffers) -> tuple[np.ndarray,
+                                                                                   ...]:
+    """Float32 winner and runner-up of each row; the rows where they are too close to call.
+
+    ``augmented`` [b, k+1] float32, ``far`` and ``half`` [b]. Returns the winners [b],
+    the unsure rows [u] and the score up to which their candidates lie [u]. The
+    products write each chunk's winner and runner-up; the chunks are merged after,
+    for the whole block at once.
+    """
+    n_rows, n_labelled = augmented.shape[0], screen.ranking.shape[0]
+    n_chunks = -(-n_labelled // plan.chunk)
+    low = np.empty((n_chunks, n_rows), dtype=np.float32)  # [c, b] each chunk's winning score
+    runner_up = np.full((n_chunks, n_rows), np.inf, dtype=np.float32)  # [c, b]
+    column = np.empty((n_chunks, n_rows), dtype=np.intp)  # [c, b] its labelled row
+    for first in range(0, n_rows, plan.rows):
+        part = augmented[first : first + plan.rows]  # [r, k+1]
+        rows = np.arange(part.shape[0])
+        span = slice(first, first + part.shape[0])
+        for chunk, lab in enumerate(range(0, n_labelled, plan.chunk)):
+            other = screen.ranking[lab : lab + plan.chunk]  # [m, k+1]
+            scores = np.matmul(part, other.T, out=buffers.scores[: part.shape[0], : other.shape[0]])
+            winner = scores.argmin(axis=1)  # [r]
+            low[chunk, span] = scores[rows, winner]
+            column[chunk, span] = winner + lab
+            if other.shape[0] > 1:  # argmin twice: faster than min on short rows
+                scores[rows, winner] = np.inf
+                runner_up[chunk, span] = scores[rows, scores.argmin(axis=1)]
+    rows = np.arange(n_rows)
+    chunk = low.argmin(axis=0)  # [b], the first chunk on a tie: the lower labelled rows
+    best = low[chunk, rows]  # [b]
+    low[chunk, rows] = np.inf
+    second = np.minimum(low.min(axis=0), runner_up.min(axis=0))  # [b] the runner-up overall
+    unsure = np.flatnonzero(far | (second.astype(np.float64) - best <= 2.0 * half))
+    return column[chunk, rows], unsure, best[unsure] + 2.0 * half[unsure]  # > 0: far take all
+
+
+def _recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np.ndarray:
+    """The float64 winner among the candidates scored at most ``bound``.
+
+    ``block`` [a, k] float64, ``augmented`` [a, k+1] float32 (zero rows for far
+    points: they score 0 against every candidate, within any positive bound),
+    ``bound`` [a].
+    """
+    n_rows = block.shape[0]
+    best = np.full(n_rows, np.inf)  # [a] smallest float64 squared distance so far
+    winner = np.zeros(n_rows, dtype=np.intp)  # [a]
+    step = max(1, _PAIR_ELEMENTS // max(1, block.shape[1]))
+    for lab in range(0, screen.ranking.shape[0], chunk):
+        other = screen.ranking[lab : lab + chunk]  # [m, k+1]
+        scores = np.matmul(augmented, other.T, out=buffers.scores[:n_rows, : other.shape[0]])
+        row, column = np.nonzero(scores <= bound[:, None])  # [p] each, row-major order
+        for pair in range(0, row.size, step):
+            r, c = row[pair : pair + step], column[pair : pair + step] + lab  # [p]
+            squared = _squared_distance(block[r], screen.codes[c])  # [p]
+            order = np.lexsort((c, squared, r))  # by row, then distance, then labelled row
+            first = order[np.r_[True, r[order[1:]] != r[order[:-1]]]]  # each row's nearest
+            closer = squared[first] < best[r[first]]  # strict: earlier rows keep ties
+            best[r[first[closer]]] = squared[first[closer]]
+            winner[r[first[closer]]] = c[first[closer]]
+    return winner
 
 
 def _n_workers() -> int:
@@ -155,35 +453,249 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
-def nearest_labelled_distance(
-    Z_pool: np.ndarray, Z_labelled: np.ndarray, *, block_elements: int = _BLOCK_ELEMENTS
-) -> np.ndarray:
-    r"""Euclidean distance from every pool point to its nearest labelled point (Eq. 3).
+@dataclass(frozen=True)
+class _Round:
+    """What one call of :class:`LabelledDistanceCache` saw and found."""
+
+    pool: np.ndarray  # [N, k] a copy of the pool codes, a view of ``buffer``
+    buffer: np.ndarray  # [>= N, k]
+    labelled: np.ndarray  # [n, k] a copy of the labelled codes
+    nearest: np.ndarray  # [N]
+    squared: np.ndarray  # [N] float64
+
+    def extended_by(self, Z_pool: np.ndarray, Z_labelled: np.ndarray) -> bool:
+        """True when ``Z_labelled`` starts with this round's labelled codes, exactly."""
+        n_old = self.labelled.shape[0]
+        return (Z_pool.dtype == self.pool.dtype and Z_pool.shape[1] == self.pool.shape[1]
+                and Z_labelled.dtype == self.labelled.dtype
+                and Z_labelled.shape[0] >= n_old
+                and np.array_equal(Z_labelled[:n_old], self.labelled))
+
+
+class LabelledDistanceCache:
+    r"""Nearest-labelled distances kept between query rounds, updated with the new labels only.
+
+    Pass one instance to the distance strategies of an active learning loop
+    (``distance_cache=cache``). Each call returns exactly what
+    :func:`nearest_labelled_index` returns for its arguments; when the labelled
+    codes extend those of the previous call, the pool rows found in the previous
+    pool are searched against the new labelled rows only, :math:`O(N B)` for
+    :math:`B` new labels instead of :math:`O(N n)`.
 
     Parameters
     ----------
-    Z_pool : ndarray of shape (n_pool, n_dims)
-    Z_labelled : ndarray of shape (n_labelled, n_dims)
     block_elements : int, default=4194304
-        Largest number of pool x labelled candidate scores held at once (32 MiB).
+        As in :func:`nearest_labelled_index`.
 
-    Returns
-    -------
-    ndarray of shape (n_pool,), float64
-        :math:`D(x_i)`; exactly 0 for a duplicate of a labelled point.
+    Attributes
+    ----------
+    n_searched : int
+        Pool rows searched against the whole labelled set, over all calls.
+    n_updated : int
+        Pool rows taken from the previous call and updated with the new labelled
+        rows only, over all calls.
 
     Notes
     -----
-    .. math::  D(x_i) = \min_{x_t \in L} \lVert z_i - z_t \rVert_2   \quad (3)
+    Nothing is taken on trust. A call reuses the previous one only when the pool
+    and labelled dtypes and widths are unchanged and the previous labelled codes
+    are, exactly, the first rows of the new ones (modAL appends new labels to
+    ``X_training``); otherwise it searches in full. The previous pool rows are then
+    searched against the :math:`B` new labelled rows and each keeps the nearer of
+    its old and new winners (the old one on a tie, as it has the lower row), which
+    is the full search's answer. A new pool row takes the result of a previous row
+    whose codes it equals exactly, found by, in turn:
 
-    See :func:`nearest_labelled_index` for the block-wise search and its accuracy.
+    * the same pool (equal arrays);
+    * the previous pool less the rows equal to a new labelled row, in order
+      (modAL's ``np.delete`` of the queried rows), compared run by run;
+    * 64-bit fingerprints of every row's bytes (a multilinear hash modulo
+      :math:`2^{64}`), sorted and matched, each match then compared exactly.
 
-    References
-    ----------
-    .. [1] Pezeshkpour, Zhao and Singh, "Data Importance-Based Active Learning for
-       Limited Labels", 2020, Eq. 3.
+    Rows left unmatched (new, changed or colliding) are searched in full. So
+    deleted, reordered or edited pools, a labelled set that is not an extension,
+    and codes that changed cost time, never a stale distance. The cache therefore
+    pays only when each row's codes are bitwise the same from call to call: a fixed
+    embedding such as an autoencoder (:class:`~modal_ibal.CachedEmbedding`
+    guarantees it; a bare :class:`~modal_ibal.MLPAutoencoder` was bitwise stable
+    across batch compositions on torch 2.14's CPU path), not the classifier's own
+    features, which move with every refit.
+
+    The search against the new rows skips the float64 step for every pool row
+    whose float32 lower bound on its distance to all of them,
+    :math:`\lVert x_i\rVert^2 (1 - \epsilon) + \min_t \tilde s_{it} - E_i - F_i`
+    (see :func:`nearest_labelled_index`), exceeds its old squared distance: such a
+    row can neither beat nor tie its old winner. On one core of a shared machine,
+    with 1,000,000 16-d codes, 10,000 labelled and :math:`B = 100` new labels, an
+    update took 0.2 s against 8.5 s for the full search
+    (``python -m benchmarks.nearest_labelled``).
+
+    Memory: two copies of the pool codes (the last pool and a spare buffer the next
+    pool is copied into, so that no round pays fresh page faults), the labelled
+    codes, and 16 bytes per pool row. Not thread-safe: one loop per instance.
     """
-    return nearest_labelled_index(Z_pool, Z_labelled, block_elements=block_elements)[1]
+
+    def __init__(self, *, block_elements: int = _BLOCK_ELEMENTS):
+        self.block_elements = check_positive_int(block_elements, "block_elements")
+        self.n_searched = 0
+        self.n_updated = 0
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the previous call (the counts stay); the next call searches in full."""
+        self._round: _Round | None = None
+        self._spare: np.ndarray | None = None
+
+    def nearest_labelled_index(
+        self, Z_pool: np.ndarray, Z_labelled: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What :func:`nearest_labelled_index` returns, reusing the previous call.
+
+        Parameters
+        ----------
+        Z_pool : ndarray of shape (n_pool, n_dims)
+        Z_labelled : ndarray of shape (n_labelled, n_dims)
+
+        Returns
+        -------
+        nearest : ndarray of shape (n_pool,), intp
+        distance : ndarray of shape (n_pool,), float64
+        """
+        nearest, squared = self._nearest(Z_pool, Z_labelled)
+        return nearest.copy(), np.sqrt(squared)
+
+    def nearest_labelled_distance(self, Z_pool: np.ndarray, Z_labelled: np.ndarray) -> np.ndarray:
+        """What :func:`nearest_labelled_distance` returns (Eq. 3), reusing the previous call.
+
+        Parameters
+        ----------
+        Z_pool : ndarray of shape (n_pool, n_dims)
+        Z_labelled : ndarray of shape (n_labelled, n_dims)
+
+        Returns
+        -------
+        ndarray of shape (n_pool,), float64
+        """
+        return np.sqrt(self._nearest(Z_pool, Z_labelled)[1])
+
+    def _nearest(self, Z_pool, Z_labelled) -> tuple[np.ndarray, np.ndarray]:
+        Z_pool, Z_labelled, _ = _check_pair(Z_pool, Z_labelled, self.block_elements)
+        previous = self._round
+        if previous is not None and previous.extended_by(Z_pool, Z_labelled):
+            nearest, squared = self._update(previous, Z_pool, Z_labelled)
+        else:
+            nearest, squared = _search(Z_pool, Z_labelled, self.block_elements)
+            self.n_searched += Z_pool.shape[0]
+        self._remember(Z_pool, Z_labelled, nearest, squared)
+        return nearest, squared
+
+    def _update(self, previous: _Round, Z_pool, Z_labelled) -> tuple[np.ndarray, np.ndarray]:
+        n_old = previous.labelled.shape[0]
+        old_nearest, old_squared, queried = previous.nearest, previous.squared, None
+        if Z_labelled.shape[0] > n_old:
+            new_nearest, new_squared = _search(previous.pool, Z_labelled[n_old:],
+                                               self.block_elements, known=old_squared)
+            closer = new_squared < old_squared  # [N_old]; a tie keeps the lower, older row
+            old_nearest = np.where(closer, new_nearest + n_old, old_nearest)
+            old_squared = np.where(closer, new_squared, old_squared)
+            queried = new_squared == 0  # old rows equal to a new labelled row
+        source = _match(previous.pool, Z_pool, queried)  # [N] previous row of each row, or -1
+        matched = source >= 0
+        if matched.all():
+            self.n_updated += Z_pool.shape[0]
+            return old_nearest[source], old_squared[source]
+        nearest = np.empty(Z_pool.shape[0], dtype=np.intp)
+        squared = np.empty(Z_pool.shape[0])
+        nearest[matched] = old_nearest[source[matched]]
+        squared[matched] = old_squared[source[matched]]
+        unmatched = np.flatnonzero(~matched)
+        nearest[unmatched], squared[unmatched] = _search(Z_pool[unmatched], Z_labelled,
+                                                         self.block_elements)
+        self.n_updated += Z_pool.shape[0] - unmatched.size
+        self.n_searched += unmatched.size
+        return nearest, squared
+
+    def _remember(self, Z_pool, Z_labelled, nearest, squared) -> None:
+        """Copy this call's codes (into the spare buffer when it fits) and keep its result."""
+        buffer = self._spare
+        if buffer is None or buffer.dtype != Z_pool.dtype or \
+                buffer.shape[1:] != Z_pool.shape[1:] or buffer.shape[0] < Z_pool.shape[0]:
+            buffer = np.empty_like(Z_pool)
+        pool = buffer[: Z_pool.shape[0]]
+        np.copyto(pool, Z_pool)
+        self._spare = None if self._round is None else self._round.buffer
+        self._round = _Round(pool, buffer, Z_labelled.copy(), nearest, squared)
+
+
+def _match(old: np.ndarray, new: np.ndarray, queried: np.ndarray | None) -> np.ndarray:
+    """Row of ``old`` [N_old, k] whose codes equal each row of ``new`` [N, k], -1 if none found.
+
+    ``queried`` [N_old] marks the old rows equal to a new labelled row, or is None.
+    """
+    if new.shape == old.shape and np.array_equal(new, old):
+        return np.arange(new.shape[0])
+    if queried is not None:
+        kept = np.flatnonzero(~queried)  # [N_old - |queried|]
+        if kept.size == new.shape[0] and _equal_in_order(new, old, kept):
+            return kept
+    return _match_fingerprints(old, new)
+
+
+def _equal_in_order(new: np.ndarray, old: np.ndarray, kept: np.ndarray) -> bool:
+    """Whether ``new`` equals ``old[kept]`` exactly, compared run by run of consecutive rows."""
+    if kept.size == 0:
+        return True
+    breaks = np.flatnonzero(np.diff(kept) != 1) + 1  # where a run of consecutive rows ends
+    if breaks.size >= _MAX_RUNS:
+        return all(np.array_equal(new[start : start + _MATCH_ROWS],
+                                  old[kept[start : start + _MATCH_ROWS]])
+                   for start in range(0, kept.size, _MATCH_ROWS))
+    starts = np.r_[0, breaks]
+    stops = np.r_[breaks, kept.size]
+    return all(np.array_equal(new[start:stop], old[kept[start] : kept[start] + stop - start])
+               for start, stop in zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def _fingerprints(Z: np.ndarray) -> np.ndarray:
+    r"""A 64-bit hash of every row's bytes: :math:`\sum_j a_j w_j \bmod 2^{64}`, [n] uint64.
+
+    The words :math:`w_j` are the row's bytes read as unsigned integers of the widest
+    size (8, 4, 2 or 1 bytes) that divides the row; the :math:`a_j` are fixed odd
+    64-bit multipliers.
+    """
+    Z = np.ascontiguousarray(Z)
+    n_rows = Z.shape[0]
+    raw = Z.reshape(n_rows, -1).view(np.uint8)  # [n, bytes]
+    width = next(size for size in (8, 4, 2, 1) if raw.shape[1] % size == 0)
+    words = raw.view(np.dtype(f"u{width}"))  # [n, w]
+    multipliers = np.random.default_rng(_FINGERPRINT_SEED).integers(
+        0, 2**64, size=words.shape[1], dtype=np.uint64, endpoint=False) | np.uint64(1)
+    keys = np.empty(n_rows, dtype=np.uint64)
+    for start in range(0, n_rows, _MATCH_ROWS):
+        keys[start : start + _MATCH_ROWS] = np.einsum(
+            "ij,j->i", words[start : start + _MATCH_ROWS].astype(np.uint64), multipliers)
+    return keys
+
+
+def _match_fingerprints(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """:func:`_match` in any order: sorted fingerprints, then an exact comparison."""
+    source = np.full(new.shape[0], -1, dtype=np.intp)
+    if old.shape[0] == 0 or new.shape[0] == 0:
+        return source
+    bits = max(old.shape[0], new.shape[0]).bit_length()  # low bits carry the row number
+    low = np.uint64((1 << bits) - 1)
+    old_keys = np.sort((_fingerprints(old) & ~low) | np.arange(old.shape[0], dtype=np.uint64))
+    new_keys = np.sort((_fingerprints(new) & ~low) | np.arange(new.shape[0], dtype=np.uint64))
+    position = np.minimum(np.searchsorted(old_keys & ~low, new_keys & ~low), old.shape[0] - 1)
+    found = (old_keys[position] & ~low) == (new_keys & ~low)
+    rows = (new_keys[found] & low).astype(np.intp)
+    source[rows] = (old_keys[position[found]] & low).astype(np.intp)
+    candidates = np.flatnonzero(source >= 0)
+    for start in range(0, candidates.size, _MATCH_ROWS):
+        rows = candidates[start : start + _MATCH_ROWS]
+        equal = (new[rows] == old[source[rows]]).all(axis=1)  # the proof: exact codes
+        source[rows[~equal]] = -1
+    return source
 
 
 def normalise_by_max(values: np.ndarray) -> np.ndarray:
