@@ -92,12 +92,23 @@ __all__ = [
     "dask_select_highest",
     "dask_select_lowest",
     "is_dask_array",
+    "refuse_distance_cache",
 ]
 
 _KEY = np.dtype([("score", np.float64), ("index", np.int64)])
 # A module's forward hook and train/eval flags are shared by every thread of a process:
 # chunks scored by threads of one worker take turns in the model.
 _MODEL_LOCK = threading.Lock()
+
+
+def refuse_distance_cache(distance_cache: Any) -> None:
+    """A Dask pool is scored on the workers: a distance cache (in this process) cannot serve it."""
+    if distance_cache is not None:
+        raise ValueError(
+            "The 'distance_cache' parameter keeps one in-memory pool's distances between rounds "
+            "and cannot serve a Dask pool, whose chunks are scored on the workers. Pass "
+            "distance_cache=None with a Dask pool."
+        )
 
 
 def check_dask_pool(X_pool: Any, n_instances: Any) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._random import preserved_global_random_state
 from ._validation import is_tensor
-from .distance import nearest_labelled_distance, normalise_by_max
+from .distance import LabelledDistanceCache, nearest_labelled_distance, normalise_by_max
 from .embedding import embed
 from .extract import (
     LastLayerOutputs,
@@ -39,7 +39,12 @@ DEFAULT_GAMMA = 1.0  # gamma of Eq. 4; 1.0 measured best on a synthetic validati
 _PROBE_SAMPLES = 8
 
 
-def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.ndarray:
+def labelled_distance(
+    view: LabelledView,
+    X_pool,
+    embedding: Any = None,
+    distance_cache: LabelledDistanceCache | None = None,
+) -> np.ndarray:
     r"""Normalised nearest-labelled distance :math:`D(x_i) / \max_j D(x_j)` (Eq. 3).
 
     Parameters
@@ -49,11 +54,22 @@ def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.n
     embedding : transformer, callable or None, default=None
         None uses the classifier's penultimate features; otherwise see
         :func:`modal_ibal.embedding.embed`.
+    distance_cache : LabelledDistanceCache or None, default=None
+        Keeps the distances between rounds and updates them with only the newly
+        labelled points (the same result as a full search). It pays with a fixed
+        embedding (an autoencoder), whose codes do not change between rounds.
 
     Returns
     -------
     ndarray of shape (n_pool,), values in [0, 1]
     """
+    if distance_cache is not None and not isinstance(distance_cache, LabelledDistanceCache):
+        raise TypeError(
+            "The 'distance_cache' parameter must be a LabelledDistanceCache or None. Got "
+            f"{type(distance_cache).__name__} instead."
+        )
+    search = (nearest_labelled_distance if distance_cache is None
+              else distance_cache.nearest_labelled_distance)
     if embedding is None:
         codes_pool, codes_labelled = view.pool.features, view.labelled.features
         if not (np.isfinite(codes_pool).all() and np.isfinite(codes_labelled).all()):
@@ -63,7 +79,7 @@ def labelled_distance(view: LabelledView, X_pool, embedding: Any = None) -> np.n
             )
     else:
         codes_pool, codes_labelled = embed(embedding, X_pool), embed(embedding, view.X_labelled)
-    return normalise_by_max(nearest_labelled_distance(codes_pool, codes_labelled))
+    return normalise_by_max(search(codes_pool, codes_labelled))
 
 
 def predictive_entropy(probas: np.ndarray) -> np.ndarray:
@@ -109,6 +125,7 @@ def ibal_distance_scores(
     reading: str = DEFAULT_READING,
     reg_lambda: float | None = None,
     exact: bool = False,
+    distance_cache: LabelledDistanceCache | None = None,
 ) -> np.ndarray:
     r"""IBAL-D scores (Eq. 4): normalised importance minus :math:`\gamma` times normalised distance.
 
@@ -118,7 +135,7 @@ def ibal_distance_scores(
     X_pool : array-like of shape (n_pool, ...)
     gamma : float, default=1.0
         :math:`\gamma \ge 0` (validated by the caller).
-    embedding, reading, reg_lambda, exact
+    embedding, reading, reg_lambda, exact, distance_cache
         As in :func:`modal_ibal.strategies.ibal_distance_sampling`.
 
     Returns
@@ -127,7 +144,8 @@ def ibal_distance_scores(
         The query takes the smallest (Eq. 5).
     """
     importance = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
-    return normalise_by_max(importance) - gamma * labelled_distance(view, X_pool, embedding)
+    distance = labelled_distance(view, X_pool, embedding, distance_cache)
+    return normalise_by_max(importance) - gamma * distance
 
 
 def entropy_distance_scores(
@@ -137,6 +155,7 @@ def entropy_distance_scores(
     *,
     gamma: float = DEFAULT_GAMMA,
     embedding: Any = None,
+    distance_cache: LabelledDistanceCache | None = None,
 ) -> np.ndarray:
     r"""The paper's entropy + D baseline: normalised entropy plus :math:`\gamma` times normalised distance.
 
@@ -147,7 +166,7 @@ def entropy_distance_scores(
     view : LabelledView
     X_pool : array-like of shape (n_pool, ...)
     gamma : float, default=1.0
-    embedding : transformer, callable or None, default=None
+    embedding, distance_cache
         As in :func:`labelled_distance`.
 
     Returns
@@ -155,7 +174,8 @@ def entropy_distance_scores(
     ndarray of shape (n_pool,)
         The query takes the largest.
     """
-    return normalise_by_max(entropy) + gamma * labelled_distance(view, X_pool, embedding)
+    distance = labelled_distance(view, X_pool, embedding, distance_cache)
+    return normalise_by_max(entropy) + gamma * distance
 
 
 def pool_probabilities(

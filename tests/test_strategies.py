@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -299,3 +301,33 @@ def test_labelled_set_missing_classes_is_fine_when_the_net_knows_them(split):
     assert set(view.y_index) == set(range(6)) and len(view.layer.classes_) == 10
     expected = normalise_by_max(representer_importance(view)) - labelled_distance(view, X_pool)
     np.testing.assert_array_equal(indices, np.argsort(expected, kind="stable")[:3])
+
+
+def test_a_distance_cache_gives_the_same_picks_in_a_modal_loop(digits):
+    from modal_ibal import LabelledDistanceCache, MLPAutoencoder
+
+    X, y = digits
+    autoencoder = MLPAutoencoder(latent_dim=4, max_epochs=3, random_state=0).fit(X[:400])
+    picks = {}
+    for name, cache in (("plain", None), ("cached", LabelledDistanceCache())):
+        strategy = functools.partial(ibal_distance_sampling, embedding=autoencoder,
+                                     distance_cache=cache)
+        learner = ActiveLearner(make_net(max_epochs=2), query_strategy=strategy,
+                                X_training=X[:20], y_training=y[:20])
+        pool, chosen = np.arange(20, 400), []
+        for _ in range(4):
+            indices, _ = learner.query(X[pool], n_instances=5)
+            learner.teach(X[pool][indices], y[pool][indices])
+            chosen.append(pool[indices])
+            pool = np.delete(pool, indices)
+        picks[name] = np.concatenate(chosen)
+    np.testing.assert_array_equal(picks["cached"], picks["plain"])
+    # one full search of the first pool, then only updates with the 5 new labels a round
+    assert cache.n_searched == 380 and cache.n_updated == 375 + 370 + 365
+
+
+def test_distance_cache_must_be_a_cache(fitted_net, split):
+    X_labelled, y_labelled, X_pool = split
+    with pytest.raises(TypeError, match="'distance_cache' parameter must be a LabelledDistanceCache"):
+        ibal_distance_sampling(fitted_net, X_pool, 2, distance_cache={}, X_labelled=X_labelled,
+                               y_labelled=y_labelled)

@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool, check_positive_int, is_dask_array
-from ..distributed import dask_entropy_distance_sampling, dask_rowwise_sampling
+from ..distance import LabelledDistanceCache
+from ..distributed import (
+    dask_entropy_distance_sampling,
+    dask_rowwise_sampling,
+    refuse_distance_cache,
+)
 from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import fitted_estimator, labelled_view
@@ -133,6 +138,7 @@ def entropy_distance_sampling(
     random_state: int | np.random.RandomState | None = None,
     gamma: float = DEFAULT_GAMMA,
     embedding: Any = None,
+    distance_cache: LabelledDistanceCache | None = None,
     X_labelled=None,
     y_labelled=None,
     layer: str | None = None,
@@ -147,6 +153,11 @@ def entropy_distance_sampling(
         As in :func:`ibal_sampling`.
     gamma, embedding
         As in :func:`ibal_distance_sampling`.
+    distance_cache : LabelledDistanceCache or None, default=None
+        Keeps each pool point's distance to the labelled set between rounds and
+        updates it with only the newly labelled points: the same picks, at
+        :math:`O(N B)` instead of :math:`O(N n)` per query, with a fixed
+        ``embedding`` (see :class:`modal_ibal.LabelledDistanceCache`).
 
     Returns
     -------
@@ -164,6 +175,7 @@ def entropy_distance_sampling(
     index.
     """
     if is_dask_array(X_pool):  # each row chunk scored where it lives
+        refuse_distance_cache(distance_cache)
         return dask_entropy_distance_sampling(
             classifier, X_pool, n_instances, gamma=gamma, embedding=embedding,
             X_labelled=X_labelled, y_labelled=y_labelled, layer=layer, batch_size=batch_size)
@@ -174,5 +186,5 @@ def entropy_distance_sampling(
                          layer=layer, batch_size=batch_size)
     probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size, outputs=view.pool)  # [N, C]
     scores = entropy_distance_scores(modal_entropy(probas), view, X_pool, gamma=gamma,
-                                     embedding=embedding)
+                                     embedding=embedding, distance_cache=distance_cache)
     return select_highest(scores, n_instances, warn_ties=True)
