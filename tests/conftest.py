@@ -12,6 +12,9 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
+from modal_ibal.datasets import make_synthetic
+from modal_ibal.experiments.specs import Dataset, ExperimentSpec
+from modal_ibal.models import MLP, make_classifier
 
 
 class TinyMLP(nn.Module):
@@ -95,3 +98,21 @@ def fitted_net(split):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return make_net().fit(X_labelled, y_labelled)
+
+
+def _tiny_model(random_state, epochs):
+    return make_classifier(MLP, module__n_features=2, module__hidden=(8,), classes=3,
+                           max_epochs=epochs, lr=1e-2, batch_size=128, random_state=random_state,
+                           device="cpu")
+
+
+def _tiny_data(data_dir):
+    return Dataset(*make_synthetic((60, 30, 10), random_state=0))
+
+
+# a three-class experiment small enough for the runner's tests: 2 rounds, 5 epochs
+TINY = ExperimentSpec(
+    name="tiny", description="three small Gaussian classes", load=_tiny_data, model=_tiny_model,
+    n_classes=3, n_initial=6, batch_size=4, n_rounds=2, epochs=5, test_size=30,
+    strategies=("random", "ibal-target"),
+)

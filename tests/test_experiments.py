@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY
 from matplotlib.image import imread
 from scipy.stats import spearmanr
 from sklearn.metrics import balanced_accuracy_score
@@ -43,28 +44,10 @@ from modal_ibal.experiments.specs import (
     ALL_STRATEGIES,
     EXPERIMENTS,
     Dataset,
-    ExperimentSpec,
     get_experiment,
 )
-from modal_ibal.models import MLP, make_classifier
 from modal_ibal.strategies import ibal_sampling
 
-
-def _tiny_model(random_state, epochs):
-    return make_classifier(MLP, module__n_features=2, module__hidden=(8,), classes=3,
-                           max_epochs=epochs, lr=1e-2, batch_size=128, random_state=random_state,
-                           device="cpu")
-
-
-def _tiny_data(data_dir):
-    return Dataset(*make_synthetic((60, 30, 10), random_state=0))
-
-
-TINY = ExperimentSpec(
-    name="tiny", description="three small Gaussian classes", load=_tiny_data, model=_tiny_model,
-    n_classes=3, n_initial=6, batch_size=4, n_rounds=2, epochs=5, test_size=30,
-    strategies=("random", "ibal-target"),
-)
 TINY_STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 
 

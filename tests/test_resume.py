@@ -8,9 +8,9 @@ import shutil
 import stat
 
 import pytest
+from conftest import TINY
 
 from modal_ibal.baselines import random_sampling
-from modal_ibal.datasets import make_synthetic
 from modal_ibal.experiments.cli import main
 from modal_ibal.experiments.files import (
     SCORE_METRICS,
@@ -23,26 +23,8 @@ from modal_ibal.experiments.files import (
     write_atomic,
 )
 from modal_ibal.experiments.runner import RunFailedError, assemble, run_experiment, run_file
-from modal_ibal.experiments.specs import Dataset, ExperimentSpec
-from modal_ibal.models import MLP, make_classifier
 from modal_ibal.strategies import ibal_sampling
 
-
-def _tiny_model(random_state, epochs):
-    return make_classifier(MLP, module__n_features=2, module__hidden=(8,), classes=3,
-                           max_epochs=epochs, lr=1e-2, batch_size=128, random_state=random_state,
-                           device="cpu")
-
-
-def _tiny_data(data_dir):
-    return Dataset(*make_synthetic((60, 30, 10), random_state=0))
-
-
-TINY = ExperimentSpec(
-    name="tiny", description="three small Gaussian classes", load=_tiny_data, model=_tiny_model,
-    n_classes=3, n_initial=6, batch_size=4, n_rounds=2, epochs=5, test_size=30,
-    strategies=("random", "ibal-target"),
-)
 STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 KEYS = [("random", 0), ("ibal", 0)]
 DAMAGED = run_file("", "random", 0)  # the run every case damages, relative to the output folder
