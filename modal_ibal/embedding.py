@@ -39,7 +39,7 @@ _ROW_BLOCK_BYTES = 1 << 20  # float64 words converted at once while hashing (1 M
 _CHECK_RTOL = 1e-4
 
 
-def embed(embedding: Any, X) -> np.ndarray:
+def embed(embedding: Any, X, name: str = "embedding") -> np.ndarray:
     """Map samples into the embedding space of :math:`D` (Eq. 3).
 
     Parameters
@@ -49,6 +49,8 @@ def embed(embedding: Any, X) -> np.ndarray:
         optionally wrapped in :class:`CachedEmbedding`) or a function from samples
         to an array of shape (n_samples, n_dims).
     X : array-like of shape (n_samples, ...)
+    name : str, default='embedding'
+        The user's parameter, for error messages.
 
     Returns
     -------
@@ -60,30 +62,32 @@ def embed(embedding: Any, X) -> np.ndarray:
         codes = embedding(X)
     else:
         raise TypeError(
-            "The 'embedding' parameter must be None (the model's penultimate features), a fitted "
+            f"The '{name}' parameter must be None (the model's penultimate features), a fitted "
             f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
             "instead."
         )
     codes = as_numpy(codes)
     if codes.ndim != 2 or codes.shape[0] != len(X):
         raise ValueError(
-            f"The 'embedding' parameter must return one row per sample, shape ({len(X)}, "
+            f"The '{name}' parameter must return one row per sample, shape ({len(X)}, "
             f"n_dims). Got shape {codes.shape} instead."
         )
     if codes.dtype.kind not in "biuf" or not np.isfinite(codes).all():
         raise ValueError(
-            "The 'embedding' parameter returned codes that are not finite numbers (NaN, "
-            "infinite or non-numeric); check the embedding and the samples it encoded."
+            f"The '{name}' parameter returned codes that are not finite numbers (NaN, "
+            "infinite or non-numeric); check it and the samples it encoded."
         )
     return codes
 
 
-def check_embedding(embedding: Any) -> None:
+def check_embedding(embedding: Any, name: str = "embedding") -> None:
     """Fail before any forward pass when ``embedding`` cannot encode samples.
 
     Parameters
     ----------
     embedding : None, transformer or callable
+    name : str, default='embedding'
+        The user's parameter, for error messages.
 
     Raises
     ------
@@ -97,7 +101,7 @@ def check_embedding(embedding: Any) -> None:
         return
     if not (hasattr(embedding, "transform") or callable(embedding)):
         raise TypeError(
-            "The 'embedding' parameter must be None (the model's penultimate features), a fitted "
+            f"The '{name}' parameter must be None (the model's penultimate features), a fitted "
             f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
             "instead."
         )
@@ -107,7 +111,7 @@ def check_embedding(embedding: Any) -> None:
             check_is_fitted(inner)
         except NotFittedError:
             raise NotFittedError(
-                f"The {type(inner).__name__} passed as 'embedding' is not fitted yet; fit it on "
+                f"The {type(inner).__name__} passed as '{name}' is not fitted yet; fit it on "
                 "the pool and labelled samples before querying."
             ) from None
 
@@ -158,10 +162,21 @@ def representation_codes(
                 "The 'representation' parameter must be 'inputs', 'features', a fitted "
                 f"transformer or a callable. Got {representation!r} instead."
             )
+    elif hasattr(representation, "transform") or callable(representation):
+        check_embedding(representation, "representation")
+        Z_labelled = embed(representation, X_labelled, "representation")
+        Z_pool = embed(representation, X_pool, "representation")
     else:
-        check_embedding(representation)
-        Z_labelled, Z_pool = embed(representation, X_labelled), embed(representation, X_pool)
+        raise ValueError(
+            "The 'representation' parameter must be 'inputs', 'features', a fitted "
+            f"transformer or a callable. Got {representation!r} instead."
+        )
     Z_labelled, Z_pool = np.asarray(Z_labelled), np.asarray(Z_pool)
+    if Z_labelled.shape[1:] != Z_pool.shape[1:]:
+        raise ValueError(
+            f"The 'representation' parameter mapped the labelled samples to {Z_labelled.shape[1:]} "
+            f"and the pool to {Z_pool.shape[1:]}; both must land in the same space."
+        )
     dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (
         np.float64)
     Z_labelled, Z_pool = Z_labelled.astype(dtype, copy=False), Z_pool.astype(dtype, copy=False)

@@ -30,6 +30,7 @@ __all__ = [
     "entropy_distance_scores",
     "ibal_distance_scores",
     "labelled_distance",
+    "margin_weights",
     "modal_entropy",
     "pool_probabilities",
     "predictive_entropy",
@@ -234,3 +235,23 @@ def pool_probabilities(
             return probas
     with preserved_global_random_state():
         return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)
+
+
+def margin_weights(probas: np.ndarray) -> np.ndarray:
+    r"""Uncertainty weights :math:`1 - (p_{(1)} - p_{(2)})`: 1 at a tie, 0 when certain.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        One minus the gap between the two largest probabilities; 1 for a
+        one-column output (modAL's margin is 0 there).
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.shape[1] < 2:
+        return np.ones(probas.shape[0])
+    top = np.partition(probas, -2, axis=1)  # [N, C]
+    return 1.0 - (top[:, -1] - top[:, -2])

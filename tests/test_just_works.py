@@ -200,7 +200,7 @@ def test_an_unfitted_embedding_fails_before_the_forward_pass(fitted_plain, parti
             with pytest.raises(NotFittedError, match="passed as 'embedding' is not fitted"):
                 strategy(fitted_plain, X_pool, 2, embedding=MLPAutoencoder(),
                          X_labelled=X0, y_labelled=y0)
-        with pytest.raises(NotFittedError, match="passed as 'embedding' is not fitted"):
+        with pytest.raises(NotFittedError, match="passed as 'representation' is not fitted"):
             modal_ibal.ibal_cluster_sampling(fitted_plain, X_pool, 2,
                                              representation=MLPAutoencoder(),
                                              X_labelled=X0, y_labelled=y0)

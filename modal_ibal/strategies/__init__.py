@@ -15,6 +15,7 @@ module                 strategies
 ``badge``              :func:`badge_sampling` (Ash et al. 2020)
 ``typiclust``          :func:`typiclust_sampling` (Hacohen et al. 2022)
 ``probcover``          :func:`probcover_sampling` (Yehuda et al. 2022)
+``herding``            :func:`herding_sampling`: MaxHerding (Bae et al. 2024), UHerding-style weights
 ``cluster_ibal``       :func:`ibal_cluster_sampling`: TypiClust's clusters, IBAL inside
 ``budget_switch``      :func:`ibal_budget_switch_sampling`: cluster-IBAL, then IBAL-D
 =====================  ============================================================
@@ -45,6 +46,7 @@ from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
 from .cluster_ibal import disagreement_ranks, ibal_cluster_sampling
 from .contract import QueryStrategy, follows_contract
 from .coreset import coreset_sampling
+from .herding import herding_sampling
 from .ibal import ibal_distance_sampling, ibal_sampling
 from .probcover import probcover_sampling, purity_radius
 from .typiclust import typiclust_sampling
@@ -74,6 +76,7 @@ __all__ = [
     "fitted_estimator",
     "follows_contract",
     "get_strategy",
+    "herding_sampling",
     "ibal_budget_switch_sampling",
     "ibal_cluster_sampling",
     "ibal_distance_sampling",
@@ -166,6 +169,12 @@ def _entries() -> tuple[StrategyEntry, ...]:
                       "most typical point of the largest uncovered clusters (Hacohen et al., 2022)"),
         StrategyEntry("probcover", probcover_sampling,
                       "greedy maximum ball coverage (Yehuda et al., 2022)"),
+        StrategyEntry("herding", herding_sampling,
+                      "greedy kernel coverage on a 20-neighbour Gaussian graph (MaxHerding, "
+                      "Bae et al., 2024)"),
+        StrategyEntry("uherding", herding_sampling,
+                      "kernel coverage weighted by margin uncertainty (as UHerding, Bae et al., "
+                      "2025)", {"weights": "margin"}),
         StrategyEntry("ibal-cluster", ibal_cluster_sampling,
                       "coverage-aware IBAL: typicality x softened IBAL rank in the largest "
                       "uncovered k-means clusters of the inputs"),

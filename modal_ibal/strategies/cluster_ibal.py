@@ -134,7 +134,7 @@ def ibal_cluster_sampling(
     X_pool, n_instances = check_pool(X_pool, n_instances)
     beta = check_nonnegative_float(beta, "beta")
     if not isinstance(representation, str):
-        check_embedding(representation)
+        check_embedding(representation, "representation")
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,

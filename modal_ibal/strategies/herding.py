@@ -1,0 +1,176 @@
+r"""MaxHerding: the pool points that most raise the kernel coverage of the data.
+
+Generalised coverage [1]_ under a Gaussian kernel truncated to each point's
+nearest neighbours; the engine is :mod:`modal_ibal.coverage`. ``weights='margin'``
+weights what covering each pool point is worth by the model's uncertainty, in the
+manner of UHerding [2]_.
+
+References
+----------
+.. [1] Bae, Noh and Sutherland, "Generalized Coverage for More Robust
+   Low-Budget Active Learning", ECCV 2024.
+.. [2] Bae, Oliveira and Sutherland, "Uncertainty Herding: One Active
+   Learning Method for All Label Budgets", ICLR 2025.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import (
+    as_numpy,
+    check_pool,
+    check_positive_int,
+    check_same_sample_shape,
+    n_samples,
+)
+from ..coverage import DEFAULT_N_NEIGHBORS, check_bandwidth, greedy_kernel_herding, knn_kernel_graph
+from ..embedding import representation_codes
+from ..extract import DEFAULT_BATCH_SIZE
+from ..learner import LabelledView, labelled_view, resolve_labelled_set
+from ..scores import margin_weights
+from .contract import follows_contract
+
+__all__ = ["herding_sampling"]
+
+
+def _check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
+    if weights is None or (isinstance(weights, str) and weights == "margin"):
+        return weights
+    if isinstance(weights, str):
+        raise ValueError(
+            f"The 'weights' parameter must be None, 'margin' or an array of shape ({n_pool},). "
+            f"Got {weights!r} instead."
+        )
+    values = np.asarray(as_numpy(weights), dtype=np.float64)
+    if values.shape != (n_pool,):
+        raise ValueError(
+            f"The 'weights' parameter must have shape ({n_pool},), one weight per pool sample. "
+            f"Got shape {values.shape} instead."
+        )
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("The 'weights' parameter must hold finite values >= 0.")
+    return values
+
+
+def _unit_rows(Z: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm; all-zero rows stay zero."""
+    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))[:, None]  # [M, 1]
+    return (Z / np.where(norms > 0, norms, 1.0)).astype(Z.dtype, copy=False)
+
+
+@follows_contract
+def herding_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    representation: Any = "inputs",
+    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    bandwidth: float | None = None,
+    weights: str | np.ndarray | None = None,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Query the pool points that most raise the kernel coverage of the data (MaxHerding).
+
+    Parameters
+    ----------
+    {shared_parameters}
+    representation : {'inputs', 'features'}, transformer or callable, default='inputs'
+        The space covered: the raw inputs flattened, the model's penultimate
+        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
+        fitted autoencoder. Rows are scaled to unit Euclidean norm before the kernel.
+    n_neighbors : int, default=20
+        :math:`k` of :func:`modal_ibal.coverage.knn_kernel_graph` (the point itself included); at least
+        ``n_labelled + n_pool`` gives the exact, untruncated MaxHerding.
+    bandwidth : float, optional
+        Kernel width :math:`h` on the unit-normalised rows; default as in
+        :func:`modal_ibal.coverage.knn_kernel_graph`.
+    weights : {None, 'margin'} or ndarray of shape (n_pool,), default=None
+        :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
+        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scores.margin_weights` (in the
+        manner of UHerding [2]_); or given values :math:`\ge 0`. Labelled points
+        count 0 (they cover themselves: their gain is 0 under any weight).
+    layer : str, optional
+        Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
+    batch_size : int, default=4096
+        Samples per forward pass (``'features'`` only).
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices in pick order.
+    query_scores : ndarray of shape (n_instances,)
+        The coverage gain of each pick, :math:`C_k(L \cup \{c\}) - C_k(L)` with
+        :math:`L` the labelled set and the earlier picks (weighted by :math:`w`);
+        the scores add up to the coverage gained by the batch.
+
+    Notes
+    -----
+    Over the :math:`M = n + N` labelled and pool points, with unit-normalised
+    codes :math:`z` and the Gaussian kernel truncated to the :math:`k`-nearest-
+    neighbour graph (:func:`modal_ibal.coverage.knn_kernel_graph`),
+
+    .. math::  C_k(L) = \frac{1}{M} \sum_x w(x) \max_{l \in L} k(x, l), \qquad
+               c = \arg\max_{c \in U} C_k(L \cup \{c\})
+
+    repeated :math:`B` times (:func:`modal_ibal.coverage.greedy_kernel_herding`). Building the graph
+    is a brute-force neighbour search, :math:`O(M^2 d)` time and :math:`O(M (k +
+    d))` memory; the greedy then costs about :math:`O(M + k^3)` per pick.
+
+    The defaults were measured on sklearn digits (``benchmarks/herding_speed.py
+    curves``: LogisticRegression on the pixels, 10 to 100 labels in batches of
+    10, 20 seeds, paired differences of the area under the learning curve):
+    :math:`k = 20` did as well as :math:`k = 50` and as the untruncated kernel
+    (differences under 0.001, standard errors 0.002), :math:`k = 5` and 10 fell
+    behind (-0.030, -0.011); the default bandwidth did at least as well as any
+    fixed width from 0.3 to :math:`\sqrt{d/2}` (scikit-activeml's), while widths
+    0.2 and 0.1 lost 0.012 and 0.105. ``weights='margin'`` gained 0.007
+    (standard error 0.002) over the unweighted greedy.
+
+    ``random_state`` is ignored: the greedy is deterministic, ties go to the lower
+    pool index.
+
+    References
+    ----------
+    .. [1] Bae, Noh and Sutherland, "Generalized Coverage for More Robust
+       Low-Budget Active Learning", ECCV 2024.
+    .. [2] Bae, Oliveira and Sutherland, "Uncertainty Herding: One Active
+       Learning Method for All Label Budgets", ICLR 2025.
+    """
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    bandwidth = check_bandwidth(bandwidth)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    weights = _check_pool_weights(weights, n_samples(X_pool))
+    _, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    check_same_sample_shape(X_pool, X_labelled)
+    views = []
+
+    def view() -> LabelledView:
+        """The model's view, read once and only when features or margins are needed."""
+        if not views:
+            views.append(labelled_view(classifier, X_pool, X_labelled=X_labelled,
+                                       y_labelled=y_labelled, layer=layer,
+                                       batch_size=batch_size))
+        return views[0]
+
+    Z_labelled, Z_pool = representation_codes(
+        representation, X_pool, X_labelled,
+        lambda: (view().labelled.features, view().pool.features))
+    Z = _unit_rows(np.concatenate([Z_labelled, Z_pool]))  # [n + N, d]
+    if isinstance(weights, str):
+        weights = margin_weights(view().pool.probas)  # [N]
+    if weights is not None:
+        weights = np.concatenate([np.zeros(Z_labelled.shape[0]), weights])  # [n + N]
+    graph = knn_kernel_graph(Z, n_neighbors, bandwidth)  # [n + N, n + N], sparse
+    indices, gains = greedy_kernel_herding(graph, Z_labelled.shape[0], n_instances,
+                                           weights=weights)
+    return indices, gains / Z.shape[0]
