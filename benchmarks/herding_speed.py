@@ -65,7 +65,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
-from benchmarks.query_speed import peak_extra, sample_pool
+from benchmarks.memory import peak_extra
+from benchmarks.workloads import sample_pool
 from modal_ibal.coverage import greedy_kernel_herding, knn_kernel_graph
 from modal_ibal.strategies import (
     herding_sampling,

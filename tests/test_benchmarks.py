@@ -105,3 +105,17 @@ def test_peak_extra_sees_a_freed_allocation():
 def test_size_lists_are_validated(text):
     with pytest.raises(SystemExit):
         query_speed.parser().parse_args(["--sizes", text])
+
+
+@pytest.mark.parametrize("name", ["query_speed", "nearest_labelled", "herding_speed",
+                                  "dask_pool", "coverage_speed"])
+def test_every_benchmark_command_line_parses(name, capsys):
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(f"benchmarks.{name}") is None:
+        pytest.skip(f"benchmarks/{name}.py is not in this checkout")
+    module = importlib.import_module(f"benchmarks.{name}")
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
