@@ -1,11 +1,13 @@
 r"""The engine under the coverage rules: clusters, typicality, max coverage and kernel herding.
 
 TypiClust and cluster-IBAL share :func:`typical_picks` (k-means++ over labelled +
-pool, then the most typical point of each large uncovered cluster); ProbCover
-uses :func:`greedy_max_coverage` on a ball graph; MaxHerding (generalised
-coverage) uses :func:`knn_kernel_graph` and :func:`greedy_kernel_herding`.
-Everything here works on codes (``Z``: one row per point, labelled rows first)
-and knows nothing about models.
+pool, then the most typical point of each large uncovered cluster); beyond
+``KMEANS_MAX_CLUSTERS`` clusters the labelled points are the fixed centers of
+their own clusters (:func:`uncovered_clusters`), so that only the uncovered
+clusters are fitted. ProbCover uses :func:`greedy_max_coverage` on a ball graph;
+MaxHerding (generalised coverage) uses :func:`knn_kernel_graph` and
+:func:`greedy_kernel_herding`. Everything here works on codes (``Z``: one row per
+point, labelled rows first) and knows nothing about models.
 
 Generalised coverage of the data (labelled set and pool together) under a kernel
 :math:`k`,
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from ._validation import as_numpy, check_n_instances, check_positive_int
@@ -55,11 +57,14 @@ __all__ = [
     "pick_per_cluster",
     "typical_picks",
     "typicality",
+    "uncovered_clusters",
 ]
 
 DEFAULT_N_NEIGHBORS = 20
-KMEANS_MAX_CLUSTERS = 50  # TypiClust's switch from KMeans to MiniBatchKMeans
+KMEANS_MAX_CLUSTERS = 50  # beyond: the labelled points anchor their clusters
 DEFAULT_MAX_CLUSTER_SAMPLES = 20_000
+_BLOCK_ELEMENTS = 1 << 22  # scores held at once by the nearest-center search
+_MAX_BLOCK_ROWS = 2048  # rows per block: small temporaries, warm caches
 
 
 def typicality(Z: np.ndarray, n_neighbors: int = DEFAULT_N_NEIGHBORS) -> np.ndarray:
@@ -96,19 +101,15 @@ def typicality(Z: np.ndarray, n_neighbors: int = DEFAULT_N_NEIGHBORS) -> np.ndar
 def cluster_labels(
     Z: np.ndarray, n_clusters: int, rng: np.random.RandomState, max_cluster_samples: int
 ) -> np.ndarray:
-    """k-means++ clustering of ``Z``, kept affordable for large pools.
+    """k-means++ clustering of ``Z`` (KMeans), kept affordable for large pools.
 
-    KMeans for up to ``KMEANS_MAX_CLUSTERS`` clusters, MiniBatchKMeans beyond
-    (TypiClust's rule); with more than ``max_cluster_samples`` points the
-    clustering is fitted on a random sample of that size and every point is then
-    assigned to its nearest center.
+    :func:`typical_picks` calls it for up to ``KMEANS_MAX_CLUSTERS`` clusters and
+    uses :func:`uncovered_clusters` beyond. With more than ``max_cluster_samples``
+    points the clustering is fitted on a random sample of that size and every
+    point is then assigned to its nearest center.
     """
     n_points = Z.shape[0]
-    if n_clusters <= KMEANS_MAX_CLUSTERS:
-        model = KMeans(n_clusters=n_clusters, init="k-means++", n_init=1, random_state=rng)
-    else:
-        model = MiniBatchKMeans(n_clusters=n_clusters, init="k-means++", n_init=1,
-                                batch_size=2048, random_state=rng)
+    model = KMeans(n_clusters=n_clusters, init="k-means++", n_init=1, random_state=rng)
     if n_points <= max_cluster_samples:
         return model.fit(Z).labels_
     sample = rng.choice(n_points, size=max(max_cluster_samples, n_clusters), replace=False)
@@ -161,6 +162,8 @@ def pick_per_cluster(
     claimed = np.bincount(labels[:n_labelled], minlength=n_clusters)  # [K]
     available = np.bincount(pool_labels, minlength=n_clusters)  # [K]
     cluster_ids = np.arange(n_clusters)
+    by_cluster = np.argsort(labels, kind="stable")  # members of each cluster, in index order
+    starts = np.concatenate([[0], np.cumsum(sizes)])  # [K + 1]
     members_of: dict[int, np.ndarray] = {}
     values_of: dict[int, np.ndarray] = {}
     picks, scores = [], []
@@ -169,7 +172,7 @@ def pick_per_cluster(
         order = np.lexsort((open_clusters, -sizes[open_clusters], claimed[open_clusters]))
         cluster = int(open_clusters[order[0]])
         if cluster not in members_of:
-            in_cluster = np.flatnonzero(labels == cluster)
+            in_cluster = by_cluster[starts[cluster] : starts[cluster + 1]]
             tau = typicality(Z[in_cluster], n_neighbors)  # [m]
             is_pool = in_cluster >= n_labelled
             members = in_cluster[is_pool] - n_labelled  # pool indices
@@ -186,6 +189,167 @@ def pick_per_cluster(
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
+def uncovered_clusters(
+    Z_labelled: np.ndarray,
+    Z_pool: np.ndarray,
+    n_clusters: int,
+    rng: np.random.RandomState,
+    max_cluster_samples: int,
+) -> np.ndarray:
+    r"""The free clusters of k-means++ seeding continued from the labelled points.
+
+    The labelled points are the first :math:`n` centers, one covered cluster
+    each; ``n_clusters`` more centers (free) are pool points drawn by greedy
+    k-means++ given them. A pool point belongs to the free cluster of its nearest
+    free center when that center is nearer than every labelled point, and is
+    covered otherwise.
+
+    Parameters
+    ----------
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+        May have no rows: then every pool point is in a free cluster.
+    Z_pool : ndarray of shape (n_pool, n_dims)
+    n_clusters : int
+        :math:`F`, the number of free centers, at most ``n_pool``.
+    rng : numpy.random.RandomState
+        Draws the sample and the k-means++ seeds.
+    max_cluster_samples : int
+        Pools larger than this draw the free centers from a random sample of
+        ``max(max_cluster_samples, n_clusters)`` pool points.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,), int
+        The free cluster (``0 .. n_clusters - 1``, in seeding order) of each pool
+        point, -1 where it is covered.
+
+    Notes
+    -----
+    With :math:`D(z) = \min_{l \in L} \lVert z - z_l \rVert_2` the distance to the
+    labelled set and :math:`\mu_1, \dots, \mu_b` the free centers so far, the cost of
+    a sample point :math:`z \in S` is
+
+    .. math::  c_b(z) = \min\Big(D(z)^2,\; \min_{j \le b} \lVert z - \mu_j \rVert_2^2\Big),
+
+    the k-means cost of the :math:`n + b` centers. The next center is the best of
+    :math:`2 + \lfloor \ln(n + F) \rfloor` sample points drawn with probability
+    :math:`c_b(z) / \sum_S c_b`, the one minimising :math:`\sum_S c_{b+1}`
+    (scikit-learn's greedy k-means++), so a center never lands on a covered
+    duplicate of a labelled point. The centers are not refined by Lloyd steps: a
+    free center moved to its cluster's mean would claim most of the neighbourhood
+    of a labelled point that sits off its mode's mean (a labelled point is a
+    sample, not a mean), calling covered regions uncovered. Measured: on the
+    benchmark pool (100,000 noisy digits, :math:`n = 100`, :math:`F = 100`) Lloyd
+    steps grew the free clusters from 55% to 91% of the pool, and on digits (10
+    paired seeds, :math:`B = 20`) TypiClust's AULC was :math:`0.005 \pm 0.003`
+    lower with them. Ties go to the labelled point (covered) and among free
+    centers to the earlier one.
+
+    Cost: :math:`O(|S| (n + F t) k)` for :math:`t` trials, never the
+    :math:`O(N (n + F) k)` of assigning every point to all :math:`n + F` centers.
+    When the pool was sampled, a pool point outside the sample joins the free
+    cluster of its nearest free center :math:`\mu_b` only if it lies within that
+    cluster's sampled extent :math:`r_b` (the distance of its farthest sampled
+    member; :math:`\infty` without labelled points) and nearer to :math:`\mu_b` than
+    to every labelled point, so :math:`D` is computed for those candidates alone:
+    :math:`O(N F k + N_{\mathrm{cand}}\, n k)`.
+    """
+    n_pool, n_labelled = Z_pool.shape[0], Z_labelled.shape[0]
+    dtype = Z_pool.dtype if Z_pool.dtype.kind == "f" else np.float64
+    if n_pool > max(max_cluster_samples, n_clusters):
+        sample = np.sort(rng.choice(n_pool, size=max(max_cluster_samples, n_clusters),
+                                    replace=False))
+    else:
+        sample = np.arange(n_pool)
+    X = Z_pool[sample].astype(dtype, copy=False)  # [M, k]
+    labelled = Z_labelled.astype(dtype, copy=False)  # [n, k]
+    cover = _labelled_distance(X, labelled)  # [M]
+    seeds = _kmeanspp_seeds(X, cover**2, n_clusters, 2 + int(np.log(n_labelled + n_clusters)),
+                            rng)  # [F] rows of X
+    centers = X[seeds]  # [F, k]
+    nearest, distance = _nearest(X, centers)  # [M]
+    cells = np.where(distance < cover, nearest, -1)  # ties: covered
+    pool_cells = np.full(n_pool, -1, dtype=np.int64)
+    pool_cells[sample] = cells
+    if sample.size == n_pool:
+        return pool_cells
+    rest = np.setdiff1d(np.arange(n_pool), sample, assume_unique=True)  # [N - M]
+    nearest, rest_distance = _nearest(Z_pool[rest].astype(dtype, copy=False), centers)  # [N - M]
+    extent = np.full(n_clusters, np.inf if n_labelled == 0 else -np.inf)  # r_b
+    np.maximum.at(extent, cells[cells >= 0], distance[cells >= 0])
+    candidate = np.flatnonzero(rest_distance <= extent[nearest])
+    free = rest_distance[candidate] < _labelled_distance(
+        Z_pool[rest[candidate]].astype(dtype, copy=False), labelled)
+    pool_cells[rest[candidate[free]]] = nearest[candidate[free]]
+    return pool_cells
+
+
+def _nearest(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nearest row of ``C`` to each row of ``X`` (lower row on ties) and the distance to it.
+
+    Ranked by :math:`\lVert c\rVert^2 - 2 x^\top c` in blocks of at most
+    ``_BLOCK_ELEMENTS`` scores and ``_MAX_BLOCK_ROWS`` rows, in the codes' own
+    precision (float32 codes: float32 products, measured 1.7x faster than
+    :func:`modal_ibal.distance.nearest_labelled_index`'s float64 search, which a
+    clustering does not need); the distance to the winner is then recomputed
+    directly in float64, so a duplicate gets exactly 0.
+    """
+    dtype = np.result_type(X.dtype, C.dtype, np.float32)  # float32 only if both are
+    X, C = X.astype(dtype, copy=False), C.astype(dtype, copy=False)
+    c_norms = np.einsum("ij,ij->i", C, C)  # [m]
+    rows = max(1, min(_MAX_BLOCK_ROWS, _BLOCK_ELEMENTS // max(1, C.shape[0])))
+    nearest = np.empty(X.shape[0], dtype=np.intp)
+    distance = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows]  # [b, k]
+        scores = block @ C.T  # [b, m]
+        scores *= -2.0
+        scores += c_norms
+        winner = scores.argmin(axis=1)  # [b]
+        nearest[start : start + rows] = winner
+        difference = block.astype(np.float64) - C[winner]  # [b, k]
+        distance[start : start + rows] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+    return nearest, distance
+
+
+def _labelled_distance(X: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """:math:`D(x)` for the rows of ``X``; infinite without labelled points."""
+    if labelled.shape[0] == 0:
+        return np.full(X.shape[0], np.inf)
+    return _nearest(X, labelled)[1]
+
+
+def _kmeanspp_seeds(X: np.ndarray, cost: np.ndarray, n_clusters: int, n_trials: int,
+                    rng: np.random.RandomState) -> np.ndarray:
+    """Greedy k-means++ seeds, rows of ``X``, continued from each row's squared distance ``cost``.
+
+    ``cost`` is the squared distance to the labelled points (infinite without any).
+    Each seed is the best of ``n_trials`` rows drawn with probability proportional
+    to the current cost (one uniform draw while it is infinite or all zero): the
+    one that lowers the summed cost most.
+    """
+    sq_norms = np.einsum("ij,ij->i", X, X)  # [M]
+    seeds = np.empty(n_clusters, dtype=np.intp)
+    cost = cost.astype(np.float64)  # [M]
+    for b in range(n_clusters):
+        total = cost.sum()
+        if np.isfinite(total) and total > 0:
+            draws = rng.random_sample(n_trials) * total  # [t]
+            trials = np.minimum(np.searchsorted(np.cumsum(cost), draws, side="right"),
+                                X.shape[0] - 1)  # [t]
+        else:
+            trials = rng.randint(X.shape[0], size=1)
+        squared = X[trials] @ X.T  # [t, M]: |x_t|^2 + |x|^2 - 2 x_t.x, in place
+        squared *= -2.0
+        squared += sq_norms
+        squared += sq_norms[trials, None]
+        candidate_cost = np.minimum(cost, np.maximum(squared, 0.0))  # [t, M]
+        best = int(np.argmin(candidate_cost.sum(axis=1)))
+        cost = candidate_cost[best]
+        seeds[b] = trials[best]
+    return seeds
+
+
 def typical_picks(
     Z_labelled: np.ndarray,
     Z_pool: np.ndarray,
@@ -196,16 +360,38 @@ def typical_picks(
     max_cluster_samples: int,
     preference: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster labelled + pool into n + B clusters, then :func:`pick_per_cluster`.
+    r"""Cluster labelled + pool into :math:`K = n + B` clusters, then :func:`pick_per_cluster`.
 
-    The one implementation behind TypiClust and cluster-IBAL.
+    The one implementation behind TypiClust and cluster-IBAL. Up to
+    ``KMEANS_MAX_CLUSTERS`` clusters, :func:`cluster_labels` (KMeans). Beyond,
+    :func:`uncovered_clusters`: the :math:`n` labelled points are the fixed centers
+    of the covered clusters and only :math:`F = K - n` free clusters are fitted;
+    the picks then come from the free clusters alone, which equals
+    :func:`pick_per_cluster` on all :math:`K` clusters whenever at least :math:`B`
+    free clusters hold a pool point (otherwise the covered pool points join their
+    nearest labelled point's cluster and it runs on all of them).
     """
-    Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
     n_labelled = Z_labelled.shape[0]
-    n_clusters = min(n_labelled + n_instances, Z.shape[0])
-    labels = cluster_labels(Z, n_clusters, rng, max_cluster_samples)
-    return pick_per_cluster(Z, labels, n_labelled, n_instances, n_neighbors=n_neighbors,
-                             preference=preference)
+    n_clusters = min(n_labelled + n_instances, n_labelled + Z_pool.shape[0])
+    if n_clusters <= KMEANS_MAX_CLUSTERS:
+        Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
+        labels = cluster_labels(Z, n_clusters, rng, max_cluster_samples)
+        return pick_per_cluster(Z, labels, n_labelled, n_instances, n_neighbors=n_neighbors,
+                                preference=preference)
+    cells = uncovered_clusters(Z_labelled, Z_pool, n_clusters - n_labelled, rng,
+                               max_cluster_samples)  # [N]
+    members = np.flatnonzero(cells >= 0)  # pool points of free clusters
+    if np.unique(cells[members]).size >= n_instances:
+        picks, scores = pick_per_cluster(
+            Z_pool[members], cells[members], 0, n_instances, n_neighbors=n_neighbors,
+            preference=None if preference is None else (lambda m: preference(members[m])))
+        return members[picks], scores
+    covered = np.flatnonzero(cells < 0)  # none without labelled points
+    labels = np.concatenate([np.arange(n_labelled), n_labelled + cells])  # [n + N]
+    if covered.size:
+        labels[n_labelled + covered] = _nearest(Z_pool[covered], Z_labelled)[0]
+    return pick_per_cluster(np.concatenate([Z_labelled, Z_pool]), labels, n_labelled,
+                            n_instances, n_neighbors=n_neighbors, preference=preference)
 
 
 def greedy_max_coverage(

@@ -374,7 +374,122 @@ def test_typiclust_representations(learner, digits_split):
 def test_large_pools_cluster_a_sample(learner, digits_split):
     _, _, X_pool = digits_split
     indices, _ = typiclust_sampling(learner, X_pool, 60, random_state=0, max_cluster_samples=150)
-    assert len(np.unique(indices)) == 60  # 90 clusters: MiniBatchKMeans on 150 of 230 points
+    assert len(np.unique(indices)) == 60  # 90 clusters: free centers from 150 sampled pool points
+
+
+def _naive_uncovered_clusters(Z_labelled, Z_pool, n_clusters, seed, max_cluster_samples):
+    """Seeding continued from the labelled points, then the free clusters, point by point."""
+    rng = np.random.RandomState(seed)
+    n_pool, n_labelled = len(Z_pool), len(Z_labelled)
+    size = max(max_cluster_samples, n_clusters)
+    sample = np.sort(rng.choice(n_pool, size, replace=False)) if n_pool > size else np.arange(n_pool)
+
+    def cover(z):
+        return min((np.linalg.norm(z - z_l) for z_l in Z_labelled), default=np.inf)
+
+    X = Z_pool[sample]
+    cost = np.array([cover(x) ** 2 for x in X])
+    n_trials = 2 + int(np.log(n_labelled + n_clusters))
+    seeds = []
+    for _ in range(n_clusters):
+        total = cost.sum()
+        if np.isfinite(total) and total > 0:
+            cumulative = np.cumsum(cost)
+            trials = [min(int(np.sum(cumulative <= draw)), len(X) - 1)
+                      for draw in rng.random_sample(n_trials) * total]
+        else:
+            trials = [rng.randint(len(X))]
+        costs = [np.minimum(cost, [np.linalg.norm(x - X[t]) ** 2 for x in X]) for t in trials]
+        best = int(np.argmin([c.sum() for c in costs]))
+        cost, seeds = costs[best], [*seeds, trials[best]]
+    centers = X[seeds]
+
+    def cell(z):
+        distances = [np.linalg.norm(z - c) for c in centers]
+        return int(np.argmin(distances)), min(distances)
+
+    cells = np.full(n_pool, -1)
+    extent = np.full(n_clusters, np.inf if n_labelled == 0 else -np.inf)
+    for i in sample:
+        nearest, distance = cell(Z_pool[i])
+        if distance < cover(Z_pool[i]):
+            cells[i] = nearest
+            extent[nearest] = max(extent[nearest], distance)
+    for i in np.setdiff1d(np.arange(n_pool), sample):
+        nearest, distance = cell(Z_pool[i])
+        if distance <= extent[nearest] and distance < cover(Z_pool[i]):
+            cells[i] = nearest
+    return cells
+
+
+@pytest.mark.parametrize(("n_labelled", "max_cluster_samples"), [(12, 1000), (12, 60), (0, 60)])
+def test_uncovered_clusters_equal_naive_seeding_and_assignment(n_labelled, max_cluster_samples):
+    Z = np.random.default_rng(5).normal(size=(12 + 150, 3))
+    Z_labelled, Z_pool = Z[:n_labelled], Z[12:]
+    cells = coverage.uncovered_clusters(Z_labelled, Z_pool, 15, np.random.RandomState(3),
+                                        max_cluster_samples)
+    expected = _naive_uncovered_clusters(Z_labelled, Z_pool, 15, 3, max_cluster_samples)
+    np.testing.assert_array_equal(cells, expected)
+    assert (cells >= 0).all() if n_labelled == 0 else (cells == -1).any()
+    assert len(np.unique(cells[cells >= 0])) == 15  # every free center holds its own point
+
+
+def _anchored_labels(Z_labelled, Z_pool, cells):
+    """All n + F cluster labels: covered pool points join their nearest labelled point."""
+    n = len(Z_labelled)
+    nearest = np.array([np.argmin(np.linalg.norm(Z_labelled - z, axis=1)) for z in Z_pool])
+    return np.concatenate([np.arange(n), np.where(cells >= 0, n + cells, nearest)])
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_typical_picks_beyond_kmeans_equal_pick_per_cluster_on_all_clusters(duplicates):
+    rng = np.random.default_rng(6)
+    Z_labelled = rng.normal(size=(40, 4))
+    if duplicates:  # every pool point but five repeats a labelled one: too few free clusters
+        Z_pool = np.concatenate([np.repeat(Z_labelled, 3, axis=0), rng.normal(size=(5, 4))])
+    else:
+        Z_pool = rng.normal(size=(150, 4))
+    weights = rng.uniform(0.5, 1.5, size=len(Z_pool))
+    for preference in [None, lambda members: weights[members]]:
+        indices, scores = coverage.typical_picks(
+            Z_labelled, Z_pool, 20, np.random.RandomState(1), n_neighbors=20,
+            max_cluster_samples=20_000, preference=preference)  # K = 60: beyond KMeans
+        cells = coverage.uncovered_clusters(Z_labelled, Z_pool, 20, np.random.RandomState(1),
+                                            20_000)
+        assert (len(np.unique(cells[cells >= 0])) < 20) == duplicates
+        expected = coverage.pick_per_cluster(
+            np.concatenate([Z_labelled, Z_pool]), _anchored_labels(Z_labelled, Z_pool, cells),
+            40, 20, n_neighbors=20, preference=preference)
+        np.testing.assert_array_equal(indices, expected[0])
+        np.testing.assert_array_equal(scores, expected[1])
+        assert len(np.unique(indices)) == 20
+
+
+def test_typical_picks_beyond_kmeans_take_integer_codes():
+    rng = np.random.default_rng(7)
+    Z_labelled, Z_pool = rng.integers(0, 4, size=(45, 3)), rng.integers(0, 4, size=(300, 3))
+    for max_cluster_samples in [20_000, 100]:  # many duplicates: the fallback runs too
+        picks = [coverage.typical_picks(Z_labelled.astype(dtype), Z_pool.astype(dtype), 60,
+                                        np.random.RandomState(0), n_neighbors=20,
+                                        max_cluster_samples=max_cluster_samples)
+                 for dtype in (np.int64, np.float64)]
+        np.testing.assert_array_equal(picks[0][0], picks[1][0])
+        assert len(np.unique(picks[0][0])) == 60
+
+
+def test_typiclust_beyond_kmeans_picks_the_most_typical_point_of_each_free_cluster(
+        learner, digits_split):
+    X_labelled, _, X_pool = digits_split
+    indices, scores = typiclust_sampling(learner, X_pool, 25, random_state=2)  # K = 55
+    cells = coverage.uncovered_clusters(X_labelled, X_pool, 25, np.random.RandomState(2), 20_000)
+    sizes = np.bincount(cells[cells >= 0], minlength=25)
+    np.testing.assert_array_equal(np.sort(cells[indices]), np.arange(25))  # one per free cluster
+    assert np.all(np.diff(sizes[cells[indices]]) <= 0)  # largest first
+    for index, score in zip(indices, scores, strict=True):
+        members = np.flatnonzero(cells == cells[index])
+        tau = typicality(X_pool[members])
+        assert index == members[np.argmax(tau)]
+        np.testing.assert_allclose(score, tau.max())
 
 
 # ---------------------------------------------------------------------- ProbCover

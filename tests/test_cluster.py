@@ -13,6 +13,7 @@ from modAL.models import ActiveLearner
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
+from modal_ibal import coverage
 from modal_ibal.baselines import typicality, typiclust_sampling
 from modal_ibal.cluster import disagreement_ranks, ibal_cluster_sampling
 from modal_ibal.strategies import labelled_view, representer_importance
@@ -78,6 +79,25 @@ def test_one_pick_per_uncovered_cluster_by_the_weighted_typicality(blobs6, beta)
         np.testing.assert_allclose(score, value, rtol=1e-12)
         if beta == 1e4:  # the preference dominates: the most disagreeing member
             assert disagreement[index] == disagreement[members].max()
+
+
+@pytest.mark.parametrize("beta", [0.0, 3.0])
+def test_beyond_kmeans_one_pick_per_free_cluster_by_the_weighted_typicality(learner, beta):
+    learner, X_pool = learner  # 30 labelled, 300 in the pool: K = 30 + 25 > 50 clusters
+    indices, scores = ibal_cluster_sampling(learner, X_pool, 25, beta=beta, random_state=4)
+    if beta == 0.0:
+        np.testing.assert_array_equal(indices, typiclust_sampling(learner, X_pool, 25,
+                                                                  random_state=4)[0])
+    cells = coverage.uncovered_clusters(learner.X_training, X_pool, 25, np.random.RandomState(4),
+                                        20_000)
+    np.testing.assert_array_equal(np.sort(cells[indices]), np.arange(25))
+    view = labelled_view(learner, X_pool)
+    disagreement = -representer_importance(view, reading="target")
+    for index, score in zip(indices, scores, strict=True):
+        expected, value = _naive_pick(np.flatnonzero(cells == cells[index]), X_pool,
+                                      disagreement, beta)
+        assert index == expected
+        np.testing.assert_allclose(score, value, rtol=1e-12)
 
 
 def test_ranks_share_ties_and_scale_to_unit_interval():

@@ -88,8 +88,9 @@ def ibal_cluster_sampling(
     reading : str, default='target'
         The IBAL reading (:mod:`modal_ibal.representer`); the score is its negation.
     max_cluster_samples : int, default=20000
-        Labelled + pool sizes beyond this fit the clustering on a random sample of
-        this many points, then assign every point to its nearest center.
+        As in :func:`modal_ibal.strategies.typiclust_sampling`: the sample the
+        clustering is fitted on (up to 50 clusters) or the free centers are drawn
+        from (beyond) when the pool is larger.
     layer : str, optional
         Name of the final ``nn.Linear`` of a skorch module.
     batch_size : int, default=4096
@@ -109,7 +110,9 @@ def ibal_cluster_sampling(
        :math:`s_i` disagrees most with the labelled set (IBAL's argmin).
     2. Cluster labelled + pool with k-means++ into :math:`K = n + B` clusters; drop
        the clusters holding a labelled point and keep the :math:`B` largest of the
-       rest (as :func:`modal_ibal.strategies.typiclust_sampling`).
+       rest (as :func:`modal_ibal.strategies.typiclust_sampling`: KMeans up to 50
+       clusters, beyond that the labelled points as the covered centers and
+       :math:`B` free centers seeded from them).
     3. In each kept cluster pick
 
     .. math::  \arg\max_i\; \tau_i \, e^{-\beta r_i},

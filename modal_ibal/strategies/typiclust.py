@@ -51,8 +51,10 @@ def typiclust_sampling(
     n_neighbors : int, default=20
         Neighbours for the typicality.
     max_cluster_samples : int, default=20000
-        Labelled + pool sizes beyond this fit the clustering on a random sample of
-        this many points, then assign every point to its nearest center.
+        Up to 50 clusters: labelled + pool sizes beyond this fit the clustering on
+        a random sample of this many points, then assign every point to its nearest
+        center. Beyond 50: pools larger than this draw the free centers from a
+        random sample of this many pool points.
     layer : str, optional
         Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
     batch_size : int, default=4096
@@ -68,15 +70,26 @@ def typiclust_sampling(
     Notes
     -----
     Labelled and pool points are clustered together with k-means++ into
-    :math:`K = n + B` clusters (KMeans up to 50 clusters, MiniBatchKMeans
-    beyond). Clusters holding a labelled point are covered; from the :math:`B`
-    largest uncovered clusters TypiClust takes the point of highest
+    :math:`K = n + B` clusters. Clusters holding a labelled point are covered;
+    from the :math:`B` largest uncovered clusters TypiClust takes the point of highest
 
     .. math::  \tau(x) = \Big(\frac1k \sum_{x' \in \mathrm{kNN}(x)} \lVert z - z' \rVert_2\Big)^{-1},
                \qquad k = \min(20, |\mathrm{cluster}| - 1)
 
     (:func:`modal_ibal.coverage.typicality`). The authors also skip clusters of fewer than 5
     points; here size only orders the clusters.
+
+    Up to 50 clusters the clustering is KMeans. Beyond, the labelled points are
+    the centers of the :math:`n` covered clusters and only the :math:`B` free
+    centers are drawn, by greedy k-means++ seeding continued from the labelled
+    points, without Lloyd refinement (:func:`modal_ibal.coverage.uncovered_clusters`).
+    This replaced scikit-learn's MiniBatchKMeans over all :math:`n + B` clusters,
+    whose k-means++ seeding and assignment of every point to every center made a
+    query at :math:`N = 100{,}000`, :math:`n = 5{,}000`, :math:`B = 100` take 9.1 s,
+    10.6x modAL's ``entropy_sampling`` on the same 64-64-10 skorch MLP; it now takes
+    0.47 s, 0.54x (one thread, a loaded 2-core machine; ``python -m
+    benchmarks.coverage_speed``). On digits (10 seeds, B = 20, up to 200 labels)
+    the change moved TypiClust's AULC by +0.006 ± 0.002 (paired).
 
     ``random_state``: Seeds the k-means++ clustering (and the sample clustered for large
     pools).
