@@ -23,7 +23,7 @@ full search
     ``--search-pool`` below ``--pool`` both times are scaled by ``pool / search-pool``
     (the search is linear in the pool) and the table says so.
 cache update
-    A :class:`modal_ibal.distance.LabelledDistanceCache` is filled with the whole pool
+    A :class:`modal_ibal.distance_cache.LabelledDistanceCache` is filled with the whole pool
     (one full search, timed), then ``--rounds`` rounds of modAL's loop: the ``--new``
     pool rows farthest from the labelled set are appended to the labelled codes and
     ``np.delete``-d from the pool (untimed), and the cache is called (timed). The last
@@ -66,7 +66,8 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from modal_ibal import MLPAutoencoder, ibal_sampling
-from modal_ibal.distance import LabelledDistanceCache, nearest_labelled_index
+from modal_ibal.distance import nearest_labelled_index
+from modal_ibal.distance_cache import LabelledDistanceCache
 
 NOISE = 0.1
 ENTROPY_INSTANCES = 10

@@ -8,12 +8,8 @@ from ._compat import patch_modal_check_X_y
 from .autoencoder import ConvAutoencoder, MLPAutoencoder
 from .coverage import typicality
 from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
-from .distance import (
-    LabelledDistanceCache,
-    nearest_labelled_distance,
-    nearest_labelled_index,
-    normalise_by_max,
-)
+from .distance import nearest_labelled_distance, nearest_labelled_index, normalise_by_max
+from .distance_cache import LabelledDistanceCache
 from .embedding import CachedEmbedding, embed
 from .extract import LastLayer, LastLayerOutputs, last_layer
 from .learner import labelled_view

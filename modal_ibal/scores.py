@@ -13,7 +13,8 @@ import numpy as np
 
 from ._random import preserved_global_random_state
 from ._validation import is_tensor
-from .distance import LabelledDistanceCache, nearest_labelled_distance, normalise_by_max
+from .distance import nearest_labelled_distance, normalise_by_max
+from .distance_cache import LabelledDistanceCache
 from .embedding import embed
 from .extract import (
     LastLayerOutputs,

@@ -9,11 +9,11 @@ from scipy.spatial.distance import cdist
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal.distance import (
-    LabelledDistanceCache,
     nearest_labelled_distance,
     nearest_labelled_index,
     normalise_by_max,
 )
+from modal_ibal.distance_cache import LabelledDistanceCache
 
 
 def _brute_force(Z_pool, Z_labelled):

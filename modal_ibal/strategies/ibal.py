@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool, is_dask_array
-from ..distance import LabelledDistanceCache
+from ..distance_cache import LabelledDistanceCache
 from ..distributed import (
     dask_ibal_distance_sampling,
     dask_ibal_sampling,

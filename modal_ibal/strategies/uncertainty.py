@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_pool, check_positive_int, is_dask_array
-from ..distance import LabelledDistanceCache
+from ..distance_cache import LabelledDistanceCache
 from ..distributed import (
     dask_entropy_distance_sampling,
     dask_rowwise_sampling,
