@@ -115,3 +115,14 @@ def test_one_tiny_run_writes_every_strategy_and_resumes(tmp_path):
 def test_report_only_with_nothing_finished_says_so(tmp_path):
     with pytest.raises(RuntimeError, match="No seed of 'tiny' finished every strategy"):
         peers.run_peers(TINY, [0], tmp_path / "empty", report_only=True, progress=False)
+
+
+def test_command_line_parses_and_refuses_unknown_names(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        peers.main(["--help"])
+    assert exit_info.value.code == 0 and "--stop-at" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"--datasets must name some of synthetic.*Got 'mnist'"):
+        peers.main(["--datasets", "mnist"])
+    with pytest.raises(SystemExit):
+        peers.main(["--stop-at", "late"])
+    assert "--stop-at must be a UTC time HH:MM. Got 'late' instead." in capsys.readouterr().err
