@@ -22,8 +22,8 @@ AULC of accuracy, paired AULC differences against ``random`` and against
 time per round with its ratio to ``skal-maxherding``'s. Every run is saved as
 it finishes and kept on the next call (the runner's ``resume=True``), so an
 interrupted benchmark continues where it stopped; ``--stop-at HH:MM`` (UTC)
-starts no new seed after that time, and the report covers the seeds that every
-strategy finished.
+starts no new seed after that time, ``--report-only`` runs nothing, and the
+report covers the seeds that every strategy finished.
 
 scikit-activeml is a benchmark-only dependency (the ``bench`` extra)::
 
