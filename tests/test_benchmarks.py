@@ -107,7 +107,7 @@ def test_size_lists_are_validated(text):
         query_speed.parser().parse_args(["--sizes", text])
 
 
-@pytest.mark.parametrize("name", ["query_speed", "nearest_labelled", "herding_speed",
+@pytest.mark.parametrize("name", ["query_speed", "nearest_labelled", "herding_speed", "peers",
                                   "dask_pool", "coverage_speed"])
 def test_every_benchmark_command_line_parses(name, capsys):
     import importlib
