@@ -32,10 +32,10 @@ from modal_ibal.baselines import (
 )
 from modal_ibal.cluster import ibal_cluster_sampling
 from modal_ibal.extract import last_layer
-from modal_ibal.strategies import badge, herding_sampling
+from modal_ibal.strategies import badge, default_sampling, herding_sampling
 
 STRATEGIES = {**BASELINE_STRATEGIES, "ibal_cluster": ibal_cluster_sampling,
-              "herding": herding_sampling}
+              "herding": herding_sampling, "default": default_sampling}
 N_INSTANCES = 5
 
 

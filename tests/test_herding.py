@@ -360,3 +360,13 @@ def test_small_blocks_give_the_same_graph_and_picks(monkeypatch):
     np.testing.assert_array_equal(blocked.toarray(), graph.toarray())
     np.testing.assert_array_equal(greedy_kernel_herding(blocked, 5, 15)[0], picks[0])
     np.testing.assert_allclose(greedy_kernel_herding(blocked, 5, 15)[1], picks[1], rtol=1e-12)
+
+
+def test_default_sampling_is_margin_weighted_herding(learner, split):
+    from modal_ibal import default_sampling
+
+    _, _, X_pool = split
+    expected = herding_sampling(learner, X_pool, 6, weights="margin")
+    got = default_sampling(learner, X_pool, 6)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1])

@@ -16,6 +16,7 @@ module                 strategies
 ``typiclust``          :func:`typiclust_sampling` (Hacohen et al. 2022)
 ``probcover``          :func:`probcover_sampling` (Yehuda et al. 2022)
 ``herding``            :func:`herding_sampling`: MaxHerding (Bae et al. 2024), UHerding-style weights
+``default``            :func:`default_sampling`: the measured recommendation (margin-weighted herding)
 ``cluster_ibal``       :func:`ibal_cluster_sampling`: TypiClust's clusters, IBAL inside
 ``budget_switch``      :func:`ibal_budget_switch_sampling`: cluster-IBAL, then IBAL-D
 =====================  ============================================================
@@ -46,6 +47,7 @@ from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
 from .cluster_ibal import disagreement_ranks, ibal_cluster_sampling
 from .contract import QueryStrategy, follows_contract
 from .coreset import coreset_sampling
+from .default import default_sampling
 from .herding import herding_sampling
 from .ibal import ibal_distance_sampling, ibal_sampling
 from .probcover import probcover_sampling, purity_radius
@@ -69,6 +71,7 @@ __all__ = [
     "StrategyEntry",
     "badge_sampling",
     "coreset_sampling",
+    "default_sampling",
     "disagreement_ranks",
     "entropy_distance_sampling",
     "entropy_distance_scores",
@@ -175,6 +178,8 @@ def _entries() -> tuple[StrategyEntry, ...]:
         StrategyEntry("uherding", herding_sampling,
                       "kernel coverage weighted by margin uncertainty (as UHerding, Bae et al., "
                       "2025)", {"weights": "margin"}),
+        StrategyEntry("default", default_sampling,
+                      "the recommended strategy: kernel coverage weighted by margin uncertainty"),
         StrategyEntry("ibal-cluster", ibal_cluster_sampling,
                       "coverage-aware IBAL: typicality x softened IBAL rank in the largest "
                       "uncovered k-means clusters of the inputs"),
