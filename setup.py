@@ -33,7 +33,8 @@ setup(
         "bench": ["scikit-activeml>=1.0.1"],  # peers measured side by side; never at run time
         "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
         "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
-                 "dask[array]>=2024.8", "distributed>=2024.8"],
+                 "dask[array]>=2024.8", "distributed>=2024.8",
+                 "scikit-activeml>=1.0.1"],  # the peer checked against in the tests
     },
     entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
     license="MIT",
