@@ -33,6 +33,7 @@ __all__ = [
     "labelled_distance",
     "margin_weights",
     "modal_entropy",
+    "modal_margin",
     "pool_probabilities",
     "predictive_entropy",
 ]
@@ -238,6 +239,26 @@ def pool_probabilities(
         return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)
 
 
+def modal_margin(probas: np.ndarray) -> np.ndarray:
+    r"""The top-two margin as modAL's ``classifier_margin`` computes it.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        :math:`p_{(1)} - p_{(2)}`, the gap between the two largest probabilities;
+        0 for a one-column output, as in modAL.
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.shape[1] < 2:
+        return np.zeros(probas.shape[0])  # modAL's convention for one column
+    top = np.partition(probas, -2, axis=1)  # [N, C]
+    return top[:, -1] - top[:, -2]
+
+
 def margin_weights(probas: np.ndarray) -> np.ndarray:
     r"""Uncertainty weights :math:`1 - (p_{(1)} - p_{(2)})`: 1 at a tie, 0 when certain.
 
@@ -251,8 +272,4 @@ def margin_weights(probas: np.ndarray) -> np.ndarray:
         One minus the gap between the two largest probabilities; 1 for a
         one-column output (modAL's margin is 0 there).
     """
-    probas = np.asarray(probas, dtype=np.float64)
-    if probas.shape[1] < 2:
-        return np.ones(probas.shape[0])
-    top = np.partition(probas, -2, axis=1)  # [N, C]
-    return 1.0 - (top[:, -1] - top[:, -2])
+    return 1.0 - modal_margin(probas)

@@ -21,7 +21,13 @@ from ..distributed import (
 from ..embedding import check_embedding
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import fitted_estimator, labelled_view
-from ..scores import DEFAULT_GAMMA, entropy_distance_scores, modal_entropy, pool_probabilities
+from ..scores import (
+    DEFAULT_GAMMA,
+    entropy_distance_scores,
+    modal_entropy,
+    modal_margin,
+    pool_probabilities,
+)
 from ..selection import select_highest, select_lowest
 from .contract import follows_contract
 
@@ -121,12 +127,7 @@ def margin_sampling(
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
-    if probas.shape[1] == 1:
-        margin = np.zeros(probas.shape[0])  # modAL's convention for one column
-    else:
-        top = np.partition(probas, -2, axis=1)  # [N, C]
-        margin = top[:, -1] - top[:, -2]  # [N]
-    return select_lowest(margin, n_instances, warn_ties=True)
+    return select_lowest(modal_margin(probas), n_instances, warn_ties=True)
 
 
 @follows_contract
