@@ -1,4 +1,4 @@
-r"""TypiClust and cluster-IBAL query time against modAL's ``entropy_sampling``.
+r"""Coverage strategies' query time against modAL's ``entropy_sampling``.
 
 ::
 
@@ -9,9 +9,10 @@ r"""TypiClust and cluster-IBAL query time against modAL's ``entropy_sampling``.
 One process, one fitted skorch net (the 64-64-10 MLP of :mod:`benchmarks.workloads`)
 and one float32 pool of ``--pool`` 64-d points. For each labelled-set size in
 ``--labelled`` it times, on the same net, pool and labelled set, a query of
-``--batch`` points by modAL's ``entropy_sampling``, :func:`modal_ibal.typiclust_sampling`
-and :func:`modal_ibal.ibal_cluster_sampling` (``representation='inputs'``,
-``random_state=0``): the median of up to ``--repeats`` calls, stopping once a
+``--batch`` points by modAL's ``entropy_sampling``, :func:`modal_ibal.typiclust_sampling`,
+:func:`modal_ibal.ibal_cluster_sampling` (``representation='inputs'``,
+``random_state=0``), :func:`modal_ibal.herding_sampling` and
+:func:`modal_ibal.default_sampling` (their defaults): the median of up to ``--repeats`` calls, stopping once a
 strategy's calls have used ``--budget`` seconds (:func:`benchmarks.timing.time_runs`).
 Every strategy ran once on a 2,000-point pool before. ``--profile`` also writes a
 cProfile listing of one TypiClust query per labelled-set size.
@@ -35,7 +36,12 @@ from pathlib import Path
 
 from modAL.uncertainty import entropy_sampling as modal_entropy_sampling
 
-from modal_ibal import ibal_cluster_sampling, typiclust_sampling
+from modal_ibal import (
+    default_sampling,
+    herding_sampling,
+    ibal_cluster_sampling,
+    typiclust_sampling,
+)
 
 from .report import load_average, machine
 from .timing import thread_limit, time_runs
@@ -46,7 +52,7 @@ ENTROPY = "modAL entropy_sampling"
 
 def _queries(workload: Workload, n_pool: int, n_labelled: int,
              n_instances: int) -> dict[str, Callable[[], object]]:
-    """The three timed queries on the pool and labelled prefixes."""
+    """The timed queries on the pool and labelled prefixes."""
     net, X_pool = workload.net, workload.pool[:n_pool]
     labelled = {"X_labelled": workload.X_labelled[:n_labelled],
                 "y_labelled": workload.y_labelled[:n_labelled]}
@@ -56,6 +62,8 @@ def _queries(workload: Workload, n_pool: int, n_labelled: int,
             net, X_pool, n_instances, random_state=0, **labelled),
         "ibal_cluster_sampling": lambda: ibal_cluster_sampling(
             net, X_pool, n_instances, random_state=0, **labelled),
+        "herding_sampling": lambda: herding_sampling(net, X_pool, n_instances, **labelled),
+        "default_sampling": lambda: default_sampling(net, X_pool, n_instances, **labelled),
     }
 
 
@@ -94,7 +102,7 @@ def markdown(rows: list[tuple[str, str, float, int]], *, command: str, loads: tu
     entropy = {case: seconds for case, name, seconds, _ in rows if name == ENTROPY}
     info = machine()
     lines = [
-        "# TypiClust and cluster-IBAL against modAL's entropy_sampling", "",
+        "# Coverage strategies against modAL's entropy_sampling", "",
         f"Command: `{command}`", "",
         f"Machine: {', '.join(f'{k}: {v}' for k, v in info.items())}; threads: "
         f"{threads or 'library defaults'}; load average (1/5/15 min) before {loads[0]}, "

@@ -55,6 +55,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -63,11 +68,14 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import NearestNeighbors
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
 from benchmarks.memory import peak_extra
 from benchmarks.workloads import sample_pool
 from modal_ibal.coverage import greedy_kernel_herding, knn_kernel_graph
+from modal_ibal.datasets import load_fashion_mnist
+from modal_ibal.neighbours import exact_neighbours, partitioned_neighbours
 from modal_ibal.strategies import (
     herding_sampling,
     margin_sampling,
@@ -137,6 +145,85 @@ def measure_greedy(n_points: int, n_neighbors: int, n_labelled: int, n_instances
             "peak_extra_mb": extra / 2**20, "peak_rss_mb": peak / 2**20}
 
 
+# ----------------------------------------------------------------------------- peer
+
+
+def measure_peer_one(n_pool: int, n_labelled: int, n_instances: int) -> dict:
+    """One query of scikit-activeml's MaxHerding and of ``herding_sampling`` on one pool.
+
+    The same ``speed`` pool, labelled set and LogisticRegression; scikit-activeml
+    on its defaults (RBF kernel, ``gamma = 1/d``, the dense kernel over all
+    points), through :func:`benchmarks.peers.skactiveml_strategy`.
+    """
+    from skactiveml.pool import MaxHerding
+
+    from benchmarks.peers import skactiveml_strategy
+
+    X = speed_pool(n_pool + n_labelled, 64)
+    X_labelled, X_pool = X[:n_labelled], X[n_labelled:]
+    y_labelled = np.arange(n_labelled) % 10
+    model = LogisticRegression(max_iter=200).fit(X_labelled, y_labelled)
+    row = {"n_pool": n_pool, "n_labelled": n_labelled, "n_instances": n_instances}
+    for name, strategy in (("skactiveml MaxHerding", skactiveml_strategy(MaxHerding)),
+                           ("herding_sampling", herding_sampling)):
+        query = functools.partial(strategy, model, X_pool, n_instances, X_labelled=X_labelled,
+                                  y_labelled=y_labelled)
+        start = time.perf_counter()
+        extra, _ = peak_extra(query)
+        row[f"{name} s"] = time.perf_counter() - start
+        row[f"{name} peak extra MB"] = extra / 2**20
+    return row
+
+
+def measure_peer(sizes: Sequence[int], n_labelled: int, n_instances: int,
+                 timeout: float) -> list[dict]:
+    """:func:`measure_peer_one` per size, each in a fresh process with a time limit.
+
+    A size that runs out of time or memory (address space capped at 70% of the
+    machine's memory, so that a dense kernel fails with a MemoryError instead of
+    waking the kernel's out-of-memory killer) is reported as not finished, and
+    the larger sizes are not tried.
+    """
+    limit = int(0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    rows = []
+    for size in sizes:
+        command = [sys.executable, "-m", "benchmarks.herding_speed", "peer-one",
+                   str(size), str(n_labelled), str(n_instances)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  preexec_fn=cap_memory)
+        except subprocess.TimeoutExpired:
+            rows.append({"n_pool": size, "finished": f"no: over {timeout:.0f} s"})
+            break
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            rows.append({"n_pool": size, "finished": f"no: exit {done.returncode}, {reason}"})
+            break
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]) | {"finished": "yes"})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def peer_table(rows: list[dict]) -> str:
+    """Markdown: per pool size, both strategies' seconds and peak extra memory."""
+    lines = ["| pool | scikit-activeml MaxHerding | herding_sampling | ratio |",
+             "|---|---|---|---|"]
+    for row in rows:
+        if row["finished"] != "yes":
+            lines.append(f"| {row['n_pool']:,} | did not finish ({row['finished'][4:]}) | | |")
+            continue
+        peer, ours = "skactiveml MaxHerding", "herding_sampling"
+        lines.append(f"| {row['n_pool']:,} | {row[peer + ' s']:.2f} s, "
+                     f"{row[peer + ' peak extra MB']:,.0f} MB | {row[ours + ' s']:.2f} s, "
+                     f"{row[ours + ' peak extra MB']:,.0f} MB | "
+                     f"{row[peer + ' s'] / row[ours + ' s']:.1f}x |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- curves
 
 
@@ -146,14 +233,28 @@ def _model(kind: str):
     raise ValueError(f"The 'model' option must be 'logreg'. Got {kind!r} instead.")
 
 
-def learning_curve(strategy: Callable, seed: int, model: str = "logreg") -> np.ndarray:
+def _dataset(name: str, seed: int, pool_size: int | None) -> tuple[np.ndarray, ...]:
+    """(X_train, X_test, y_train, y_test): digits (30% test) or Fashion-MNIST (2,000 test)."""
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = (X / 16.0).astype(np.float32)
+        return tuple(train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed))
+    if name == "fashion-mnist":
+        X, y = load_fashion_mnist()
+        X = X.reshape(len(X), -1)
+        chosen = np.random.default_rng(seed).choice(len(X), (pool_size or 20_000) + 2_000,
+                                                    replace=False)
+        return tuple(train_test_split(X[chosen], y[chosen], test_size=2_000, stratify=y[chosen],
+                                      random_state=seed))
+    raise ValueError(f"The 'dataset' option must be 'digits' or 'fashion-mnist'. Got {name!r}.")
+
+
+def learning_curve(strategy: Callable, seed: int, model: str = "logreg",
+                   dataset: str = "digits", pool_size: int | None = None) -> np.ndarray:
     """Test accuracy after each of the 10 rounds (10, 20, ..., 100 labels)."""
     from modAL.models import ActiveLearner
 
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
-                                                        random_state=seed)
+    X_train, X_test, y_train, y_test = _dataset(dataset, seed, pool_size)
     rng = np.random.default_rng(seed)
     start = rng.choice(len(X_train), _INITIAL, replace=False)
     pool = np.setdiff1d(np.arange(len(X_train)), start)
@@ -184,17 +285,57 @@ def curve_strategies(neighbours: Sequence[str], widths: Sequence[str],
     return chosen
 
 
-def run_curves(seeds: int, neighbours: Sequence[str], widths: Sequence[str],
-               weights: Sequence[str], model: str) -> dict[str, np.ndarray]:
+def run_curves(strategies: dict[str, Callable], seeds: int, model: str = "logreg",
+               dataset: str = "digits", pool_size: int | None = None) -> dict[str, np.ndarray]:
     """{strategy: AULC per seed}, printing each strategy's line as it finishes."""
     results = {}
-    for name, strategy in curve_strategies(neighbours, widths, weights).items():
+    for name, strategy in strategies.items():
         start = time.perf_counter()
-        curves = np.stack([learning_curve(strategy, seed, model) for seed in range(seeds)])
+        curves = np.stack([learning_curve(strategy, seed, model, dataset, pool_size)
+                           for seed in range(seeds)])
         results[name] = curves.mean(axis=1)  # [seeds]
         print(f"{name:28s} AULC {results[name].mean():.4f}  acc@100 "
               f"{curves[:, -1].mean():.4f}  ({time.perf_counter() - start:.1f} s)", flush=True)
     return results
+
+
+def search_strategies() -> dict[str, Callable]:
+    """Random, and the default strategy's herding with the exact and the partitioned search."""
+    return {"random": random_sampling} | {
+        f"uherding {algorithm}": functools.partial(herding_sampling, weights="margin",
+                                                   algorithm=algorithm)
+        for algorithm in ("brute", "partitioned")}
+
+
+def measure_recall(Z: np.ndarray, n_neighbors: int, n_probe: int = 2_000) -> dict:
+    """Share of the exact neighbours the partitioned search finds, and both searches' seconds."""
+    start = time.perf_counter()
+    found, _ = partitioned_neighbours(Z, n_neighbors)
+    partitioned = time.perf_counter() - start
+    probe = np.random.default_rng(0).choice(len(Z), min(n_probe, len(Z)), replace=False)
+    start = time.perf_counter()
+    if len(Z) <= 50_000:
+        truth, _ = exact_neighbours(Z, n_neighbors)
+        exact = time.perf_counter() - start
+        truth = truth[probe]
+    else:  # the probed rows only; the exact time is not measured
+        truth = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(Z).kneighbors(
+            Z[probe], return_distance=False)
+        exact = float("nan")
+    hits = (found[probe][:, :, None] == truth[:, None, :]).any(axis=2)  # [p, k]
+    return {"n_points": len(Z), "n_dims": Z.shape[1], "recall": float(hits.mean()),
+            "partitioned_s": partitioned, "exact_s": exact}
+
+
+def recall_points(name: str, n_points: int) -> np.ndarray:
+    """Unit-normalised rows: ``speed`` pool rows (64-d) or Fashion-MNIST pixels (784-d)."""
+    if name == "fashion-mnist":
+        X, _ = load_fashion_mnist()
+        X = X[np.random.default_rng(0).choice(len(X), n_points, replace=False)]
+        X = X.reshape(n_points, -1)
+    else:
+        X = speed_pool(n_points, 64)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 def _paired(aulc: np.ndarray, base: np.ndarray) -> str:
@@ -204,17 +345,13 @@ def _paired(aulc: np.ndarray, base: np.ndarray) -> str:
     return f"{difference.mean():+.4f} +- {error:.4f}"
 
 
-def curve_table(results: dict[str, np.ndarray]) -> str:
-    """Markdown: mean AULC and its paired differences to random, TypiClust and the default.
-
-    The default is the first herding row (put ``20``, ``rule`` and ``none`` first).
-    """
-    default = next(name for name in results if name.startswith("herding"))
-    lines = [f"| strategy | AULC | - random | - typiclust | - {default} |", "|---|---|---|---|---|"]
+def curve_table(results: dict[str, np.ndarray], references: Sequence[str]) -> str:
+    """Markdown: mean AULC and its paired differences to each of the ``references`` rows."""
+    lines = ["| strategy | AULC | " + " | ".join(f"- {name}" for name in references) + " |",
+             "|---|---|" + "---|" * len(references)]
     for name, aulc in results.items():
-        lines.append(f"| {name} | {aulc.mean():.4f} | {_paired(aulc, results['random'])} | "
-                     f"{_paired(aulc, results['typiclust'])} | "
-                     f"{_paired(aulc, results[default])} |")
+        lines.append(f"| {name} | {aulc.mean():.4f} | "
+                     + " | ".join(_paired(aulc, results[ref]) for ref in references) + " |")
     return "\n".join(lines)
 
 
@@ -245,6 +382,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     curves.add_argument("--widths", default="rule,0.1,0.2,0.5,1.0,5.657")
     curves.add_argument("--weights", default="none,margin")
     curves.add_argument("--model", default="logreg")
+    search = commands.add_parser("search", help="exact against partitioned neighbour search")
+    search.add_argument("--seeds", type=int, default=10)
+    search.add_argument("--dataset", default="fashion-mnist")
+    search.add_argument("--pool", type=int, default=20_000)
+    peer = commands.add_parser("peer", help="scikit-activeml's MaxHerding side by side")
+    peer.add_argument("--sizes", type=_ints, default=[5_000, 10_000, 20_000, 40_000])
+    peer.add_argument("--labelled", type=int, default=100)
+    peer.add_argument("--instances", type=int, default=10)
+    peer.add_argument("--timeout", type=float, default=900.0)
+    one = commands.add_parser("peer-one", help=argparse.SUPPRESS)
+    one.add_argument("size", type=int)
+    one.add_argument("labelled", type=int)
+    one.add_argument("instances", type=int)
+    recall = commands.add_parser("recall", help="share of true neighbours found")
+    recall.add_argument("--points", default="speed:100000,fashion-mnist:20000")
+    recall.add_argument("--n-neighbors", type=int, default=20)
     args = parser.parse_args(argv)
     if args.command == "speed":
         for size in args.sizes:
@@ -255,10 +408,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         for size in args.sizes:
             print(measure_greedy(size, args.n_neighbors, args.labelled, args.instances),
                   flush=True)
+    elif args.command == "peer":
+        print(peer_table(measure_peer(args.sizes, args.labelled, args.instances, args.timeout)))
+    elif args.command == "peer-one":
+        print(json.dumps(measure_peer_one(args.size, args.labelled, args.instances)))
+    elif args.command == "recall":
+        for item in args.points.split(","):
+            name, size = item.split(":")
+            print(measure_recall(recall_points(name, int(size)), args.n_neighbors), flush=True)
+    elif args.command == "search":
+        results = run_curves(search_strategies(), args.seeds, "logreg", args.dataset, args.pool)
+        print(curve_table(results, ["random", "uherding brute"]))
     else:
-        results = run_curves(args.seeds, args.n_neighbors.split(","), args.widths.split(","),
-                             args.weights.split(","), args.model)
-        print(curve_table(results))
+        strategies = curve_strategies(args.n_neighbors.split(","), args.widths.split(","),
+                                      args.weights.split(","))
+        results = run_curves(strategies, args.seeds, args.model)
+        default = next(name for name in results if name.startswith("herding"))
+        print(curve_table(results, ["random", "typiclust", default]))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ._validation import as_numpy, check_n_instances, check_positive_int
+from ._validation import check_n_instances, check_positive_int
+from .neighbours import check_algorithm, check_points, nearest_neighbours
 from .selection import select_highest
 
 __all__ = [
@@ -424,7 +425,6 @@ def greedy_max_coverage(
     return np.asarray(picks, dtype=np.int64), np.asarray(gains)
 
 
-_SEARCH_ELEMENTS = 1 << 21  # neighbour coordinates compared per block: 16 MiB of float64
 _GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 
 
@@ -447,20 +447,12 @@ def check_bandwidth(bandwidth: Any) -> float | None:
     return float(bandwidth)
 
 
-def _check_points(Z: Any) -> np.ndarray:
-    Z = as_numpy(Z)
-    if Z.ndim != 2 or Z.dtype.kind not in "biuf" or Z.shape[0] == 0:
-        raise ValueError(
-            "The 'Z' parameter must be a non-empty numeric array of shape (n_samples, n_dims). "
-            f"Got dtype {Z.dtype} and shape {Z.shape} instead."
-        )
-    if not np.isfinite(Z).all():
-        raise ValueError("The 'Z' parameter holds NaN or infinite values.")
-    return Z if Z.dtype.kind == "f" else Z.astype(np.float64)
-
-
 def knn_kernel_graph(
-    Z: np.ndarray, n_neighbors: int = DEFAULT_N_NEIGHBORS, bandwidth: float | None = None
+    Z: np.ndarray,
+    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    bandwidth: float | None = None,
+    *,
+    algorithm: str = "auto",
 ) -> sp.csr_matrix:
     r"""Gaussian kernel truncated to each point's nearest neighbours, as a symmetric sparse graph.
 
@@ -475,6 +467,10 @@ def knn_kernel_graph(
         :math:`h > 0`. Default: the median over the points of the distance to their
         :math:`k`-th neighbour (the point itself being the first), so a typical
         point's farthest neighbour gets kernel value :math:`e^{-1/2}`.
+    algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
+        The neighbour search (:func:`modal_ibal.neighbours.nearest_neighbours`):
+        exact, approximate by partition, or exact up to 10,000 points and
+        partitioned above.
 
     Returns
     -------
@@ -487,45 +483,35 @@ def knn_kernel_graph(
     -----
     .. math::  k(x, c) = \exp\!\Big(-\frac{\lVert z_x - z_c \rVert_2^2}{2 h^2}\Big)
 
-    The neighbours come from an exact brute-force search (scikit-learn's
-    ``NearestNeighbors(algorithm='brute')``, which streams the distances in
-    blocks, never :math:`M \times M`), queried in blocks of rows; each point is
-    made its own neighbour even among more than :math:`k` duplicates. The squared
-    distances to the neighbours found are then recomputed directly in float64 as
-    :math:`\lVert z_x - z_c \rVert^2` (the search's own expansion
-    :math:`\lVert z_x \rVert^2 + \lVert z_c \rVert^2 - 2 z_x^\top z_c` loses
-    digits, in float32 most), so a duplicate gets exactly 1. Time
-    :math:`O(M^2 d)`; memory :math:`O(M (k + d))` plus one block.
+    The neighbours come from :func:`modal_ibal.neighbours.nearest_neighbours`:
+    up to 10,000 points an exact brute-force search, :math:`O(M^2 d)` time, with
+    the distances to the neighbours found recomputed in float64 (a duplicate gets
+    exactly 1); above, an inverted-file search over k-means cells,
+    :math:`O(M \cdot 512 \cdot d)`, which finds about 98% of the true neighbours
+    (``benchmarks/herding_speed.py recall``). Each point is its own neighbour
+    even among more than :math:`k` duplicates. Memory :math:`O(M (k + d))` plus
+    one block.
     """
-    Z = _check_points(Z)
+    Z = check_points(Z)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     bandwidth = check_bandwidth(bandwidth)
+    algorithm = check_algorithm(algorithm)
     n_points = Z.shape[0]
     k = min(n_neighbors, n_points)
-    search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Z)
-    exact = Z.astype(np.float64, copy=False)  # [M, d]
-    index_type = np.int32 if n_points * k < np.iinfo(np.int32).max else np.int64  # scipy's
-    neighbours = np.empty((n_points, k), dtype=index_type)  # [M, k]
-    squared = np.empty((n_points, k))  # [M, k]
-    block = max(1, _SEARCH_ELEMENTS // (k * Z.shape[1]))  # query rows per call
-    for start in range(0, n_points, block):
-        own = np.arange(start, min(start + block, n_points))  # [b]
-        found = search.kneighbors(Z[own], return_distance=False)  # [b, k]
-        missing = ~(found == own[:, None]).any(axis=1)  # [b]: self crowded out by duplicates
-        found[missing, -1] = own[missing]
-        difference = exact[found] - exact[own, None, :]  # [b, k, d]
-        squared[own] = np.einsum("bkd,bkd->bk", difference, difference)
-        neighbours[own] = found
+    neighbours, squared = nearest_neighbours(Z, k, algorithm=algorithm)  # [M, k], [M, k]
     if bandwidth is None:
         bandwidth = _median_kth_distance(squared)
-    del exact
     values = np.exp(np.multiply(squared, -0.5 / bandwidth**2, out=squared), out=squared)  # [M, k]
+    by_column = np.argsort(neighbours, axis=1)  # [M, k]: sorted rows make every step canonical
     directed = sp.csr_matrix(
-        (values.ravel(), neighbours.ravel(), np.arange(0, n_points * k + 1, k, dtype=index_type)),
+        (np.take_along_axis(values, by_column, axis=1).ravel(),
+         np.take_along_axis(neighbours, by_column, axis=1).ravel(),
+         np.arange(0, n_points * k + 1, k, dtype=neighbours.dtype)),
         shape=(n_points, n_points),
     )
-    del values, squared, neighbours
-    return directed.maximum(directed.T).tocsr()
+    directed.has_sorted_indices = True  # and no duplicates: k distinct neighbours per row
+    del values, squared, neighbours, by_column
+    return directed.maximum(directed.T.tocsr())
 
 
 def _median_kth_distance(squared: np.ndarray) -> float:
@@ -577,6 +563,7 @@ def greedy_kernel_herding(
     n_instances: int,
     *,
     weights: np.ndarray | None = None,
+    symmetric: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""MaxHerding's greedy on a kernel graph over labelled + pool points.
 
@@ -592,6 +579,10 @@ def greedy_kernel_herding(
         Batch size :math:`B`.
     weights : ndarray of shape (n_labelled + n_pool,), optional
         :math:`w(x) \ge 0`, how much covering each point is worth; default 1.
+    symmetric : bool, default=False
+        True when ``graph`` is symmetric, as :func:`knn_kernel_graph`'s graphs
+        are: its rows then serve as its columns and no transposed copy is made.
+        Not checked; a non-symmetric graph passed as symmetric gives wrong gains.
 
     Returns
     -------
@@ -630,7 +621,9 @@ def greedy_kernel_herding(
     n_labelled = int(n_labelled)
     n_instances = check_n_instances(n_instances, n_points - n_labelled)
     weights = _check_weights(weights, n_points)
-    columns = rows.tocsc()  # column c: the points x that c covers
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
+    columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers
     if n_labelled:
         coverage = columns[:, :n_labelled].max(axis=1).toarray().ravel()  # [M]
     else:
@@ -640,22 +633,35 @@ def greedy_kernel_herding(
         """Gains of the given graph columns under the current coverage, in blocks of entries."""
         lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
         cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // _GAIN_ELEMENTS)) + 1
-        return np.concatenate([block_gains(part) for part in np.split(candidates, cuts)])
+        blocks = (columns[:, part] for part in np.split(candidates, cuts))
+        return np.concatenate([entry_gains(block.data, block.indices, block.indptr)
+                               for block in blocks])
 
-    def block_gains(candidates: np.ndarray) -> np.ndarray:
-        block = columns[:, candidates]  # [M, m], csc
-        covered = block.indices  # [nnz]
-        terms = np.subtract(block.data, coverage[covered], out=block.data)  # [nnz]
+    def range_gains(first: int, last: int) -> np.ndarray:
+        """Gains of the contiguous columns ``first:last``, read in place, in blocks of columns."""
+        entries = int(columns.indptr[last]) - int(columns.indptr[first])
+        per_block = max(1, _GAIN_ELEMENTS * (last - first) // max(1, entries))
+        parts = []
+        for start in range(first, last, per_block):
+            stop = min(start + per_block, last)
+            entries = slice(columns.indptr[start], columns.indptr[stop])
+            parts.append(entry_gains(columns.data[entries].copy(), columns.indices[entries],
+                                     columns.indptr[start:stop + 1] - columns.indptr[start]))
+        return np.concatenate(parts)
+
+    def entry_gains(data: np.ndarray, covered: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+        """Column sums of w(x) max(0, k(x, c) - m(x)) over CSC entries (``data`` is overwritten)."""
+        terms = np.subtract(data, coverage[covered], out=data)  # [nnz]
         np.maximum(terms, 0.0, out=terms)
         terms *= weights[covered]
-        starts = block.indptr[:-1]  # [m]
-        filled = block.indptr[1:] > starts  # [m]: empty columns gain 0
-        sums = np.zeros(len(candidates))
+        starts = indptr[:-1]  # [m]
+        filled = indptr[1:] > starts  # [m]: empty columns gain 0
+        sums = np.zeros(len(starts))
         if terms.size:
             sums[filled] = np.add.reduceat(terms, starts[filled])
         return sums
 
-    gains = column_gains(np.arange(n_labelled, n_points))  # [N]
+    gains = range_gains(n_labelled, n_points)  # [N]
     picked = np.zeros(n_points - n_labelled, dtype=bool)
     picks, values = [], []
     for _ in range(n_instances):

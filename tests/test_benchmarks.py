@@ -119,3 +119,23 @@ def test_every_benchmark_command_line_parses(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--help"])
     assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_herding_recall_is_one_where_the_partitioned_search_is_exact():
+    from benchmarks import herding_speed
+
+    Z = np.random.default_rng(0).normal(size=(300, 8))
+    row = herding_speed.measure_recall(Z, 10, n_probe=50)
+    assert row["recall"] == 1.0 and row["n_points"] == 300
+
+
+def test_herding_peer_table_names_sizes_that_did_not_finish():
+    from benchmarks import herding_speed
+
+    rows = [{"n_pool": 5000, "finished": "yes", "skactiveml MaxHerding s": 4.0,
+             "skactiveml MaxHerding peak extra MB": 800.0, "herding_sampling s": 0.5,
+             "herding_sampling peak extra MB": 40.0},
+            {"n_pool": 40000, "finished": "no: exit 1, MemoryError"}]
+    table = herding_speed.peer_table(rows)
+    assert "| 5,000 | 4.00 s, 800 MB | 0.50 s, 40 MB | 8.0x |" in table
+    assert "| 40,000 | did not finish (exit 1, MemoryError) |" in table

@@ -349,12 +349,12 @@ def test_repeated_graph_entries_are_summed_once():
 
 
 def test_small_blocks_give_the_same_graph_and_picks(monkeypatch):
-    from modal_ibal import coverage
+    from modal_ibal import coverage, neighbours
 
     Z = np.random.default_rng(8).normal(size=(70, 4))
     graph = knn_kernel_graph(Z, 9)
     picks = greedy_kernel_herding(graph, 5, 15)
-    monkeypatch.setattr(coverage, "_SEARCH_ELEMENTS", 50)  # one row per search block
+    monkeypatch.setattr(neighbours, "_SEARCH_ELEMENTS", 50)  # one row per search block
     monkeypatch.setattr(coverage, "_GAIN_ELEMENTS", 7)  # a few columns per block of gains
     blocked = knn_kernel_graph(Z, 9)
     np.testing.assert_array_equal(blocked.toarray(), graph.toarray())
@@ -370,3 +370,15 @@ def test_default_sampling_is_margin_weighted_herding(learner, split):
     got = default_sampling(learner, X_pool, 6)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_allclose(got[1], expected[1])
+
+
+def test_symmetric_graph_read_by_rows_gives_the_same_picks():
+    Z = np.random.default_rng(9).normal(size=(120, 5))
+    graph = knn_kernel_graph(Z, 8)
+    weights = np.random.default_rng(1).uniform(size=120)
+    expected = greedy_kernel_herding(graph, 10, 12, weights=weights)
+    got = greedy_kernel_herding(graph, 10, 12, weights=weights, symmetric=True)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+    with pytest.raises(TypeError, match="'symmetric'"):
+        greedy_kernel_herding(graph, 10, 12, symmetric="yes")

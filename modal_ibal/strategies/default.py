@@ -64,10 +64,11 @@ def default_sampling(
     .. math::  c = \arg\max_{c \in U} \sum_x w(x) \max\big(0, k(x, c) - m(x)\big),
                \qquad w(x) = 1 - (p_{x,(1)} - p_{x,(2)})
 
-    ``random_state`` is ignored: the greedy is deterministic. Its cost is that of
-    the exact neighbour search over labelled + pool points, :math:`O(M^2 d)`: about
-    40 s at 100,000 x 64 on one core, so above a few tens of thousands of points
-    subsample the pool or use ``typiclust_sampling`` / ``ibal_cluster_sampling``.
+    ``random_state`` is ignored: the greedy is deterministic. Up to 10,000
+    labelled + pool points the neighbour graph comes from an exact search; above,
+    from the inverted-file search of :func:`modal_ibal.neighbours.partitioned_neighbours`,
+    :math:`O(M \cdot 512 \cdot d)` (see :func:`herding_sampling` for what it costs and
+    finds).
     """
     return herding_sampling(classifier, X_pool, n_instances, random_state=random_state,
                             representation=representation, weights="margin",

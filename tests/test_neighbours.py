@@ -1,0 +1,118 @@
+"""The k-nearest-neighbour searches under kernel herding: exact and partitioned."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import NearestNeighbors
+
+from modal_ibal.coverage import knn_kernel_graph
+from modal_ibal.neighbours import (
+    EXACT_SEARCH_MAX_POINTS,
+    exact_neighbours,
+    nearest_neighbours,
+    partitioned_neighbours,
+)
+
+
+def blobs(n_points: int, n_dims: int = 8, seed: int = 0) -> np.ndarray:
+    """Points around 30 Gaussian centres: clusters with borders, as real codes have."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(30, n_dims)) * 3
+    return (centres[rng.integers(0, 30, n_points)]
+            + rng.normal(size=(n_points, n_dims))).astype(np.float32)
+
+
+def true_neighbours(Z: np.ndarray, k: int) -> np.ndarray:
+    return NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z, return_distance=False)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = (found[:, :, None] == truth[:, None, :]).any(axis=2)  # [M, k]
+    return float(hits.mean())
+
+
+def test_partitioned_search_finds_nearly_all_true_neighbours():
+    Z = blobs(3000)
+    found, squared = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=256)
+    assert recall(found, true_neighbours(Z, 10)) > 0.95
+    assert (found == np.arange(3000)[:, None]).any(axis=1).all()  # itself, always
+    direct = ((Z[found].astype(np.float64) - Z[:, None, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(squared, direct, atol=1e-4)
+
+
+def test_more_candidates_find_more_neighbours():
+    Z = blobs(3000, seed=1)
+    truth = true_neighbours(Z, 10)
+    few = recall(partitioned_neighbours(Z, 10, cell_size=32, n_candidates=64)[0], truth)
+    many = recall(partitioned_neighbours(Z, 10, cell_size=32, n_candidates=512)[0], truth)
+    assert few < many
+
+
+def test_candidates_covering_every_point_give_the_exact_search():
+    Z = blobs(500)
+    got = partitioned_neighbours(Z, 7, cell_size=16, n_candidates=500)
+    expected = exact_neighbours(Z, 7)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_duplicates_keep_each_point_its_own_neighbour():
+    Z = np.repeat(blobs(100), 40, axis=0)  # every point 40 times
+    found, squared = partitioned_neighbours(Z, 5, cell_size=32, n_candidates=128)
+    assert (found == np.arange(4000)[:, None]).any(axis=1).all()
+    np.testing.assert_array_equal(squared[found == np.arange(4000)[:, None]], 0.0)
+    assert squared.max() < 1e-6 * (Z**2).sum(axis=1).max()  # copies, up to float32 rounding
+
+
+def test_search_is_deterministic_and_leaves_global_random_state_alone():
+    Z = blobs(2000)
+    random.seed(3)
+    torch.manual_seed(3)
+    numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the test reads it)
+    states = (random.getstate(), torch.get_rng_state())
+    first = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
+    second = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
+    assert random.getstate() == states[0]
+    assert torch.equal(torch.get_rng_state(), states[1])
+
+
+def test_auto_is_exact_up_to_the_threshold(monkeypatch):
+    from modal_ibal import neighbours
+
+    Z = blobs(600)
+    exact = exact_neighbours(Z, 6)
+    np.testing.assert_array_equal(nearest_neighbours(Z, 6)[0], exact[0])
+    monkeypatch.setattr(neighbours, "EXACT_SEARCH_MAX_POINTS", 100)
+    calls = []
+    monkeypatch.setattr(neighbours, "partitioned_neighbours",
+                        lambda *args, **kwargs: calls.append(1) or exact)
+    nearest_neighbours(Z, 6)
+    assert calls == [1]
+    assert EXACT_SEARCH_MAX_POINTS == 10_000
+
+
+def test_partitioned_graph_is_symmetric_with_unit_diagonal():
+    Z = blobs(2500)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    graph = knn_kernel_graph(Z, 10, algorithm="partitioned")
+    assert abs(graph - graph.T).max() == 0
+    np.testing.assert_allclose(graph.diagonal(), 1.0)
+    exact = knn_kernel_graph(Z, 10, algorithm="brute")
+    shared = (graph.multiply(exact) > 0).nnz / exact.nnz
+    assert shared > 0.9
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", None, 3])
+def test_unknown_algorithm_is_named(algorithm):
+    with pytest.raises(ValueError, match="'algorithm' parameter must be one of"):
+        knn_kernel_graph(blobs(50), 5, algorithm=algorithm)
+
+
+@pytest.mark.parametrize("name", ["cell_size", "n_candidates"])
+def test_bad_partition_sizes_are_named(name):
+    with pytest.raises(ValueError, match=f"'{name}'"):
+        partitioned_neighbours(blobs(50), 5, **{name: 0})
