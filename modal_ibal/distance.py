@@ -18,15 +18,12 @@ learning loop and updates it with the newly labelled points only.
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
+from ._threads import blas_workers, run_blocks
 from ._validation import check_positive_int
 
 __all__ = [
@@ -259,7 +256,7 @@ def search_nearest(
                     else np.float64)
     screen = _screen(Z_labelled, work)
     n_pool = Z_pool.shape[0]
-    n_workers = _n_workers()
+    n_workers = blas_workers()
     plan = _Plan.make(Z_labelled.shape[0], block_elements, n_workers)
     nearest = np.zeros(n_pool, dtype=np.intp)
     squared = np.full(n_pool, np.inf)
@@ -298,26 +295,10 @@ def search_nearest(
                                  thread_buffers())
         squared[rows] = _squared_distance(block, screen.codes[nearest[rows]])
 
-    _run(search, range(0, n_pool, plan.block), n_workers)
+    run_blocks(search, range(0, n_pool, plan.block), n_workers)
     unproven = np.flatnonzero(pending)  # gathered: few products for all of them
-    _run(settle, range(0, unproven.size, plan.rows), n_workers)
+    run_blocks(settle, range(0, unproven.size, plan.rows), n_workers)
     return nearest, squared
-
-
-def _run(task, starts: range, n_workers: int) -> None:
-    """``task(start)`` for every start: in ``n_workers`` threads on one BLAS thread each."""
-    if len(starts) <= 1:  # one block, nothing to share out
-        for start in starts:
-            task(start)
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        if n_workers == 1:
-            for start in starts:
-                task(start)
-        else:
-            with ThreadPoolExecutor(n_workers) as executor:
-                for _ in executor.map(task, starts):  # re-raises a block's error
-                    pass
 
 
 def _augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ...]:
@@ -433,24 +414,6 @@ def _recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> n
             best[r[first[closer]]] = squared[first[closer]]
             winner[r[first[closer]]] = c[first[closer]]
     return winner
-
-
-def _n_workers() -> int:
-    """Threads for the block search: as many as BLAS may use now, at most the usable CPUs.
-
-    A limit set with threadpoolctl or ``OPENBLAS_NUM_THREADS`` is honoured.
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    allowed = [info["num_threads"] for info in _blas_controller().info()]
-    return max(1, min([cpus, *allowed]))
-
-
-@functools.cache
-def _blas_controller():
-    return ThreadpoolController().select(user_api="blas")
 
 
 def normalise_by_max(values: np.ndarray) -> np.ndarray:

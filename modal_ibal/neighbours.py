@@ -5,15 +5,17 @@ Kernel herding needs each point's :math:`k` nearest neighbours among all
 pair, :math:`O(M^2 d)`: 40 s at 100,000 x 64 on one core. The partitioned search
 (``'partitioned'``) is an inverted-file search in the manner of IVF indexes:
 
-1. k-means (a few Lloyd iterations on a sample) cuts the points into cells of
-   about ``cell_size`` points;
+1. two levels of k-means (a few Lloyd iterations on a fixed sample) cut the
+   points into cells of about ``cell_size`` points;
 2. each cell's candidates are the points of the cells whose centres lie nearest
    to its own centre, taken in that order until they number ``n_candidates``;
 3. every point of the cell is compared with those candidates only, with one
    matrix product per cell, and keeps the :math:`k` nearest.
 
 Time :math:`O(M \cdot n_{\text{candidates}} \cdot d)` and memory
-:math:`O(M (k + d))` plus one cell's products. A true neighbour is missed only
+:math:`O(M (k + d))` plus one cell's products per thread; the cells are searched
+in as many threads as BLAS may use (each on one BLAS thread), and the result
+does not depend on their number. A true neighbour is missed only
 when it lies in a cell that is not among the candidates' cells: near a cell's
 border, in a region split into many cells. ``algorithm='auto'`` searches
 exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.
@@ -27,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
+from ._threads import blas_workers, run_blocks
 from ._validation import as_numpy, check_positive_int
 
 __all__ = [
@@ -49,6 +52,7 @@ _SEARCH_ELEMENTS = 1 << 21  # neighbour coordinates compared per block: 16 MiB o
 _CELL_ELEMENTS = 1 << 22  # candidate scores held at once for one cell
 _SAMPLE_PER_CELL = 32  # k-means is fitted on this many points per centre
 _KMEANS_ITERATIONS = 5
+_CELLS_PER_TASK = 16  # home cells per thread task
 
 
 def check_algorithm(algorithm) -> str:
@@ -226,6 +230,20 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(centres), cell
 
 
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenated ``arange(start, stop)`` of every pair, in order."""
+    lengths = stops - starts
+    shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(lengths.sum()) + shift
+
+
+def _keep_self(found: np.ndarray, itself: np.ndarray, first: int) -> None:
+    """Put row ``i``'s own index ``first + i`` last where duplicates crowded it out (in place)."""
+    missing = np.flatnonzero(~itself.any(axis=1))
+    found[missing, -1] = first + missing
+    itself[missing, -1] = True
+
+
 def _probe_lists(centres: np.ndarray, n_probes: int) -> np.ndarray:
     """For every cell, the ``n_probes`` cells with the nearest centres, nearest first, itself first.
 
@@ -297,8 +315,14 @@ def partitioned_neighbours(
     order = np.argsort(cell, kind="stable")  # [M]: sorted position -> point
     bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))  # [K + 1]
     sizes = np.diff(bounds)  # [K]
-    Z_sorted = Z[order]  # [M, d]: each cell's points contiguous
-    norms = np.einsum("ij,ij->i", Z_sorted, Z_sorted)  # [M], Z's precision
+    n_dims = Z.shape[1]
+    queries = np.empty((n_points, n_dims + 1), dtype=Z.dtype)  # [M, d + 1]: rows [z_x, 1]
+    np.take(Z, order, axis=0, out=queries[:, :n_dims])  # each cell's points contiguous
+    queries[:, n_dims] = 1.0
+    ranking = np.empty_like(queries)  # [M, d + 1]: rows [-2 z_c, |z_c|^2]
+    np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])
+    norms = np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims],
+                      out=ranking[:, n_dims])  # [M], Z's precision
     probes = _probe_lists(centres, min(n_cells, 4 * -(-n_candidates // cell_size)))  # [K, P]
     counts = np.cumsum(sizes[probes], axis=1)  # [K, P]
     short = counts[:, -1] < n_candidates  # too few points in those cells: rank them all
@@ -308,29 +332,30 @@ def partitioned_neighbours(
     enough = (counts < n_candidates).sum(axis=1) + 1  # [K]: cells taken per home cell
     found_sorted = np.empty((n_points, k), dtype=np.intp)  # sorted positions
     squared_sorted = np.empty((n_points, k))
-    for home in np.flatnonzero(sizes):
-        cells = probes[home, :enough[home]]
-        positions = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in cells])  # [m]
-        minus_twice = np.concatenate([Z_sorted[bounds[c]:bounds[c + 1]] for c in cells])
-        minus_twice *= -2.0  # [m, d]: the products come out as -2 z_x . z_c
-        candidate_norms = norms[positions]  # [m]
-        rows = max(1, _CELL_ELEMENTS // len(positions))
-        for start in range(bounds[home], bounds[home + 1], rows):
-            stop = min(start + rows, bounds[home + 1])
-            scores = Z_sorted[start:stop] @ minus_twice.T  # [b, m]
-            scores += candidate_norms
-            best = np.argpartition(scores, k - 1, axis=1)[:, :k]  # [b, k]
-            distance = np.take_along_axis(scores, best, axis=1)  # [b, k]
-            distance += norms[start:stop, None]
-            found = positions[best]
-            own = np.arange(start, stop)
-            itself = found == own[:, None]  # [b, k]
-            missing = ~itself.any(axis=1)  # crowded out by more than k duplicates
-            found[missing, -1] = own[missing]
-            itself[missing, -1] = True
-            distance[itself] = 0.0
-            found_sorted[start:stop] = found
-            np.maximum(distance, 0.0, out=squared_sorted[start:stop])
+    homes = np.flatnonzero(sizes)
+
+    def search(first: int) -> None:
+        """The neighbours of the points of ``_CELLS_PER_TASK`` home cells."""
+        for home in homes[first:first + _CELLS_PER_TASK]:
+            cells = probes[home, :enough[home]]
+            positions = _ranges(bounds[cells], bounds[cells + 1])  # [m]: its own cell first
+            candidates = ranking[positions]  # [m, d + 1]
+            rows = max(1, _CELL_ELEMENTS // len(positions))
+            for start in range(bounds[home], bounds[home + 1], rows):
+                stop = min(start + rows, bounds[home + 1])
+                scores = queries[start:stop] @ candidates.T  # [b, m]
+                best = np.argpartition(scores, k - 1, axis=1)[:, :k]  # [b, k]
+                distance = np.take_along_axis(scores, best, axis=1)  # [b, k]
+                distance += norms[start:stop, None]
+                found = positions[best]
+                itself = found == np.arange(start, stop)[:, None]  # [b, k]
+                if not itself.any(axis=1).all():  # crowded out by more than k duplicates
+                    _keep_self(found, itself, start)
+                distance[itself] = 0.0
+                found_sorted[start:stop] = found
+                np.maximum(distance, 0.0, out=squared_sorted[start:stop])
+
+    run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
     neighbours = np.empty((n_points, k), dtype=_index_type(n_points, k))
     neighbours[order] = order[found_sorted]
     squared = np.empty((n_points, k))

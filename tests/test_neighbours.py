@@ -80,6 +80,17 @@ def test_search_is_deterministic_and_leaves_global_random_state_alone():
     assert torch.equal(torch.get_rng_state(), states[1])
 
 
+def test_threads_do_not_change_the_result():
+    from threadpoolctl import threadpool_limits
+
+    Z = blobs(3000, seed=2)
+    shared = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
+    with threadpool_limits(1):
+        alone = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
+    np.testing.assert_array_equal(shared[0], alone[0])
+    np.testing.assert_array_equal(shared[1], alone[1])
+
+
 def test_auto_is_exact_up_to_the_threshold(monkeypatch):
     from modal_ibal import neighbours
 

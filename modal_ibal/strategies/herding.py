@@ -57,8 +57,11 @@ def _check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
 
 
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit Euclidean norm (norms summed in float64); all-zero rows stay zero."""
-    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64)
+    """Rows scaled to unit Euclidean norm (norms summed in float64); all-zero rows stay zero.
+
+    Scales ``Z`` in place when it is already float32 or float64.
+    """
+    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
     norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))  # [M]
     Z /= np.where(norms > 0, norms, 1.0).astype(Z.dtype)[:, None]
     return Z

@@ -1,0 +1,55 @@
+"""Independent blocks of numpy work shared out over threads, each on one BLAS thread.
+
+numpy's matrix products, partitions and reductions release the GIL, so blocks
+of rows run in parallel threads; BLAS's own threads would spin-wait against
+them, so each block runs its products on one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+__all__ = ["blas_workers", "run_blocks"]
+
+
+def blas_workers() -> int:
+    """Threads for block work: as many as BLAS may use now, at most the usable CPUs.
+
+    A limit set with threadpoolctl or ``OPENBLAS_NUM_THREADS`` is honoured.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    allowed = [info["num_threads"] for info in _blas_controller().info()]
+    return max(1, min([cpus, *allowed]))
+
+
+@functools.cache
+def _blas_controller():
+    return ThreadpoolController().select(user_api="blas")
+
+
+def run_blocks(task: Callable[[int], object], starts: Iterable[int], n_workers: int) -> None:
+    """``task(start)`` for every start: in ``n_workers`` threads on one BLAS thread each.
+
+    The tasks must write disjoint outputs; a task's error is raised here.
+    """
+    starts = list(starts)
+    if len(starts) <= 1:  # one block, nothing to share out
+        for start in starts:
+            task(start)
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_workers == 1:
+            for start in starts:
+                task(start)
+        else:
+            with ThreadPoolExecutor(n_workers) as executor:
+                for _ in executor.map(task, starts):  # re-raises a block's error
+                    pass
