@@ -25,14 +25,17 @@ import numpy as np
 
 from ._threads import blas_workers, run_blocks
 from ._validation import check_positive_int
+from .labelled_cells import MIN_LABELLED_FOR_CELLS, MIN_POOL_FOR_CELLS, LabelledCells
 
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
     "check_code_pair",
+    "find_nearest",
     "nearest_labelled_distance",
     "nearest_labelled_index",
     "normalise_by_max",
     "search_nearest",
+    "search_nearest_in_cells",
 ]
 
 DEFAULT_BLOCK_ELEMENTS = 1 << 22  # 4M float32 = 16 MiB of candidate scores over all threads
@@ -151,7 +154,7 @@ def nearest_labelled_index(
     BLAS's own threads, which spin-wait.
     """
     Z_pool, Z_labelled, block_elements = check_code_pair(Z_pool, Z_labelled, block_elements)
-    nearest, squared = search_nearest(Z_pool, Z_labelled, block_elements)
+    nearest, squared = find_nearest(Z_pool, Z_labelled, block_elements)
     return nearest, np.sqrt(squared)
 
 
@@ -240,6 +243,59 @@ class _Plan:
         rows = max(1, min(_MAX_BLOCK_ROWS, per_worker // chunk))
         block = rows * max(1, min(_MAX_BLOCK_ROWS, _MERGE_ELEMENTS // n_chunks) // rows)
         return cls(chunk, rows, block)
+
+
+def find_nearest(Z_pool: np.ndarray, Z_labelled: np.ndarray,
+                 block_elements: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest labelled row and float64 squared distance of every pool row (checked inputs).
+
+    Exactly :func:`search_nearest`'s result; with at least
+    ``MIN_LABELLED_FOR_CELLS`` labelled and ``MIN_POOL_FOR_CELLS`` pool rows the
+    search goes cell by cell (:func:`search_nearest_in_cells`).
+    """
+    if (Z_labelled.shape[0] >= MIN_LABELLED_FOR_CELLS and Z_pool.shape[0] >= MIN_POOL_FOR_CELLS
+            and Z_pool.shape[1] > 0):
+        return search_nearest_in_cells(Z_pool, Z_labelled, block_elements)
+    return search_nearest(Z_pool, Z_labelled, block_elements)
+
+
+def search_nearest_in_cells(Z_pool: np.ndarray, Z_labelled: np.ndarray,
+                            block_elements: int) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`search_nearest` over :class:`~modal_ibal.labelled_cells.LabelledCells`.
+
+    Pool rows are grouped by their home cell (nearest centre). Each group is
+    searched against its home cell's labelled rows, which bounds each row's
+    distance :math:`u_i`; then against the labelled rows of every cell that may
+    hold a point within :math:`u_i` of one of the group's rows, with those
+    :math:`u_i` as ``known`` bounds. A cell left out has every point strictly
+    farther than :math:`u_i`, so the nearer result of the two searches (the lower
+    labelled row on ties) is that of :func:`search_nearest` over all labelled rows.
+    """
+    cells = LabelledCells(Z_labelled)
+    home = cells.home(Z_pool)  # [N]
+    order = np.argsort(home, kind="stable")
+    bounds = np.searchsorted(home[order], np.arange(cells.n_cells + 1))
+    nearest = np.empty(Z_pool.shape[0], dtype=np.intp)
+    squared = np.empty(Z_pool.shape[0])
+    for cell in np.flatnonzero(np.diff(bounds)):
+        rows = order[bounds[cell]:bounds[cell + 1]]  # [r]
+        block = Z_pool[rows]
+        own = cells.members[cell]
+        found, found_squared = search_nearest(block, Z_labelled[own], block_elements)
+        found = own[found]
+        others = np.setdiff1d(cells.needed(block, np.sqrt(found_squared)), own,
+                              assume_unique=True)
+        if others.size:
+            other, other_squared = search_nearest(block, Z_labelled[others], block_elements,
+                                                  known=found_squared)
+            other = others[other]
+            closer = (other_squared < found_squared) | (
+                (other_squared == found_squared) & (other < found))
+            found = np.where(closer, other, found)
+            found_squared = np.where(closer, other_squared, found_squared)
+        nearest[rows] = found
+        squared[rows] = found_squared
+    return nearest, squared
 
 
 def search_nearest(

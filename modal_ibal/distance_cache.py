@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_positive_int
-from .distance import DEFAULT_BLOCK_ELEMENTS, check_code_pair, search_nearest
+from .distance import DEFAULT_BLOCK_ELEMENTS, check_code_pair, find_nearest, search_nearest
 
 __all__ = ["LabelledDistanceCache"]
 
@@ -153,7 +153,7 @@ class LabelledDistanceCache:
         if previous is not None and previous.extended_by(Z_pool, Z_labelled):
             nearest, squared = self._update(previous, Z_pool, Z_labelled)
         else:
-            nearest, squared = search_nearest(Z_pool, Z_labelled, self.block_elements)
+            nearest, squared = find_nearest(Z_pool, Z_labelled, self.block_elements)
             self.n_searched += Z_pool.shape[0]
         self._remember(Z_pool, Z_labelled, nearest, squared)
         return nearest, squared
@@ -178,8 +178,8 @@ class LabelledDistanceCache:
         nearest[matched] = old_nearest[source[matched]]
         squared[matched] = old_squared[source[matched]]
         unmatched = np.flatnonzero(~matched)
-        nearest[unmatched], squared[unmatched] = search_nearest(Z_pool[unmatched], Z_labelled,
-                                                         self.block_elements)
+        nearest[unmatched], squared[unmatched] = find_nearest(Z_pool[unmatched], Z_labelled,
+                                                              self.block_elements)
         self.n_updated += Z_pool.shape[0] - unmatched.size
         self.n_searched += unmatched.size
         return nearest, squared

@@ -43,7 +43,7 @@ def test_nothing_outside_experiments_imports_experiments(path):
 
 
 def test_the_math_and_the_engines_import_no_strategy():
-    for name in ("representer", "losses", "distance", "selection", "coverage", "neighbours",
-                 "learner", "scores", "extract", "embedding"):
+    for name in ("representer", "losses", "distance", "labelled_cells", "selection", "coverage",
+                 "neighbours", "learner", "scores", "extract", "embedding"):
         for module, _ in _imports(PACKAGE / f"{name}.py"):
             assert not module.startswith("modal_ibal.strategies"), f"{name} imports {module}"
