@@ -665,9 +665,9 @@ def greedy_kernel_herding(
     picked = np.zeros(n_points - n_labelled, dtype=bool)
     picks, values = [], []
     for _ in range(n_instances):
-        (pick,), (value,) = select_highest(gains, 1)
-        picks.append(int(pick))
-        values.append(value)
+        pick = int(np.argmax(gains))  # the first of equal gains: the lower pool index
+        picks.append(pick)
+        values.append(float(gains[pick]))
         picked[pick] = True
         gains[pick] = -1.0  # gains are >= 0: never again
         column = slice(columns.indptr[n_labelled + pick], columns.indptr[n_labelled + pick + 1])

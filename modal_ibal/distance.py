@@ -152,6 +152,14 @@ def nearest_labelled_index(
     BLAS thread (a scoped limit); every block is independent, so the result does
     not depend on the number of threads. On 2 busy cores this ran 3.5x faster than
     BLAS's own threads, which spin-wait.
+
+    From 2,048 labelled and 16,384 pool points on, the labelled codes are cut into
+    k-means cells (:class:`~modal_ibal.labelled_cells.LabelledCells`) and each pool
+    point is compared only with its own cell and the cells the triangle inequality
+    cannot rule out (:func:`search_nearest_in_cells`); the result is the same, ties
+    included. On 1,000,000 x 10,000 16-d autoencoder codes that compared about 18%
+    of the pairs and took 6.4 s instead of 10.4 s (one thread, a loaded machine);
+    on 64-d network features at 100,000 x 10,000, 1.6 s instead of 2.1 s.
     """
     Z_pool, Z_labelled, block_elements = check_code_pair(Z_pool, Z_labelled, block_elements)
     nearest, squared = find_nearest(Z_pool, Z_labelled, block_elements)

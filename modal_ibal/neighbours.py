@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
 from ._threads import blas_workers, run_blocks
@@ -191,11 +190,10 @@ def _lloyd(X: np.ndarray, n_centres: int, rng: np.random.RandomState) -> np.ndar
     for _ in range(_KMEANS_ITERATIONS):
         nearest = _nearest_centre(X, centres.astype(X.dtype))  # [m]
         counts = np.bincount(nearest, minlength=n_centres)  # [K]
-        members = sp.csr_matrix((np.ones(X.shape[0]), (nearest, np.arange(X.shape[0]))),
-                                shape=(n_centres, X.shape[0]))  # [K, m], one 1 per column
-        sums = members @ X.astype(np.float64, copy=False)  # [K, d]
         filled = counts > 0
-        centres[filled] = sums[filled] / counts[filled, None]
+        starts = (np.cumsum(counts) - counts)[filled]  # where each centre's rows begin
+        grouped = X[np.argsort(nearest, kind="stable")].astype(np.float64, copy=False)
+        centres[filled] = np.add.reduceat(grouped, starts) / counts[filled, None]
     return centres.astype(X.dtype)
 
 
@@ -317,7 +315,7 @@ def partitioned_neighbours(
     sizes = np.diff(bounds)  # [K]
     n_dims = Z.shape[1]
     queries = np.empty((n_points, n_dims + 1), dtype=Z.dtype)  # [M, d + 1]: rows [z_x, 1]
-    np.take(Z, order, axis=0, out=queries[:, :n_dims])  # each cell's points contiguous
+    queries[:, :n_dims] = Z[order]  # each cell's points contiguous
     queries[:, n_dims] = 1.0
     ranking = np.empty_like(queries)  # [M, d + 1]: rows [-2 z_c, |z_c|^2]
     np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])
