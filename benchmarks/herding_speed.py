@@ -62,6 +62,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -386,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     search.add_argument("--seeds", type=int, default=10)
     search.add_argument("--dataset", default="fashion-mnist")
     search.add_argument("--pool", type=int, default=20_000)
+    search.add_argument("--out", type=Path, default=None,
+                        help="folder for the per-seed AULC (search.json) and the table")
     peer = commands.add_parser("peer", help="scikit-activeml's MaxHerding side by side")
     peer.add_argument("--sizes", type=_ints, default=[5_000, 10_000, 20_000, 40_000])
     peer.add_argument("--labelled", type=int, default=100)
@@ -418,7 +421,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(measure_recall(recall_points(name, int(size)), args.n_neighbors), flush=True)
     elif args.command == "search":
         results = run_curves(search_strategies(), args.seeds, "logreg", args.dataset, args.pool)
-        print(curve_table(results, ["random", "uherding brute"]))
+        table = curve_table(results, ["random", "uherding brute"])
+        print(table)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "search.json").write_text(json.dumps(
+                {name: aulc.tolist() for name, aulc in results.items()}, indent=1))
+            (args.out / "search.md").write_text(table + "\n")
     else:
         strategies = curve_strategies(args.n_neighbors.split(","), args.widths.split(","),
                                       args.weights.split(","))
