@@ -9,6 +9,11 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
     python -m benchmarks.herding_speed curves [--seeds 20] [--n-neighbors 20,5,10,50,all]
                                               [--widths rule,0.1,0.2,0.5,1.0,5.657]
                                               [--weights none,margin]
+    python -m benchmarks.herding_speed search [--seeds 10] [--dataset fashion-mnist]
+                                              [--pool 20000] [--out DIR]
+    python -m benchmarks.herding_speed recall [--points speed:100000,fashion-mnist:20000]
+    python -m benchmarks.herding_speed peer [--sizes 5000,10000,20000,40000]
+                                            [--labelled 100] [--instances 10] [--timeout 900]
 
 ``speed``
     One query of ``herding_sampling`` on a float32 pool of ``--sizes`` points in
@@ -20,13 +25,12 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
     (:func:`~modal_ibal.coverage.knn_kernel_graph`) and the greedy
     (:func:`~modal_ibal.coverage.greedy_kernel_herding`), each timed once with
     ``time.perf_counter``, and the query's peak extra resident memory
-    (:func:`benchmarks.query_speed.peak_extra`). Run it with one BLAS thread.
+    (:func:`benchmarks.memory.peak_extra`). Run it with one BLAS thread.
 ``greedy``
-    The greedy alone, at sizes whose brute-force neighbour search would take
-    hours here: a random symmetric graph in which every point has itself and
-    ``k - 1`` uniformly drawn points as neighbours, with uniform kernel values.
-    A random graph's two-hop neighbourhoods are about as large as they can be,
-    so this is a pessimistic stand-in for a kNN graph of the same size.
+    The greedy alone on a random symmetric graph in which every point has itself
+    and ``k - 1`` uniformly drawn points as neighbours, with uniform kernel values:
+    a random graph's two-hop neighbourhoods are about as large as they can be, so
+    this is a pessimistic stand-in for a kNN graph of the same size.
 ``curves``
     A modAL loop on sklearn digits: a stratified 30% test split, 10 random labels,
     then 9 queries of 10 (up to 100 labels), a ``LogisticRegression`` refitted
@@ -39,16 +43,26 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
     ``--weights``, next to random, margin and TypiClust. The table reports the
     mean AULC and its paired differences (mean and standard error over the same
     seeds) to random, to TypiClust and to the first herding setting.
+``search``
+    The same loop on ``--pool`` Fashion-MNIST training images (784 pixels; a
+    2,000-image stratified test set drawn with them, per seed), for random and
+    for ``default_sampling``'s herding (``weights='margin'``) with the exact
+    (``algorithm='brute'``) and the partitioned neighbour search: does the
+    approximate graph cost labels? Paired AULC differences over ``--seeds``.
+``recall``
+    The share of each point's 20 exact nearest neighbours (on 2,000 probed
+    points) that :func:`~modal_ibal.neighbours.partitioned_neighbours` finds, on
+    unit-normalised ``speed`` rows (64-d) and Fashion-MNIST pixels (784-d), and
+    both searches' seconds (the exact one only up to 50,000 points).
+``peer``
+    scikit-activeml's ``MaxHerding`` (defaults: dense RBF kernel over all points)
+    and ``herding_sampling`` on the same ``speed`` pool, one query of 10 each, per
+    size in a fresh process whose address space is capped at 70% of the machine's
+    memory and whose time is capped at ``--timeout``: seconds and peak extra memory,
+    up to the first size scikit-activeml does not finish.
 
-Measured here (2 shared cores under load from other jobs, one BLAS thread,
-``nice -n 10``; k = 20, 100 labelled, 10 picks): ``speed`` at 100,000 x 64 took
-42 s per query, 41 s of it the brute-force neighbour search and 0.2 s the
-greedy, 173-228 MB peak extra memory; at 16 dimensions 28 s (100,000) and 107 s
-(200,000), quadratic as expected, so about 45 minutes at 1,000,000 points on
-one thread. ``greedy`` at 1,000,000 points (39 M graph entries) took 2.5 s and
-526 MB peak extra. ``curves --seeds 20`` (AULC; random 0.752, margin 0.789,
-TypiClust 0.831): herding k = 20 0.835 (+0.004 +- 0.002 over TypiClust), with
-``weights='margin'`` 0.842 (+0.007 +- 0.002 over unweighted herding).
+Measured here (2 shared cores, Intel Xeon, numpy 2.4, OpenBLAS; one thread unless
+said otherwise): see ``benchmarks/README.md``, "Kernel herding at large pools".
 """
 
 from __future__ import annotations

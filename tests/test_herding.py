@@ -382,3 +382,16 @@ def test_symmetric_graph_read_by_rows_gives_the_same_picks():
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
     with pytest.raises(TypeError, match="'symmetric'"):
         greedy_kernel_herding(graph, 10, 12, symmetric="yes")
+
+
+def test_partitioned_search_on_a_small_pool_is_the_exact_one(learner, split):
+    _, _, X_pool = split
+    exact = herding_sampling(learner, X_pool, 5, algorithm="brute")
+    partitioned = herding_sampling(learner, X_pool, 5, algorithm="partitioned")
+    np.testing.assert_array_equal(partitioned[0], exact[0])  # 512 candidates cover the pool
+
+
+def test_herding_names_an_unknown_algorithm(learner, split):
+    _, _, X_pool = split
+    with pytest.raises(ValueError, match="'algorithm' parameter must be one of"):
+        herding_sampling(learner, X_pool, 5, algorithm="ball_tree")
