@@ -146,7 +146,11 @@ def herding_sampling(
     behind (-0.030, -0.011); the default bandwidth did at least as well as any
     fixed width from 0.3 to :math:`\sqrt{d/2}` (scikit-activeml's), while widths
     0.2 and 0.1 lost 0.012 and 0.105. ``weights='margin'`` gained 0.007
-    (standard error 0.002) over the unweighted greedy.
+    (standard error 0.002) over the unweighted greedy. The partitioned neighbour
+    search found 98% of the true neighbours on 100,000 noisy digits rows and 85% on
+    20,000 Fashion-MNIST images, where the learning curve with margin weights
+    (``benchmarks/herding_speed.py search``, 10 seeds) matched the exact search's:
+    AULC +0.0001 (standard error 0.0034).
 
     ``random_state`` is ignored: the greedy is deterministic, ties go to the lower
     pool index.
