@@ -34,6 +34,22 @@ from .contract import follows_contract
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
 
 
+def _rank_by_probabilities(strategy, score, classifier, X_pool, n_instances, batch_size, *,
+                           highest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_instances`` pool points of highest (or lowest) ``score(probas)``.
+
+    A Dask pool is scored chunk by chunk by ``strategy`` itself, where each chunk lives.
+    """
+    if is_dask_array(X_pool):
+        return dask_rowwise_sampling(strategy, classifier, X_pool, n_instances,
+                                     highest=highest, batch_size=batch_size)
+    X_pool, n_instances = check_pool(X_pool, n_instances)
+    estimator = fitted_estimator(classifier)
+    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
+    select = select_highest if highest else select_lowest
+    return select(score(probas), n_instances, warn_ties=True)
+
+
 @follows_contract
 def entropy_sampling(
     classifier,
@@ -75,13 +91,8 @@ def entropy_sampling(
     ``random_state``: The selection is deterministic: ties go to the lower pool index
     (modAL leaves the order of ties to ``argpartition``).
     """
-    if is_dask_array(X_pool):  # each row chunk scored where it lives
-        return dask_rowwise_sampling(entropy_sampling, classifier, X_pool, n_instances,
-                                     highest=True, batch_size=batch_size)
-    X_pool, n_instances = check_pool(X_pool, n_instances)
-    estimator = fitted_estimator(classifier)
-    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
-    return select_highest(modal_entropy(probas), n_instances, warn_ties=True)
+    return _rank_by_probabilities(entropy_sampling, modal_entropy, classifier, X_pool,
+                                  n_instances, batch_size, highest=True)
 
 
 @follows_contract
@@ -121,13 +132,8 @@ def margin_sampling(
     the gap between the two largest probabilities; zero for a one-column output,
     as in modAL.
     """
-    if is_dask_array(X_pool):  # each row chunk scored where it lives
-        return dask_rowwise_sampling(margin_sampling, classifier, X_pool, n_instances,
-                                     highest=False, batch_size=batch_size)
-    X_pool, n_instances = check_pool(X_pool, n_instances)
-    estimator = fitted_estimator(classifier)
-    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
-    return select_lowest(modal_margin(probas), n_instances, warn_ties=True)
+    return _rank_by_probabilities(margin_sampling, modal_margin, classifier, X_pool,
+                                  n_instances, batch_size, highest=False)
 
 
 @follows_contract
