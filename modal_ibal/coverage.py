@@ -42,8 +42,8 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ._validation import check_n_instances, check_positive_int
-from .neighbours import check_algorithm, check_points, nearest_neighbours
+from ._validation import as_numpy, check_n_instances, check_positive_int
+from .neighbours import check_algorithm, check_points, nearest_centre, nearest_neighbours
 from .selection import select_highest
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_N_NEIGHBORS",
     "KMEANS_MAX_CLUSTERS",
     "check_bandwidth",
+    "check_weights",
     "cluster_labels",
     "greedy_kernel_herding",
     "greedy_max_coverage",
@@ -297,18 +298,11 @@ def _nearest(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     dtype = np.result_type(X.dtype, C.dtype, np.float32)  # float32 only if both are
     X, C = X.astype(dtype, copy=False), C.astype(dtype, copy=False)
-    c_norms = np.einsum("ij,ij->i", C, C)  # [m]
     rows = max(1, min(_MAX_BLOCK_ROWS, _BLOCK_ELEMENTS // max(1, C.shape[0])))
-    nearest = np.empty(X.shape[0], dtype=np.intp)
+    nearest = nearest_centre(X, C, block_elements=_BLOCK_ELEMENTS, max_rows=_MAX_BLOCK_ROWS)
     distance = np.empty(X.shape[0])
     for start in range(0, X.shape[0], rows):
-        block = X[start : start + rows]  # [b, k]
-        scores = block @ C.T  # [b, m]
-        scores *= -2.0
-        scores += c_norms
-        winner = scores.argmin(axis=1)  # [b]
-        nearest[start : start + rows] = winner
-        difference = block.astype(np.float64) - C[winner]  # [b, k]
+        difference = X[start : start + rows].astype(np.float64) - C[nearest[start : start + rows]]
         distance[start : start + rows] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
     return nearest, distance
 
@@ -543,14 +537,15 @@ def _check_graph(graph: Any) -> sp.csr_matrix:
     return graph
 
 
-def _check_weights(weights: Any, n_points: int) -> np.ndarray:
+def check_weights(weights: Any, n_points: int, *, per: str = "point of the graph") -> np.ndarray:
+    """Coverage weights: None (all 1) or ``n_points`` finite values >= 0, as float64."""
     if weights is None:
         return np.ones(n_points)
-    weights = np.asarray(weights, dtype=np.float64)
+    weights = np.asarray(as_numpy(weights), dtype=np.float64)
     if weights.shape != (n_points,):
         raise ValueError(
-            f"The 'weights' parameter must have shape ({n_points},), one weight per point of "
-            f"the graph. Got shape {weights.shape} instead."
+            f"The 'weights' parameter must have shape ({n_points},), one weight per {per}. "
+            f"Got shape {weights.shape} instead."
         )
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("The 'weights' parameter must hold finite values >= 0.")
@@ -620,7 +615,7 @@ def greedy_kernel_herding(
         )
     n_labelled = int(n_labelled)
     n_instances = check_n_instances(n_instances, n_points - n_labelled)
-    weights = _check_weights(weights, n_points)
+    weights = check_weights(weights, n_points)
     if not isinstance(symmetric, bool):
         raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
     columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers

@@ -25,6 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from ._random import preserved_global_random_state
+from .neighbours import nearest_centre
 
 __all__ = ["MIN_LABELLED_FOR_CELLS", "MIN_POOL_FOR_CELLS", "LabelledCells"]
 
@@ -101,13 +102,8 @@ class LabelledCells:
         return scores, np.einsum("ij,ij->i", rows, rows)
 
     def home(self, Z_pool: np.ndarray) -> np.ndarray:
-        """The cell whose centre is nearest to each pool row (lower cell on ties), in blocks."""
-        home = np.empty(Z_pool.shape[0], dtype=np.intp)
-        rows = max(1, _BLOCK_ELEMENTS // self.n_cells)
-        for start in range(0, Z_pool.shape[0], rows):
-            home[start:start + rows] = self._centre_scores(Z_pool[start:start + rows])[0].argmin(
-                axis=1)
-        return home
+        """The cell whose centre is nearest to each pool row (lower cell on ties), in float64."""
+        return nearest_centre(Z_pool, self.centres, block_elements=_BLOCK_ELEMENTS)
 
     def needed(self, Z_rows: np.ndarray, within: np.ndarray) -> np.ndarray:
         r"""Labelled rows, ascending, of the cells that may hold a point within ``within``.

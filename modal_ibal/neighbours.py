@@ -39,6 +39,7 @@ __all__ = [
     "check_algorithm",
     "check_points",
     "exact_neighbours",
+    "nearest_centre",
     "nearest_neighbours",
     "partitioned_neighbours",
 ]
@@ -168,13 +169,32 @@ def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.nd
     return neighbours, squared
 
 
-def _nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre of every row of ``X``, in blocks of rows."""
+def nearest_centre(X: np.ndarray, centres: np.ndarray, *, block_elements: int = _CELL_ELEMENTS,
+                   max_rows: int | None = None) -> np.ndarray:
+    r"""Row of ``centres`` nearest to each row of ``X`` (the lower row on ties).
+
+    Ranked by :math:`\lVert c\rVert^2 - 2 x^\top c` in ``centres``' precision (each
+    block of ``X`` is cast to it), in blocks of at most ``block_elements`` scores
+    and ``max_rows`` rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_dims)
+    centres : ndarray of shape (n_centres, n_dims), float32 or float64
+    block_elements : int, default=4194304
+    max_rows : int, optional
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), intp
+    """
     c_norms = np.einsum("ij,ij->i", centres, centres)  # [K]
-    rows = max(1, _CELL_ELEMENTS // centres.shape[0])
+    rows = max(1, block_elements // max(1, centres.shape[0]))
+    if max_rows is not None:
+        rows = min(rows, max_rows)
     nearest = np.empty(X.shape[0], dtype=np.intp)
     for start in range(0, X.shape[0], rows):
-        scores = X[start:start + rows] @ centres.T  # [b, K]
+        scores = X[start:start + rows].astype(centres.dtype, copy=False) @ centres.T  # [b, K]
         scores *= -2.0
         scores += c_norms
         nearest[start:start + rows] = scores.argmin(axis=1)
@@ -188,7 +208,7 @@ def _lloyd(X: np.ndarray, n_centres: int, rng: np.random.RandomState) -> np.ndar
     """
     centres = X[rng.choice(X.shape[0], n_centres, replace=False)].astype(np.float64)  # [K, d]
     for _ in range(_KMEANS_ITERATIONS):
-        nearest = _nearest_centre(X, centres.astype(X.dtype))  # [m]
+        nearest = nearest_centre(X, centres.astype(X.dtype))  # [m]
         counts = np.bincount(nearest, minlength=n_centres)  # [K]
         filled = counts > 0
         starts = (np.cumsum(counts) - counts)[filled]  # where each centre's rows begin
@@ -210,7 +230,7 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
     n_cells = -(-n_points // cell_size)
     n_coarse = int(np.ceil(np.sqrt(n_cells)))
     sample = rng.choice(n_points, min(n_points, _SAMPLE_PER_CELL * n_coarse), replace=False)
-    coarse = _nearest_centre(Z, _lloyd(Z[np.sort(sample)], n_coarse, rng))  # [M]
+    coarse = nearest_centre(Z, _lloyd(Z[np.sort(sample)], n_coarse, rng))  # [M]
     order = np.argsort(coarse, kind="stable")
     bounds = np.searchsorted(coarse[order], np.arange(n_coarse + 1))
     centres, cell = [], np.empty(n_points, dtype=np.intp)
@@ -223,7 +243,7 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
                                                                _SAMPLE_PER_CELL * n_fine),
                                             replace=False))]
         fine = _lloyd(Z[sample], n_fine, rng)  # [k, d]
-        cell[members] = _nearest_centre(Z[members], fine) + sum(map(len, centres))
+        cell[members] = nearest_centre(Z[members], fine) + sum(map(len, centres))
         centres.append(fine)
     return np.concatenate(centres), cell
 

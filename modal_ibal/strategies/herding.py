@@ -20,13 +20,18 @@ from typing import Any
 import numpy as np
 
 from .._validation import (
-    as_numpy,
     check_pool,
     check_positive_int,
     check_same_sample_shape,
     n_samples,
 )
-from ..coverage import DEFAULT_N_NEIGHBORS, check_bandwidth, greedy_kernel_herding, knn_kernel_graph
+from ..coverage import (
+    DEFAULT_N_NEIGHBORS,
+    check_bandwidth,
+    check_weights,
+    greedy_kernel_herding,
+    knn_kernel_graph,
+)
 from ..embedding import representation_codes
 from ..extract import DEFAULT_BATCH_SIZE
 from ..learner import LabelledView, labelled_view, resolve_labelled_set
@@ -45,15 +50,7 @@ def _check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
             f"The 'weights' parameter must be None, 'margin' or an array of shape ({n_pool},). "
             f"Got {weights!r} instead."
         )
-    values = np.asarray(as_numpy(weights), dtype=np.float64)
-    if values.shape != (n_pool,):
-        raise ValueError(
-            f"The 'weights' parameter must have shape ({n_pool},), one weight per pool sample. "
-            f"Got shape {values.shape} instead."
-        )
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError("The 'weights' parameter must hold finite values >= 0.")
-    return values
+    return check_weights(weights, n_pool, per="pool sample")
 
 
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
