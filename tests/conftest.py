@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 
 import numpy as np
@@ -116,3 +117,20 @@ TINY = ExperimentSpec(
     n_classes=3, n_initial=6, batch_size=4, n_rounds=2, epochs=5, test_size=30,
     strategies=("random", "ibal-target"),
 )
+
+
+def global_rng_states():
+    """Every global generator a call could touch: python, numpy, torch CPU and each CUDA device."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda  # noqa: NPY002
+
+
+def assert_same_rng_states(before, after):
+    """Fail, naming the generator, if any of :func:`global_rng_states` moved."""
+    assert before[0] == after[0], "python's random state changed"
+    for a, b in zip(before[1], after[1], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg="numpy's global random state changed")
+    assert torch.equal(before[2], after[2]), "torch's CPU generator changed"
+    assert len(before[3]) == len(after[3])
+    for device, (a, b) in enumerate(zip(before[3], after[3], strict=True)):
+        assert torch.equal(a, b), f"the generator of CUDA device {device} changed"

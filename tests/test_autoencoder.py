@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pickle
-import random
 
 import numpy as np
 import pytest
 import torch
+from conftest import assert_same_rng_states, global_rng_states
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
@@ -99,22 +99,6 @@ def test_same_random_state_same_codes(cls, digits):
     assert not np.array_equal(first, other)
 
 
-def _global_rng_states():
-    """Every global generator a fit could touch: python, numpy, torch CPU and each CUDA device."""
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda  # noqa: NPY002
-
-
-def _assert_same_rng_states(before, after):
-    assert before[0] == after[0], "python's random state changed"
-    for a, b in zip(before[1], after[1], strict=True):
-        np.testing.assert_array_equal(a, b, err_msg="numpy's global random state changed")
-    assert torch.equal(before[2], after[2]), "torch's CPU generator changed"
-    assert len(before[3]) == len(after[3])
-    for device, (a, b) in enumerate(zip(before[3], after[3], strict=True)):
-        assert torch.equal(a, b), f"the generator of CUDA device {device} changed"
-
-
 @pytest.mark.parametrize(
     "device",
     ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
@@ -130,10 +114,10 @@ def test_global_random_states_are_left_alone(cls, random_state, device, digits):
     model = cls(latent_dim=4, max_epochs=2, batch_size=32, device=device,
                 random_state=random_state)
     for name, call in {"fit": lambda: model.fit(X), "transform": lambda: model.transform(X)}.items():
-        before = _global_rng_states()
+        before = global_rng_states()
         call()
         try:
-            _assert_same_rng_states(before, _global_rng_states())
+            assert_same_rng_states(before, global_rng_states())
         except AssertionError as error:
             raise AssertionError(f"{name} (device {device}): {error}") from None
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TinyMLP
+from conftest import TinyMLP, assert_same_rng_states, global_rng_states
 from modAL.models import ActiveLearner
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -101,31 +101,15 @@ def test_explicit_classes_must_match_the_output_columns(partial_labels):
 # ------------------------------------------------------------------ global random state
 
 
-def _global_states():
-    states = [np.random.get_state()[1].copy(),  # noqa: NPY002 (the global state under test)
-              random.getstate(), torch.get_rng_state()]
-    if torch.cuda.is_available():
-        states.append(torch.cuda.get_rng_state_all())
-    return states
-
-
-def _assert_same_states(before, after):
-    np.testing.assert_array_equal(before[0], after[0])
-    assert before[1] == after[1]
-    assert torch.equal(before[2], after[2])
-    for a, b in zip(before[3:], after[3:], strict=True):
-        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
-
-
 @pytest.mark.parametrize("name", sorted(OURS))
 def test_a_query_leaves_every_global_random_state_unchanged(partial_labels, name):
     X0, y0, X_pool, _ = partial_labels
     net = plain_net().fit(X0, y0)
     np.random.seed(1)  # noqa: NPY002 (the global state under test)
     random.seed(1)
-    before = _global_states()
+    before = global_rng_states()
     OURS[name].resolve()(net, X_pool, 3, random_state=0, X_labelled=X0, y_labelled=y0)
-    _assert_same_states(before, _global_states())
+    assert_same_rng_states(before, global_rng_states())
 
 
 # ------------------------------------------------------------------ inputs users have

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import assert_same_rng_states, global_rng_states
 from sklearn.neighbors import NearestNeighbors
 
 from modal_ibal.coverage import knn_kernel_graph
@@ -70,14 +71,11 @@ def test_search_is_deterministic_and_leaves_global_random_state_alone():
     Z = blobs(2000)
     random.seed(3)
     torch.manual_seed(3)
-    numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the test reads it)
-    states = (random.getstate(), torch.get_rng_state())
+    before = global_rng_states()
     first = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
     second = partitioned_neighbours(Z, 10, cell_size=32, n_candidates=128)
     np.testing.assert_array_equal(first[0], second[0])
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
-    assert random.getstate() == states[0]
-    assert torch.equal(torch.get_rng_state(), states[1])
+    assert_same_rng_states(before, global_rng_states())
 
 
 def test_threads_do_not_change_the_result():
