@@ -262,6 +262,25 @@ def _keep_self(found: np.ndarray, itself: np.ndarray, first: int) -> None:
     itself[missing, -1] = True
 
 
+def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
+    r"""Columns of the ``k`` smallest entries of each row, clipping ``squared`` at 0 in place.
+
+    A partition of packed keys, twice as fast as ``argpartition``: a float
+    :math:`\ge +0` read as a signed integer of its width orders as the float does,
+    so each entry's lowest :math:`\lceil \log_2 m \rceil` bits are replaced by its
+    column and one integer partition yields the columns. Entries that agree in
+    all other bits (relative difference under :math:`2^{\lceil \log_2 m \rceil}`
+    ulps, about :math:`10^{-4}` in float32 for 1,000 columns) rank by column.
+    """
+    np.maximum(squared, 0.0, out=squared)  # also turns -0 into +0
+    n_columns = squared.shape[1]
+    mask = (1 << max(1, (n_columns - 1).bit_length())) - 1
+    keys = squared.view(np.int32 if squared.dtype == np.float32 else np.int64) & ~mask
+    keys |= np.arange(n_columns, dtype=keys.dtype)
+    keys.partition(k - 1, axis=1)
+    return keys[:, :k] & mask
+
+
 def _probe_lists(centres: np.ndarray, n_probes: int) -> np.ndarray:
     """For every cell, the ``n_probes`` cells with the nearest centres, nearest first, itself first.
 
@@ -316,9 +335,10 @@ def partitioned_neighbours(
     -----
     Deterministic: the k-means sample and start are drawn from a fixed seed, and
     the global random state is left as it was. Candidates are ranked by
-    :math:`\lVert z_c\rVert^2 - 2 z_x^\top z_c` in the points' precision, and the
-    squared distances returned come from the same products (clipped at 0; a
-    point's own is exactly 0). Measured recall and label
+    :math:`\lVert z_x\rVert^2 + \lVert z_c\rVert^2 - 2 z_x^\top z_c` (clipped at 0) in
+    the points' precision, near-equal ones by their place in the candidate list
+    (:func:`_k_smallest_columns`), and the squared distances returned are those
+    sums (a point's own is exactly 0). Measured recall and label
     efficiency against the exact search: ``benchmarks/herding_speed.py``.
     """
     Z = check_points(Z)
@@ -328,6 +348,7 @@ def partitioned_neighbours(
     n_candidates = max(check_positive_int(n_candidates, "n_candidates"), k)
     if n_candidates >= n_points or n_points <= cell_size:
         return exact_neighbours(Z, k)
+    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
     centres, cell = _cells(Z, cell_size)  # [K, d], [M]
     n_cells = centres.shape[0]
     order = np.argsort(cell, kind="stable")  # [M]: sorted position -> point
@@ -362,16 +383,17 @@ def partitioned_neighbours(
             for start in range(bounds[home], bounds[home + 1], rows):
                 stop = min(start + rows, bounds[home + 1])
                 scores = queries[start:stop] @ candidates.T  # [b, m]
-                best = np.argpartition(scores, k - 1, axis=1)[:, :k]  # [b, k]
-                distance = np.take_along_axis(scores, best, axis=1)  # [b, k]
-                distance += norms[start:stop, None]
+                scores += norms[start:stop, None]  # squared distances
+                best = _k_smallest_columns(scores, k)  # [b, k]
+                row_starts = np.arange(stop - start)[:, None] * scores.shape[1]  # [b, 1]
+                distance = scores.ravel()[best + row_starts]  # [b, k]
                 found = positions[best]
                 itself = found == np.arange(start, stop)[:, None]  # [b, k]
                 if not itself.any(axis=1).all():  # crowded out by more than k duplicates
                     _keep_self(found, itself, start)
                 distance[itself] = 0.0
                 found_sorted[start:stop] = found
-                np.maximum(distance, 0.0, out=squared_sorted[start:stop])
+                squared_sorted[start:stop] = distance
 
     run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
     neighbours = np.empty((n_points, k), dtype=_index_type(n_points, k))
