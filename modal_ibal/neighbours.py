@@ -263,7 +263,7 @@ def _keep_self(found: np.ndarray, itself: np.ndarray, first: int) -> None:
 
 
 def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
-    r"""Columns of the ``k`` smallest entries of each row, clipping ``squared`` at 0 in place.
+    r"""Columns of the ``k`` smallest entries of each row of ``squared`` (distances), unordered.
 
     A partition of packed keys, twice as fast as ``argpartition``: a float
     :math:`\ge +0` read as a signed integer of its width orders as the float does,
@@ -271,8 +271,10 @@ def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
     column and one integer partition yields the columns. Entries that agree in
     all other bits (relative difference under :math:`2^{\lceil \log_2 m \rceil}`
     ulps, about :math:`10^{-4}` in float32 for 1,000 columns) rank by column.
+    Negative entries (squared distances that rounding took below 0) read as
+    negative integers: they rank before every entry :math:`\ge 0`, in no set
+    order among themselves.
     """
-    np.maximum(squared, 0.0, out=squared)  # also turns -0 into +0
     n_columns = squared.shape[1]
     mask = (1 << max(1, (n_columns - 1).bit_length())) - 1
     keys = squared.view(np.int32 if squared.dtype == np.float32 else np.int64) & ~mask
@@ -355,13 +357,14 @@ def partitioned_neighbours(
     bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))  # [K + 1]
     sizes = np.diff(bounds)  # [K]
     n_dims = Z.shape[1]
-    queries = np.empty((n_points, n_dims + 1), dtype=Z.dtype)  # [M, d + 1]: rows [z_x, 1]
+    queries = np.empty((n_points, n_dims + 2), dtype=Z.dtype)  # [M, d + 2]: [z_x, 1, |z_x|^2]
     queries[:, :n_dims] = Z[order]  # each cell's points contiguous
     queries[:, n_dims] = 1.0
-    ranking = np.empty_like(queries)  # [M, d + 1]: rows [-2 z_c, |z_c|^2]
-    np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])
-    norms = np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims],
-                      out=ranking[:, n_dims])  # [M], Z's precision
+    np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims], out=queries[:, n_dims + 1])
+    ranking = np.empty_like(queries)  # [M, d + 2]: [-2 z_c, |z_c|^2, 1], so that a product of
+    np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])  # rows is |z_x - z_c|^2
+    ranking[:, n_dims] = queries[:, n_dims + 1]
+    ranking[:, n_dims + 1] = 1.0
     probes = _probe_lists(centres, min(n_cells, 4 * -(-n_candidates // cell_size)))  # [K, P]
     counts = np.cumsum(sizes[probes], axis=1)  # [K, P]
     short = counts[:, -1] < n_candidates  # too few points in those cells: rank them all
@@ -375,27 +378,28 @@ def partitioned_neighbours(
 
     def search(first: int) -> None:
         """The neighbours of the points of ``_CELLS_PER_TASK`` home cells."""
-        for home in homes[first:first + _CELLS_PER_TASK]:
-            cells = probes[home, :enough[home]]
-            positions = _ranges(bounds[cells], bounds[cells + 1])  # [m]: its own cell first
-            candidates = ranking[positions]  # [m, d + 1]
-            rows = max(1, _CELL_ELEMENTS // len(positions))
+        task = homes[first:first + _CELLS_PER_TASK]  # [t]
+        n_compared = counts[task, enough[task] - 1]  # [t]: candidates of each home cell
+        taken = np.arange(probes.shape[1]) < enough[task, None]  # [t, P]
+        cells = probes[task][taken]  # each home's cells in turn, its own first
+        positions = _ranges(bounds[cells], bounds[cells + 1])  # [sum of n_compared]
+        for home, end, m in zip(task, np.cumsum(n_compared), n_compared, strict=True):
+            compared = positions[end - m:end]  # [m]
+            candidates = ranking[compared]  # [m, d + 2]
+            rows = max(1, _CELL_ELEMENTS // m)
             for start in range(bounds[home], bounds[home + 1], rows):
                 stop = min(start + rows, bounds[home + 1])
-                scores = queries[start:stop] @ candidates.T  # [b, m]
-                scores += norms[start:stop, None]  # squared distances
-                best = _k_smallest_columns(scores, k)  # [b, k]
-                row_starts = np.arange(stop - start)[:, None] * scores.shape[1]  # [b, 1]
-                distance = scores.ravel()[best + row_starts]  # [b, k]
-                found = positions[best]
-                itself = found == np.arange(start, stop)[:, None]  # [b, k]
-                if not itself.any(axis=1).all():  # crowded out by more than k duplicates
-                    _keep_self(found, itself, start)
-                distance[itself] = 0.0
-                found_sorted[start:stop] = found
-                squared_sorted[start:stop] = distance
+                squared = queries[start:stop] @ candidates.T  # [b, m]
+                best = _k_smallest_columns(squared, k)  # [b, k]
+                row_starts = np.arange(stop - start)[:, None] * m  # [b, 1]
+                squared_sorted[start:stop] = squared.ravel()[best + row_starts]
+                found_sorted[start:stop] = compared[best]
 
     run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
+    itself = found_sorted == np.arange(n_points)[:, None]  # [M, k]
+    _keep_self(found_sorted, itself, 0)  # where more than k duplicates crowded it out
+    squared_sorted[itself] = 0.0
+    np.maximum(squared_sorted, 0.0, out=squared_sorted)
     neighbours = np.empty((n_points, k), dtype=_index_type(n_points, k))
     neighbours[order] = order[found_sorted]
     squared = np.empty((n_points, k))
