@@ -59,8 +59,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
+from ._threads import one_blas_thread
 from ._validation import check_positive_float
 from .losses import SoftmaxCrossEntropy
 
@@ -73,18 +73,6 @@ READINGS = (*CLOSED_FORM_READINGS, "finetuned")
 DEFAULT_READING = "target"
 STATIONARY_GRADIENT = 1e-6  # the refit's largest gradient entry still called stationary
 POOL_CHUNK = 16384  # pool rows scored at once (larger chunks measured slower)
-
-
-def _one_blas_thread():
-    """Run the small matrix products of the scores and the refit on one BLAS thread.
-
-    They have C (or C x d) outputs per call, too small for BLAS threads to pay for
-    their start-up; on busy cores the threads made ``ibal_scores`` 2.7x and the
-    refit 16-40x slower (measured on 2 shared cores). One thread also makes the
-    refit independent of the machine's core count. The limit is scoped: the
-    caller's setting is restored on exit.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def append_bias(features: np.ndarray) -> np.ndarray:
@@ -230,7 +218,9 @@ def ibal_scores(
     n_pool = features.shape[0]
     chunk = POOL_CHUNK if loss.link is not None else max(1, POOL_CHUNK // max(1, logits.shape[1]))
     scores = np.empty(n_pool, dtype=np.float64)
-    with _one_blas_thread():
+    # products with C outputs per row are too small for BLAS threads to pay for their
+    # start-up: on two busy cores they made this loop 2.7x slower (and the refit 16-40x)
+    with one_blas_thread():
         for start in range(0, n_pool, chunk):
             stop = min(start + chunk, n_pool)
             F = features[start:stop].astype(np.float64, copy=False)  # [b, d]
@@ -352,7 +342,7 @@ def refit_last_layer(
         return value, grad.ravel()
 
     start = np.zeros(n_classes * d) if init is None else np.asarray(init, np.float64).ravel()
-    with _one_blas_thread():
+    with one_blas_thread():  # small products; also makes the refit independent of the cores
         result = minimize(
             objective,
             start,
