@@ -243,13 +243,14 @@ class _Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ndarray of shape (n_samples, latent_dim), float32
         """
         check_is_fitted(self)
-        X = self._standardise(self._check_X(X, reset=False))
+        X = self._check_X(X, reset=False)
         module = self.net_.module_
         module.eval()
         codes = np.empty((X.shape[0], self.latent_dim), dtype=np.float32)
         with torch.no_grad():
-            for start in range(0, X.shape[0], _TRANSFORM_BATCH):
-                batch = torch.from_numpy(X[start : start + _TRANSFORM_BATCH]).to(self.device_)
+            for start in range(0, X.shape[0], _TRANSFORM_BATCH):  # standardised batch by batch
+                batch = self._standardise(X[start : start + _TRANSFORM_BATCH])
+                batch = torch.from_numpy(batch).to(self.device_)
                 codes[start : start + _TRANSFORM_BATCH] = module.encode(batch).cpu().numpy()
         return codes
 
