@@ -110,8 +110,9 @@ class _PrecomputedFeatures:
 def _view(case: Case) -> LabelledView:
     """A LabelledView from the precomputed pool outputs; the labelled pass is part of the work."""
     reader = last_layer(case.net)
-    return LabelledView(reader, case.outputs, reader.outputs(case.X_labelled),
-                        reader.encode_labels(case.y_labelled), case.X_labelled)
+    return LabelledView.with_pool_outputs(reader, case.X_pool, case.outputs,
+                                          reader.outputs(case.X_labelled),
+                                          reader.encode_labels(case.y_labelled), case.X_labelled)
 
 
 def _ibal_scoring(reading: str) -> Callable[[Case], Any]:

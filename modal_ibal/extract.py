@@ -78,6 +78,9 @@ class LastLayer:
     classes_: np.ndarray
     loss: Any
     has_bias: bool
+    #: Rows read together: outputs read in chunks of a multiple of it, on an array or
+    #: tensor, equal bitwise those read at once (None: not known, read at once).
+    row_block: int | None = None
 
     def outputs(self, X) -> LastLayerOutputs:
         features, logits = self._features_and_logits(X)
@@ -354,6 +357,7 @@ class _SkorchLayer(LastLayer):
 
         net.check_is_fitted()
         self.net, self.batch_size = net, int(batch_size)
+        self.row_block = self.batch_size  # the forward batches start at multiples of it
         self.module = net.module_
         self.layer_name, self.linear = final_linear(self.module, layer)
         self.classes_ = _output_classes(net, self.layer_name, self.linear.out_features)

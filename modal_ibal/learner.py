@@ -10,12 +10,21 @@ model's final layer on both once per query (:func:`labelled_view`).
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
+from ._validation import (
+    check_positive_int,
+    check_same_sample_shape,
+    check_samples,
+    is_tensor,
+    n_samples,
+)
 from .embedding import representation_codes
 from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, check_fitted, last_layer
 
@@ -30,14 +39,19 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LabelledView:
-    """A fitted model's view of the pool and of the labelled set, computed once per query.
+    """A fitted model's view of the pool and of the labelled set, read once per query.
+
+    The labelled set is read when the view is made; the pool when first asked for,
+    whole (:attr:`pool`, kept) or chunk by chunk (:meth:`pool_chunks`, not kept).
 
     Attributes
     ----------
     layer : LastLayer
         The reader of the model's final linear layer.
-    pool, labelled : LastLayerOutputs
-        Final-layer features, logits and probabilities.
+    X_pool : array-like of shape (n_pool, ...)
+        The pool samples, validated.
+    labelled : LastLayerOutputs
+        Final-layer features, logits and probabilities of the labelled set.
     y_index : ndarray of shape (n_labelled,)
         Labelled classes as indices into ``layer.classes_``.
     X_labelled : array-like of shape (n_labelled, ...)
@@ -45,10 +59,49 @@ class LabelledView:
     """
 
     layer: LastLayer
-    pool: LastLayerOutputs
+    X_pool: Any
     labelled: LastLayerOutputs
     y_index: np.ndarray
     X_labelled: Any
+
+    @classmethod
+    def with_pool_outputs(cls, layer: LastLayer, X_pool: Any, pool: LastLayerOutputs,
+                          labelled: LastLayerOutputs, y_index: np.ndarray,
+                          X_labelled: Any) -> LabelledView:
+        """A view whose pool outputs were read already: ``pool`` is kept as :attr:`pool`."""
+        view = cls(layer, X_pool, labelled, y_index, X_labelled)
+        view.__dict__["pool"] = pool  # what the cached property would have stored
+        return view
+
+    @functools.cached_property
+    def pool(self) -> LastLayerOutputs:
+        """Final-layer features, logits and probabilities of the whole pool (read once)."""
+        return self.layer.outputs(self.X_pool)
+
+    def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
+        """The pool's outputs in chunks of about ``rows`` rows: ``(rows_slice, outputs)``.
+
+        Reads each chunk's outputs and lets them go, so that the whole pool's
+        features are never held, where that gives the same values bitwise (the
+        reader's ``row_block`` is known and the pool is an array or tensor; chunks
+        are then a multiple of both ``rows`` and ``row_block``). Otherwise, or once
+        :attr:`pool` has been read, slices of :attr:`pool`.
+        """
+        n_pool = n_samples(self.X_pool)
+        block = self.layer.row_block
+        streamed = ("pool" not in self.__dict__ and block is not None
+                    and (isinstance(self.X_pool, np.ndarray) or is_tensor(self.X_pool)))
+        if not streamed:
+            pool = self.pool
+            for start in range(0, n_pool, rows):
+                chunk = slice(start, start + rows)
+                yield chunk, LastLayerOutputs(pool.features[chunk], pool.logits[chunk],
+                                              pool.probas[chunk])
+            return
+        step = math.lcm(rows, block)
+        for start in range(0, n_pool, step):
+            chunk = slice(start, start + step)
+            yield chunk, self.layer.outputs(self.X_pool[chunk])
 
 
 def _unwrap(classifier) -> tuple[Any, bool]:
@@ -113,7 +166,7 @@ def labelled_view(
     layer: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> LabelledView:
-    """Validate the inputs and read the final layer on the pool and on the labelled set.
+    """Validate the inputs, read the final layer on the labelled set, and on the pool when asked.
 
     Parameters
     ----------
@@ -137,7 +190,7 @@ def labelled_view(
                         batch_size=check_positive_int(batch_size, "batch_size"))
     y_index = reader.encode_labels(y_labelled)
     return LabelledView(
-        reader, reader.outputs(X_pool), reader.outputs(X_labelled), y_index, X_labelled
+        reader, X_pool, reader.outputs(X_labelled), y_index, X_labelled
     )
 
 

@@ -61,7 +61,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
 
 from ._threads import one_blas_thread
-from ._validation import check_positive_float
+from ._validation import check_positive_float, n_samples
 from .losses import SoftmaxCrossEntropy
 
 if TYPE_CHECKING:
@@ -505,4 +505,7 @@ def representer_importance(
     """
     summary = importance_summary(view.layer, view.labelled, view.y_index, reading=reading,
                                  reg_lambda=reg_lambda, exact=exact)
-    return summary.scores(view.layer, view.pool)
+    scores = np.empty(n_samples(view.X_pool))
+    for rows, outputs in view.pool_chunks(POOL_CHUNK):  # the pool's features are not all kept
+        scores[rows] = summary.scores(view.layer, outputs)
+    return scores

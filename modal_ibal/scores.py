@@ -146,8 +146,10 @@ def ibal_distance_scores(
     ndarray of shape (n_pool,)
         The query takes the smallest (Eq. 5).
     """
-    importance = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
+    # the distance first: on the model's features it reads the whole pool, which the
+    # importance then reuses instead of streaming the pool through the model again
     distance = labelled_distance(view, X_pool, embedding, distance_cache)
+    importance = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
     return normalise_by_max(importance) - gamma * distance
 
 

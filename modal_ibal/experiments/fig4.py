@@ -54,8 +54,8 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
     X_labelled, y_labelled = split.X_pool[split.initial], split.y_pool[split.initial]
     model = spec.build_model(seed).fit(X_labelled, y_labelled)
     view = labelled_view(model, split.X_pool, X_labelled=X_labelled, y_labelled=y_labelled)
-    importance = representer_importance(view, reading=reading)  # [N]
     probas = view.pool.probas  # [N, C]
+    importance = representer_importance(view, reading=reading)  # [N], from the same outputs
     return pd.DataFrame({
         "ibal": normalise_by_max(importance),
         "entropy": normalise_by_max(predictive_entropy(probas)),

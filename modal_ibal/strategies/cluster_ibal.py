@@ -142,11 +142,11 @@ def ibal_cluster_sampling(
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
-    disagreement = check_scores(-representer_importance(view, reading=reading), "IBAL")  # [N]
-    Z_labelled, Z_pool = representation_codes(
+    Z_labelled, Z_pool = representation_codes(  # before the importance, which reuses features
         representation, X_pool, view.X_labelled,
         lambda: (view.labelled.features, view.pool.features),
     )
+    disagreement = check_scores(-representer_importance(view, reading=reading), "IBAL")  # [N]
 
     def preference(members: np.ndarray) -> np.ndarray:
         return np.exp(-beta * disagreement_ranks(disagreement[members]))  # [m]
