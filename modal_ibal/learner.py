@@ -29,12 +29,16 @@ from .embedding import representation_codes
 from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, check_fitted, last_layer
 
 __all__ = [
+    "STREAM_ROWS",
     "LabelledView",
     "fitted_estimator",
     "labelled_codes",
     "labelled_view",
     "resolve_labelled_set",
 ]
+
+
+STREAM_ROWS = 16384  # pool rows read at once when the pool is streamed
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,16 @@ class LabelledView:
     def pool(self) -> LastLayerOutputs:
         """Final-layer features, logits and probabilities of the whole pool (read once)."""
         return self.layer.outputs(self.X_pool)
+
+    def pool_probabilities(self) -> np.ndarray:
+        """:math:`p(y|x)` of every pool point, ndarray of shape (n_pool, n_classes).
+
+        Streamed (:meth:`pool_chunks`) unless :attr:`pool` has been read: only the
+        probabilities of the whole pool are held.
+        """
+        if "pool" in self.__dict__:
+            return self.pool.probas
+        return np.concatenate([outputs.probas for _, outputs in self.pool_chunks(STREAM_ROWS)])
 
     def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
         """The pool's outputs in chunks of about ``rows`` rows: ``(rows_slice, outputs)``.

@@ -114,3 +114,17 @@ def test_a_reader_without_a_row_block_reads_the_pool_whole(split, wide_pool, mon
     scores = representer_importance(view)
     assert reads == [len(wide_pool)] and "pool" in view.__dict__
     assert scores.shape == (len(wide_pool),) and np.isfinite(scores).all()
+
+
+def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool, monkeypatch):
+    X_labelled, y_labelled, _ = split
+    monkeypatch.setattr("modal_ibal.learner.STREAM_ROWS", 96)
+    streamed = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
+                             batch_size=64)
+    reads = _count_reads(streamed, monkeypatch)
+    probas = streamed.pool_probabilities()
+    assert max(reads) == 192 and "pool" not in streamed.__dict__
+    whole = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
+                          batch_size=64)
+    np.testing.assert_array_equal(probas, whole.pool.probas)
+    np.testing.assert_array_equal(whole.pool_probabilities(), whole.pool.probas)

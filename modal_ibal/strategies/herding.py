@@ -182,7 +182,7 @@ def herding_sampling(
         lambda: (view().labelled.features, view().pool.features))
     Z = _unit_rows(np.concatenate([Z_labelled, Z_pool]))  # [n + N, d]
     if isinstance(weights, str):
-        weights = margin_weights(view().pool.probas)  # [N]
+        weights = margin_weights(view().pool_probabilities())  # [N]
     if weights is not None:
         weights = np.concatenate([np.zeros(Z_labelled.shape[0]), weights])  # [n + N]
     graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # sparse [M, M]
