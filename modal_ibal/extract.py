@@ -25,6 +25,8 @@ the model's.
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,7 @@ from ._validation import as_numpy, is_tensor
 from .losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 
 DEFAULT_BATCH_SIZE = 4096
+STREAM_ROWS = 16384  # rows read at once when a pool is streamed through the model
 DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
 
 
@@ -130,6 +133,32 @@ def encode_labels(y, classes: np.ndarray, name: str = "y_labelled") -> np.ndarra
             f"its classes_ are {classes.tolist()[:10]}. Labels must be among the classes the "
             "estimator was fitted with (for skorch, pass classes=... to the net)."
         ) from None
+
+
+def can_stream(layer: LastLayer, X) -> bool:
+    """Whether ``X`` can be read in chunks with the outputs of one whole read, bitwise."""
+    return (layer.row_block is not None and (isinstance(X, np.ndarray) or is_tensor(X))
+            and len(X) > 0)
+
+
+def outputs_in_chunks(layer: LastLayer, X, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
+    """``layer.outputs`` of ``X`` chunk by chunk: ``(rows_slice, outputs)``.
+
+    Each chunk is a multiple of ``rows`` and of ``layer.row_block`` rows, so that
+    the outputs are bitwise those of one read (:func:`can_stream` must hold).
+    """
+    step = math.lcm(rows, layer.row_block)
+    for start in range(0, len(X), step):
+        chunk = slice(start, start + step)
+        yield chunk, layer.outputs(X[chunk])
+
+
+def read_probabilities(layer: LastLayer, X) -> np.ndarray:
+    """:math:`p(y|x)` of every row of ``X``: streamed where possible, so only they are held."""
+    if not can_stream(layer, X):
+        return layer.outputs(X).probas
+    return np.concatenate([outputs.probas
+                           for _, outputs in outputs_in_chunks(layer, X, STREAM_ROWS)])
 
 
 def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):

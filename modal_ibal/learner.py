@@ -11,34 +11,32 @@ model's final layer on both once per query (:func:`labelled_view`).
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import (
-    check_positive_int,
-    check_same_sample_shape,
-    check_samples,
-    is_tensor,
-    n_samples,
-)
+from ._validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
 from .embedding import representation_codes
-from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, check_fitted, last_layer
+from .extract import (
+    DEFAULT_BATCH_SIZE,
+    LastLayer,
+    LastLayerOutputs,
+    can_stream,
+    check_fitted,
+    last_layer,
+    outputs_in_chunks,
+    read_probabilities,
+)
 
 __all__ = [
-    "STREAM_ROWS",
     "LabelledView",
     "fitted_estimator",
     "labelled_codes",
     "labelled_view",
     "resolve_labelled_set",
 ]
-
-
-STREAM_ROWS = 16384  # pool rows read at once when the pool is streamed
 
 
 @dataclass(frozen=True)
@@ -85,37 +83,29 @@ class LabelledView:
     def pool_probabilities(self) -> np.ndarray:
         """:math:`p(y|x)` of every pool point, ndarray of shape (n_pool, n_classes).
 
-        Streamed (:meth:`pool_chunks`) unless :attr:`pool` has been read: only the
-        probabilities of the whole pool are held.
+        Streamed unless :attr:`pool` has been read: only the probabilities of the
+        whole pool are held.
         """
         if "pool" in self.__dict__:
             return self.pool.probas
-        return np.concatenate([outputs.probas for _, outputs in self.pool_chunks(STREAM_ROWS)])
+        return read_probabilities(self.layer, self.X_pool)
 
     def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
         """The pool's outputs in chunks of about ``rows`` rows: ``(rows_slice, outputs)``.
 
         Reads each chunk's outputs and lets them go, so that the whole pool's
-        features are never held, where that gives the same values bitwise (the
-        reader's ``row_block`` is known and the pool is an array or tensor; chunks
-        are then a multiple of both ``rows`` and ``row_block``). Otherwise, or once
+        features are never held, where that gives the same values bitwise
+        (:func:`modal_ibal.extract.outputs_in_chunks`). Otherwise, or once
         :attr:`pool` has been read, slices of :attr:`pool`.
         """
-        n_pool = n_samples(self.X_pool)
-        block = self.layer.row_block
-        streamed = ("pool" not in self.__dict__ and block is not None
-                    and (isinstance(self.X_pool, np.ndarray) or is_tensor(self.X_pool)))
-        if not streamed:
-            pool = self.pool
-            for start in range(0, n_pool, rows):
-                chunk = slice(start, start + rows)
-                yield chunk, LastLayerOutputs(pool.features[chunk], pool.logits[chunk],
-                                              pool.probas[chunk])
+        if "pool" not in self.__dict__ and can_stream(self.layer, self.X_pool):
+            yield from outputs_in_chunks(self.layer, self.X_pool, rows)
             return
-        step = math.lcm(rows, block)
-        for start in range(0, n_pool, step):
-            chunk = slice(start, start + step)
-            yield chunk, self.layer.outputs(self.X_pool[chunk])
+        pool = self.pool
+        for start in range(0, n_samples(self.X_pool), rows):
+            chunk = slice(start, start + rows)
+            yield chunk, LastLayerOutputs(pool.features[chunk], pool.logits[chunk],
+                                          pool.probas[chunk])
 
 
 def _unwrap(classifier) -> tuple[Any, bool]:

@@ -372,8 +372,8 @@ def partitioned_neighbours(
         probes = _probe_lists(centres, n_cells)
         counts = np.cumsum(sizes[probes], axis=1)
     enough = (counts < n_candidates).sum(axis=1) + 1  # [K]: cells taken per home cell
-    found_sorted = np.empty((n_points, k), dtype=np.intp)  # sorted positions
-    squared_sorted = np.empty((n_points, k))
+    found_sorted = np.empty((n_points, k), dtype=_index_type(n_points, k))  # sorted positions
+    squared_sorted = np.empty((n_points, k), dtype=Z.dtype)  # in the products' precision
     homes = np.flatnonzero(sizes)
 
     def search(first: int) -> None:

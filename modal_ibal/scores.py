@@ -22,6 +22,7 @@ from .extract import (
     last_layer,
     module_input,
     preserved_train_modes,
+    read_probabilities,
 )
 from .learner import LabelledView
 from .representer import DEFAULT_READING, representer_importance
@@ -226,9 +227,8 @@ def pool_probabilities(
                        (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
     )
     if fast:
-        if outputs is None:
-            outputs = last_layer(estimator, batch_size=batch_size).outputs(X_pool)
-        probas = outputs.probas
+        probas = (read_probabilities(last_layer(estimator, batch_size=batch_size), X_pool)
+                  if outputs is None else outputs.probas)
         head = module_input(X_pool[:_PROBE_SAMPLES], estimator.module_)  # as the fast path
         # predict_proba leaves the module in eval mode, and its DataLoader draws a seed
         with preserved_train_modes(estimator.module_), preserved_global_random_state():

@@ -118,7 +118,7 @@ def test_a_reader_without_a_row_block_reads_the_pool_whole(split, wide_pool, mon
 
 def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool, monkeypatch):
     X_labelled, y_labelled, _ = split
-    monkeypatch.setattr("modal_ibal.learner.STREAM_ROWS", 96)
+    monkeypatch.setattr("modal_ibal.extract.STREAM_ROWS", 96)
     streamed = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                              batch_size=64)
     reads = _count_reads(streamed, monkeypatch)
@@ -128,3 +128,16 @@ def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool,
                           batch_size=64)
     np.testing.assert_array_equal(probas, whole.pool.probas)
     np.testing.assert_array_equal(whole.pool_probabilities(), whole.pool.probas)
+
+
+def test_fast_pool_probabilities_are_streamed(net, wide_pool, monkeypatch):
+    from modal_ibal import extract
+    from modal_ibal.scores import pool_probabilities
+
+    whole = extract.last_layer(net, batch_size=64).outputs(wide_pool).probas
+    monkeypatch.setattr(extract, "STREAM_ROWS", 96)
+    reads, read = [], extract.LastLayer.outputs
+    monkeypatch.setattr(extract.LastLayer, "outputs",
+                        lambda self, X: reads.append(len(X)) or read(self, X))
+    np.testing.assert_array_equal(pool_probabilities(net, wide_pool, 64), whole)
+    assert sum(reads) == len(wide_pool) and max(reads) == 192
