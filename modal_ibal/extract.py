@@ -25,7 +25,6 @@ the model's.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,13 +140,20 @@ def can_stream(layer: LastLayer, X) -> bool:
             and len(X) > 0)
 
 
+def chunk_rows(layer: LastLayer, rows: int) -> int:
+    """Rows of each chunk of a pool read in chunks: ``rows`` rounded up to a ``row_block``."""
+    block = layer.row_block or 1
+    return block * max(1, -(-rows // block))
+
+
 def outputs_in_chunks(layer: LastLayer, X, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
     """``layer.outputs`` of ``X`` chunk by chunk: ``(rows_slice, outputs)``.
 
-    Each chunk is a multiple of ``rows`` and of ``layer.row_block`` rows, so that
-    the outputs are bitwise those of one read (:func:`can_stream` must hold).
+    Chunks of :func:`chunk_rows` rows start at multiples of ``layer.row_block``, so
+    that the model sees the same batches as in one read and the outputs are
+    bitwise the same (:func:`can_stream` must hold).
     """
-    step = math.lcm(rows, layer.row_block)
+    step = chunk_rows(layer, rows)
     for start in range(0, len(X), step):
         chunk = slice(start, start + step)
         yield chunk, layer.outputs(X[chunk])
@@ -157,8 +163,12 @@ def read_probabilities(layer: LastLayer, X) -> np.ndarray:
     """:math:`p(y|x)` of every row of ``X``: streamed where possible, so only they are held."""
     if not can_stream(layer, X):
         return layer.outputs(X).probas
-    return np.concatenate([outputs.probas
-                           for _, outputs in outputs_in_chunks(layer, X, STREAM_ROWS)])
+    probas = None
+    for rows, outputs in outputs_in_chunks(layer, X, STREAM_ROWS):
+        if probas is None:
+            probas = np.empty((len(X), *outputs.probas.shape[1:]), dtype=outputs.probas.dtype)
+        probas[rows] = outputs.probas
+    return probas
 
 
 def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):

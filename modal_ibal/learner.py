@@ -5,7 +5,7 @@ with ``classifier`` the ``ActiveLearner`` (model ``estimator``, labelled set
 ``X_training``/``y_training``). Every strategy of the package also takes a bare
 fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
-model's final layer on both once per query (:func:`labelled_view`).
+model's final layer on both, at most once per query (:func:`labelled_view`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .extract import (
     LastLayerOutputs,
     can_stream,
     check_fitted,
+    chunk_rows,
     last_layer,
     outputs_in_chunks,
     read_probabilities,
@@ -44,7 +45,8 @@ class LabelledView:
     """A fitted model's view of the pool and of the labelled set, read once per query.
 
     The labelled set is read when the view is made; the pool when first asked for,
-    whole (:attr:`pool`, kept) or chunk by chunk (:meth:`pool_chunks`, not kept).
+    whole (:attr:`pool`, kept) or chunk by chunk (:meth:`pool_chunks`, not kept). A
+    view belongs to one query: it must not outlive a refit of the model.
 
     Attributes
     ----------
@@ -65,6 +67,13 @@ class LabelledView:
     labelled: LastLayerOutputs
     y_index: np.ndarray
     X_labelled: Any
+
+    def __post_init__(self):
+        if isinstance(self.X_pool, LastLayerOutputs):
+            raise TypeError(
+                "LabelledView takes the pool samples as 'X_pool'; to give the pool's outputs "
+                "read already, use LabelledView.with_pool_outputs."
+            )
 
     @classmethod
     def with_pool_outputs(cls, layer: LastLayer, X_pool: Any, pool: LastLayerOutputs,
@@ -91,19 +100,22 @@ class LabelledView:
         return read_probabilities(self.layer, self.X_pool)
 
     def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
-        """The pool's outputs in chunks of about ``rows`` rows: ``(rows_slice, outputs)``.
+        """The pool's outputs chunk by chunk, in order: ``(rows_slice, outputs)``.
 
-        Reads each chunk's outputs and lets them go, so that the whole pool's
-        features are never held, where that gives the same values bitwise
-        (:func:`modal_ibal.extract.outputs_in_chunks`). Otherwise, or once
-        :attr:`pool` has been read, slices of :attr:`pool`.
+        Chunks of ``rows`` rounded up to the reader's ``row_block``
+        (:func:`modal_ibal.extract.chunk_rows`), read and let go one at a time where
+        that gives the outputs of one read bitwise
+        (:func:`modal_ibal.extract.outputs_in_chunks`), so that the whole pool's
+        features are never held; otherwise, or once :attr:`pool` has been read,
+        the same chunks sliced from :attr:`pool`.
         """
         if "pool" not in self.__dict__ and can_stream(self.layer, self.X_pool):
             yield from outputs_in_chunks(self.layer, self.X_pool, rows)
             return
         pool = self.pool
-        for start in range(0, n_samples(self.X_pool), rows):
-            chunk = slice(start, start + rows)
+        step = chunk_rows(self.layer, rows)
+        for start in range(0, len(pool.probas), step):
+            chunk = slice(start, start + step)
             yield chunk, LastLayerOutputs(pool.features[chunk], pool.logits[chunk],
                                           pool.probas[chunk])
 

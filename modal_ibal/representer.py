@@ -61,7 +61,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
 
 from ._threads import one_blas_thread
-from ._validation import check_positive_float, n_samples
+from ._validation import check_positive_float
 from .losses import SoftmaxCrossEntropy
 
 if TYPE_CHECKING:
@@ -493,8 +493,10 @@ def representer_importance(
     Parameters
     ----------
     view : LabelledView
-        The final layer read on the pool and on the labelled set
-        (:func:`modal_ibal.learner.labelled_view`).
+        The model's view of the labelled set and the pool
+        (:func:`modal_ibal.learner.labelled_view`); the pool is scored chunk by
+        chunk (:meth:`~modal_ibal.learner.LabelledView.pool_chunks`), streamed
+        through the model unless the view has read it whole already.
     reading, reg_lambda, exact
         As in :func:`importance_summary`.
 
@@ -505,7 +507,7 @@ def representer_importance(
     """
     summary = importance_summary(view.layer, view.labelled, view.y_index, reading=reading,
                                  reg_lambda=reg_lambda, exact=exact)
-    scores = np.empty(n_samples(view.X_pool))
-    for rows, outputs in view.pool_chunks(POOL_CHUNK):  # the pool's features are not all kept
-        scores[rows] = summary.scores(view.layer, outputs)
-    return scores
+    # chunk by chunk, the same chunks whether the pool was read whole or is streamed, so
+    # the scores are the same bitwise; the pool's features are never all kept
+    return np.concatenate([summary.scores(view.layer, outputs)
+                           for _, outputs in view.pool_chunks(POOL_CHUNK)])

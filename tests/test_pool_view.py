@@ -58,7 +58,7 @@ def test_streamed_importance_equals_the_whole_pool_read_at_once(net, split, wide
     reads = _count_reads(streamed, monkeypatch)
     got = representer_importance(streamed, reading=reading)
     np.testing.assert_array_equal(got, expected)  # bitwise
-    step = np.lcm(chunk, batch_size)
+    step = batch_size * -(-chunk // batch_size)  # the chunk rounded up to whole batches
     assert sum(reads) == len(wide_pool) and max(reads) == min(step, len(wide_pool))
     assert len(reads) == -(-len(wide_pool) // step)
     assert "pool" not in streamed.__dict__  # the whole pool's features were never kept
@@ -123,7 +123,7 @@ def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool,
                              batch_size=64)
     reads = _count_reads(streamed, monkeypatch)
     probas = streamed.pool_probabilities()
-    assert max(reads) == 192 and "pool" not in streamed.__dict__
+    assert max(reads) == 128 and "pool" not in streamed.__dict__
     whole = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                           batch_size=64)
     np.testing.assert_array_equal(probas, whole.pool.probas)
@@ -140,4 +140,46 @@ def test_fast_pool_probabilities_are_streamed(net, wide_pool, monkeypatch):
     monkeypatch.setattr(extract.LastLayer, "outputs",
                         lambda self, X: reads.append(len(X)) or read(self, X))
     np.testing.assert_array_equal(pool_probabilities(net, wide_pool, 64), whole)
-    assert sum(reads) == len(wide_pool) and max(reads) == 192
+    assert sum(reads) == len(wide_pool) and max(reads) == 128
+
+
+class DictInput(torch.nn.Module):
+    """A module fed a dict of arrays: skorch passes each key as a keyword."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = torch.nn.Linear(64, 16)
+        self.output = torch.nn.Linear(16, 10)
+
+    def forward(self, pixels):
+        return self.output(torch.relu(self.hidden(pixels)))
+
+
+def test_a_dict_pool_is_read_whole_and_scored_row_for_row(split, wide_pool):
+    X_labelled, y_labelled, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = make_net(DictInput, max_epochs=2).fit(X_labelled, y_labelled)
+    view = labelled_view(net, {"pixels": wide_pool}, X_labelled=X_labelled,
+                         y_labelled=y_labelled)
+    scores = representer_importance(view)
+    assert scores.shape == (len(wide_pool),) and np.isfinite(scores).all()
+
+
+def test_a_view_refuses_pool_outputs_in_place_of_the_pool(net, split, wide_pool):
+    from modal_ibal.learner import LabelledView
+
+    X_labelled, y_labelled, _ = split
+    view = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled)
+    with pytest.raises(TypeError, match="with_pool_outputs"):
+        LabelledView(view.layer, view.pool, view.labelled, view.y_index, X_labelled)
+
+
+def test_odd_batch_sizes_still_stream_in_bounded_chunks(net, split, wide_pool, monkeypatch):
+    X_labelled, y_labelled, _ = split
+    monkeypatch.setattr("modal_ibal.representer.POOL_CHUNK", 256)
+    view = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
+                         batch_size=100)  # 256 and 100 have a common multiple of 6,400
+    reads = _count_reads(view, monkeypatch)
+    representer_importance(view)
+    assert reads == [300, 300, 300]

@@ -191,7 +191,9 @@ def entropy_distance_sampling(
     check_embedding(embedding)
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
-    probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size, outputs=view.pool)  # [N, C]
+    # the pool read whole only where the distance needs the model's features too
+    probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size,
+                                outputs=view.pool if embedding is None else None)  # [N, C]
     scores = entropy_distance_scores(modal_entropy(probas), view, X_pool, gamma=gamma,
                                      embedding=embedding, distance_cache=distance_cache)
     return select_highest(scores, n_instances, warn_ties=True)
