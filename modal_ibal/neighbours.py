@@ -53,6 +53,7 @@ _CELL_ELEMENTS = 1 << 22  # candidate scores held at once for one cell
 _SAMPLE_PER_CELL = 32  # k-means is fitted on this many points per centre
 _KMEANS_ITERATIONS = 5
 _CELLS_PER_TASK = 16  # home cells per thread task
+_PACKED_COLUMN_BITS = 11  # float32 keys give up at most this many mantissa bits to the column
 
 
 def check_algorithm(algorithm) -> str:
@@ -117,8 +118,10 @@ def nearest_neighbours(
         Row indices; every row holds the point itself (even among more than
         :math:`k` duplicates of it).
     squared : ndarray of shape (n_points, n_neighbors), float64
-        :math:`\lVert z_x - z_c \rVert^2`, recomputed directly in float64 for the
-        neighbours found, so a duplicate is at exactly 0.
+        :math:`\lVert z_x - z_c \rVert^2`: by the exact search recomputed directly in
+        float64 for the neighbours found, so a duplicate is at exactly 0; by the
+        partitioned search the sums of its products in the points' precision,
+        clipped at 0 (a point's own distance is exactly 0).
     """
     Z = check_points(Z)
     algorithm = check_algorithm(algorithm)
@@ -267,18 +270,24 @@ def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
 
     A partition of packed keys, twice as fast as ``argpartition``: a float
     :math:`\ge +0` read as a signed integer of its width orders as the float does,
-    so each entry's lowest :math:`\lceil \log_2 m \rceil` bits are replaced by its
-    column and one integer partition yields the columns. Entries that agree in
-    all other bits (relative difference under :math:`2^{\lceil \log_2 m \rceil}`
-    ulps, about :math:`10^{-4}` in float32 for 1,000 columns) rank by column.
-    Negative entries (squared distances that rounding took below 0) read as
-    negative integers: they rank before every entry :math:`\ge 0`, in no set
-    order among themselves.
+    and its column goes in the key's lowest :math:`b = \lceil \log_2 m \rceil` bits,
+    so one integer partition yields the columns. Up to ``_PACKED_COLUMN_BITS`` bits
+    the column replaces the float's lowest bits (float32: entries within
+    :math:`2^{b}` ulps, about :math:`10^{-4}` relative for 1,000 columns, rank by
+    column); beyond, a float32's bits are widened to 64 and shifted, and the order
+    is exact. Negative entries (squared distances that rounding took below 0)
+    read as negative integers: they rank before every entry :math:`\ge 0`, in no
+    set order among themselves.
     """
     n_columns = squared.shape[1]
-    mask = (1 << max(1, (n_columns - 1).bit_length())) - 1
-    keys = squared.view(np.int32 if squared.dtype == np.float32 else np.int64) & ~mask
-    keys |= np.arange(n_columns, dtype=keys.dtype)
+    bits = max(1, (n_columns - 1).bit_length())
+    mask = (1 << bits) - 1
+    columns = np.arange(n_columns)
+    if squared.dtype == np.float32 and bits > _PACKED_COLUMN_BITS:
+        keys = squared.view(np.int32).astype(np.int64) << bits  # signed: order kept
+    else:
+        keys = squared.view(np.int32 if squared.dtype == np.float32 else np.int64) & ~mask
+    keys |= columns.astype(keys.dtype)
     keys.partition(k - 1, axis=1)
     return keys[:, :k] & mask
 

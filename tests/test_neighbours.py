@@ -125,3 +125,29 @@ def test_unknown_algorithm_is_named(algorithm):
 def test_bad_partition_sizes_are_named(name):
     with pytest.raises(ValueError, match=f"'{name}'"):
         partitioned_neighbours(blobs(50), 5, **{name: 0})
+
+
+@pytest.mark.parametrize("n_columns", [7, 600, 5000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_key_partition_finds_the_k_smallest_columns(n_columns, dtype):
+    from modal_ibal.neighbours import _k_smallest_columns
+
+    rng = np.random.default_rng(n_columns)
+    squared = rng.permutation(np.arange(n_columns * 40, dtype=np.float64)).reshape(40, n_columns)
+    squared = (squared / 7.0 + 0.5).astype(dtype)  # distinct at any resolution used
+    squared[:, 3] = -1e-7  # a self-distance that rounding took below zero ranks first
+    k = min(5, n_columns)
+    found = np.sort(_k_smallest_columns(squared.copy(), k), axis=1)
+    np.testing.assert_array_equal(found, np.sort(np.argsort(squared, axis=1)[:, :k], axis=1))
+    assert (found == 3).any(axis=1).all()
+
+
+def test_packed_keys_rank_near_equal_float32_exactly_beyond_the_packed_width():
+    from modal_ibal.neighbours import _PACKED_COLUMN_BITS, _k_smallest_columns
+
+    n_columns = 2 ** (_PACKED_COLUMN_BITS + 1)
+    steps = np.random.default_rng(0).permutation(n_columns)
+    # 1 + s ulp: neighbours one ulp apart, which only an exact key separates
+    squared = (np.float32(1) + steps.astype(np.float32) * np.float32(2 ** -23))[None, :]
+    found = np.sort(_k_smallest_columns(squared.copy(), 4), axis=1)
+    np.testing.assert_array_equal(found, np.sort(np.argsort(squared, axis=1)[:, :4], axis=1))
