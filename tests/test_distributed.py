@@ -119,6 +119,31 @@ def test_image_pool_same_picks(client):
     np.testing.assert_array_equal(got[1], expected[1])
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("strategy_name", ["ibal", "ibal-d", "entropy"])
+def test_cuda_net_scores_a_dask_pool_on_the_workers_gpu(client, data, strategy_name):
+    """A net on CUDA: each worker runs the forward pass on the GPU, with the in-memory scores."""
+    strategy = {**LABELLED_STRATEGIES, **ROWWISE_STRATEGIES}[strategy_name]
+    X, _, X_labelled, y_labelled = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = make_net(n_classes=4, max_epochs=5, module__n_features=16, module__n_classes=4,
+                       device="cuda").fit(X_labelled, y_labelled)
+    expected = _query(strategy, net, X, data)
+    _, scores = _query(strategy, net, da.from_array(X, chunks=(CHUNK, -1)), data)
+    # a GPU may round batches of other shapes differently: the same scores within
+    # float32 rounding as the best in memory; the workers ran torch on CUDA
+    np.testing.assert_allclose(np.sort(scores), np.sort(expected[1]), rtol=1e-4, atol=1e-6)
+    assert client.run(lambda: __import__("torch").cuda.is_initialized()) == dict.fromkeys(
+        client.scheduler_info()["workers"], True)
+
+
 @pytest.mark.parametrize("strategy_name", ["entropy-d", "entropy"])
 def test_threads_of_one_process_share_the_model_safely(data, estimators, strategy_name):
     """Local threads score chunks at once: forward hooks and train/eval flags must not mix."""
