@@ -26,6 +26,7 @@ import numpy as np
 from ._threads import blas_workers, run_blocks
 from ._validation import check_positive_int
 from .labelled_cells import MIN_LABELLED_FOR_CELLS, MIN_POOL_FOR_CELLS, LabelledCells
+from .neighbours import group_rows
 
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
@@ -281,8 +282,7 @@ def search_nearest_in_cells(Z_pool: np.ndarray, Z_labelled: np.ndarray,
     """
     cells = LabelledCells(Z_labelled)
     home = cells.home(Z_pool)  # [N]
-    order = np.argsort(home, kind="stable")
-    bounds = np.searchsorted(home[order], np.arange(cells.n_cells + 1))
+    order, bounds = group_rows(home, cells.n_cells)
     nearest = np.empty(Z_pool.shape[0], dtype=np.intp)
     squared = np.empty(Z_pool.shape[0])
     for cell in np.flatnonzero(np.diff(bounds)):

@@ -25,7 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from ._random import preserved_global_random_state
-from .neighbours import nearest_centre
+from .neighbours import group_rows, nearest_centre
 
 __all__ = ["MIN_LABELLED_FOR_CELLS", "MIN_POOL_FOR_CELLS", "LabelledCells"]
 
@@ -78,8 +78,7 @@ class LabelledCells:
             kmeans = KMeans(n_clusters=n_cells, n_init=1, max_iter=_KMEANS_ITERATIONS,
                             random_state=0).fit(codes)
         cell = kmeans.labels_  # [n]
-        order = np.argsort(cell, kind="stable")  # labelled rows grouped by cell, ascending
-        bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
+        order, bounds = group_rows(cell, n_cells)  # labelled rows grouped by cell, ascending
         self.members = [order[bounds[c]:bounds[c + 1]] for c in range(n_cells)]
         self.centres = kmeans.cluster_centers_  # [C, k]
         offsets = codes - self.centres[cell]  # [n, k]

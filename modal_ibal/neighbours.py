@@ -39,6 +39,7 @@ __all__ = [
     "check_algorithm",
     "check_points",
     "exact_neighbours",
+    "group_rows",
     "nearest_centre",
     "nearest_neighbours",
     "partitioned_neighbours",
@@ -137,10 +138,15 @@ def _index_type(n_points: int, n_neighbors: int) -> type:
 
 
 def _with_self(found: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """Put each row's own index last where duplicates crowded it out of its neighbours."""
-    missing = ~(found == own[:, None]).any(axis=1)  # [b]
+    """Put each row's own index last where duplicates crowded it out of ``found`` (in place).
+
+    Returns the [b, k] mask of the entries that are the row itself.
+    """
+    itself = found == own[:, None]  # [b, k]
+    missing = np.flatnonzero(~itself.any(axis=1))
     found[missing, -1] = own[missing]
-    return found
+    itself[missing, -1] = True
+    return itself
 
 
 def _squared_distances(exact: np.ndarray, own: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -166,10 +172,30 @@ def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.nd
     block = max(1, _SEARCH_ELEMENTS // (k * Z.shape[1]))  # query rows per call
     for start in range(0, n_points, block):
         own = np.arange(start, min(start + block, n_points))  # [b]
-        found = _with_self(search.kneighbors(Z[own], return_distance=False), own)  # [b, k]
+        found = search.kneighbors(Z[own], return_distance=False)  # [b, k]
+        _with_self(found, own)
         squared[own] = _squared_distances(exact, own, found)
         neighbours[own] = found
     return neighbours, squared
+
+
+def group_rows(labels: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by label: ``order[bounds[g]:bounds[g + 1]]`` are group ``g``'s, ascending.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_rows,), ints in ``[0, n_groups)``
+    n_groups : int
+
+    Returns
+    -------
+    order : ndarray of shape (n_rows,)
+        Row indices sorted by label, stably.
+    bounds : ndarray of shape (n_groups + 1,)
+        Where each group starts in ``order``.
+    """
+    order = np.argsort(labels, kind="stable")
+    return order, np.searchsorted(labels[order], np.arange(n_groups + 1))
 
 
 def nearest_centre(X: np.ndarray, centres: np.ndarray, *, block_elements: int = _CELL_ELEMENTS,
@@ -234,8 +260,7 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
     n_coarse = int(np.ceil(np.sqrt(n_cells)))
     sample = rng.choice(n_points, min(n_points, _SAMPLE_PER_CELL * n_coarse), replace=False)
     coarse = nearest_centre(Z, _lloyd(Z[np.sort(sample)], n_coarse, rng))  # [M]
-    order = np.argsort(coarse, kind="stable")
-    bounds = np.searchsorted(coarse[order], np.arange(n_coarse + 1))
+    order, bounds = group_rows(coarse, n_coarse)
     centres, cell = [], np.empty(n_points, dtype=np.intp)
     for group in range(n_coarse):
         members = order[bounds[group]:bounds[group + 1]]  # [m]
@@ -256,13 +281,6 @@ def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     lengths = stops - starts
     shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
     return np.arange(lengths.sum()) + shift
-
-
-def _keep_self(found: np.ndarray, itself: np.ndarray, first: int) -> None:
-    """Put row ``i``'s own index ``first + i`` last where duplicates crowded it out (in place)."""
-    missing = np.flatnonzero(~itself.any(axis=1))
-    found[missing, -1] = first + missing
-    itself[missing, -1] = True
 
 
 def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
@@ -362,8 +380,7 @@ def partitioned_neighbours(
     Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
     centres, cell = _cells(Z, cell_size)  # [K, d], [M]
     n_cells = centres.shape[0]
-    order = np.argsort(cell, kind="stable")  # [M]: sorted position -> point
-    bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))  # [K + 1]
+    order, bounds = group_rows(cell, n_cells)  # [M]: sorted position -> point; [K + 1]
     sizes = np.diff(bounds)  # [K]
     n_dims = Z.shape[1]
     queries = np.empty((n_points, n_dims + 2), dtype=Z.dtype)  # [M, d + 2]: [z_x, 1, |z_x|^2]
@@ -405,8 +422,7 @@ def partitioned_neighbours(
                 found_sorted[start:stop] = compared[best]
 
     run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
-    itself = found_sorted == np.arange(n_points)[:, None]  # [M, k]
-    _keep_self(found_sorted, itself, 0)  # where more than k duplicates crowded it out
+    itself = _with_self(found_sorted, np.arange(n_points))  # [M, k]
     squared_sorted[itself] = 0.0
     np.maximum(squared_sorted, 0.0, out=squared_sorted)
     neighbours = np.empty((n_points, k), dtype=_index_type(n_points, k))
