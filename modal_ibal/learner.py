@@ -89,15 +89,20 @@ class LabelledView:
         """Final-layer features, logits and probabilities of the whole pool (read once)."""
         return self.layer.outputs(self.X_pool)
 
+    @property
+    def _streams(self) -> bool:
+        """Whether the pool is read chunk by chunk: not read whole yet, and streamable."""
+        return "pool" not in self.__dict__ and can_stream(self.layer, self.X_pool)
+
     def pool_probabilities(self) -> np.ndarray:
         """:math:`p(y|x)` of every pool point, ndarray of shape (n_pool, n_classes).
 
-        Streamed unless :attr:`pool` has been read: only the probabilities of the
-        whole pool are held.
+        Streamed where :meth:`pool_chunks` streams: then only the probabilities of
+        the whole pool are held; otherwise from :attr:`pool`.
         """
-        if "pool" in self.__dict__:
-            return self.pool.probas
-        return read_probabilities(self.layer, self.X_pool)
+        if self._streams:
+            return read_probabilities(self.layer, self.X_pool)
+        return self.pool.probas
 
     def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
         """The pool's outputs chunk by chunk, in order: ``(rows_slice, outputs)``.
@@ -109,7 +114,7 @@ class LabelledView:
         features are never held; otherwise, or once :attr:`pool` has been read,
         the same chunks sliced from :attr:`pool`.
         """
-        if "pool" not in self.__dict__ and can_stream(self.layer, self.X_pool):
+        if self._streams:
             yield from outputs_in_chunks(self.layer, self.X_pool, rows)
             return
         pool = self.pool
