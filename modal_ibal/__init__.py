@@ -6,7 +6,7 @@ scikit-learn (see :mod:`modal_ibal._compat`); nothing else happens at import.
 
 from ._compat import patch_modal_check_X_y
 from .autoencoder import ConvAutoencoder, MLPAutoencoder
-from .coverage import typicality
+from .coverage import UninformativeWeightsWarning, typicality
 from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
 from .distance import nearest_labelled_distance, nearest_labelled_index, normalise_by_max
 from .distance_cache import LabelledDistanceCache
@@ -74,6 +74,7 @@ __all__ = [
     "SeededNeuralNetClassifier",
     "SmallCNN",
     "TiedScoresWarning",
+    "UninformativeWeightsWarning",
     "badge_sampling",
     "cifar_resnet18",
     "class_feature_sums",

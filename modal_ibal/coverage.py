@@ -34,6 +34,7 @@ References
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_MAX_CLUSTER_SAMPLES",
     "DEFAULT_N_NEIGHBORS",
     "KMEANS_MAX_CLUSTERS",
+    "UninformativeWeightsWarning",
     "check_bandwidth",
     "check_weights",
     "cluster_labels",
@@ -552,6 +554,26 @@ def check_weights(weights: Any, n_points: int, *, per: str = "point of the graph
     return weights
 
 
+class UninformativeWeightsWarning(UserWarning):
+    """Kernel herding's weights gave no unpicked point any gain: the batch went on unweighted.
+
+    A saturated model (every probability row one-hot, e.g. float32 logits more
+    than about 17 apart) gives every point margin weight 0; without this
+    fallback the greedy would take the pool in its order.
+    """
+
+
+def _warn_uninformative(n_picked: int, n_instances: int) -> None:
+    warnings.warn(
+        f"No unpicked pool point gains weighted coverage after {n_picked} of {n_instances} "
+        "picks: the weights are 0 wherever coverage can still be gained (a saturated model "
+        "gives every point margin weight 0). The remaining picks maximise unweighted "
+        "coverage (MaxHerding).",
+        UninformativeWeightsWarning,
+        stacklevel=3,
+    )
+
+
 def greedy_kernel_herding(
     graph: sp.spmatrix | np.ndarray,
     n_labelled: int,
@@ -615,7 +637,8 @@ def greedy_kernel_herding(
         )
     n_labelled = int(n_labelled)
     n_instances = check_n_instances(n_instances, n_points - n_labelled)
-    weights = check_weights(weights, n_points)
+    weighted = weights is not None
+    weights = check_weights(weights, n_points).copy()  # set to 1 if they stop informing
     if not isinstance(symmetric, bool):
         raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
     columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers
@@ -661,6 +684,12 @@ def greedy_kernel_herding(
     picks, values = [], []
     for _ in range(n_instances):
         pick = int(np.argmax(gains))  # the first of equal gains: the lower pool index
+        if gains[pick] <= 0.0 and weighted:
+            _warn_uninformative(len(picks), n_instances)
+            weights[:] = 1.0  # the rest of the batch: unweighted coverage
+            weighted = False
+            gains = np.where(picked, -1.0, range_gains(n_labelled, n_points))
+            pick = int(np.argmax(gains))
         picks.append(pick)
         values.append(float(gains[pick]))
         picked[pick] = True

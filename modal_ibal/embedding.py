@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import as_numpy, check_positive_int
+from ._validation import as_numpy, check_positive_int, n_samples
 
 __all__ = [
     "CachedEmbedding",
@@ -123,7 +123,7 @@ def _flatten(X, name: str) -> np.ndarray:
             f"The '{name}' parameter must be a numeric array to cluster its raw inputs. Got "
             f"{type(X).__name__} instead; pass representation='features' or an embedding."
         )
-    return array.reshape(array.shape[0], -1)
+    return array.reshape(array.shape[0], int(np.prod(array.shape[1:], dtype=np.int64)))
 
 
 def representation_codes(
@@ -164,8 +164,9 @@ def representation_codes(
             )
     elif hasattr(representation, "transform") or callable(representation):
         check_embedding(representation, "representation")
-        Z_labelled = embed(representation, X_labelled, "representation")
         Z_pool = embed(representation, X_pool, "representation")
+        Z_labelled = (embed(representation, X_labelled, "representation")
+                      if n_samples(X_labelled) else np.asarray(Z_pool)[:0])  # a cold start
     else:
         raise ValueError(
             "The 'representation' parameter must be 'inputs', 'features', a fitted "

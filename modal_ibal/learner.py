@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
-from ._validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
+from ._validation import (
+    check_positive_int,
+    check_same_sample_shape,
+    check_samples,
+    is_tensor,
+    n_samples,
+)
 from .embedding import representation_codes
 from .extract import (
     DEFAULT_BATCH_SIZE,
@@ -32,10 +39,16 @@ from .extract import (
 )
 
 __all__ = [
+    "COLD_START_STRATEGIES",
+    "ColdStart",
     "LabelledView",
+    "cold_start_codes",
     "fitted_estimator",
+    "is_fitted",
     "labelled_codes",
     "labelled_view",
+    "model_view",
+    "resolve_cold_start",
     "resolve_labelled_set",
 ]
 
@@ -140,12 +153,33 @@ def fitted_estimator(classifier):
         If the model is not fitted.
     """
     estimator, _ = _unwrap(classifier)
-    check_fitted(estimator)
+    _check_fitted_for_query(estimator)
     return estimator
 
 
+COLD_START_STRATEGIES = (
+    "default_sampling", "herding_sampling", "typiclust_sampling", "probcover_sampling",
+    "random_sampling",
+)
+"""The strategies that pick a first batch from zero labels and an unfitted model."""
+
+_COLD_START_HINT = (
+    "To pick the first labels from none, use a cold-start strategy: "
+    + ", ".join(COLD_START_STRATEGIES[:-1]) + " or " + COLD_START_STRATEGIES[-1] + "."
+)
+
+
+def is_fitted(estimator) -> bool:
+    """Whether ``estimator`` is fitted (skorch: initialised and trained; scikit-learn: fitted)."""
+    try:
+        check_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
 def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None) -> tuple[Any, Any, Any]:
-    """Split what modAL passes into (estimator, X_labelled, y_labelled).
+    """Split what modAL passes into (estimator, X_labelled, y_labelled); the model must be fitted.
 
     Parameters
     ----------
@@ -156,26 +190,120 @@ def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None) -> tuple[
     Returns
     -------
     (estimator, X_labelled, y_labelled)
+
+    Raises
+    ------
+    ValueError
+        When there is no labelled set; the message names the cold-start strategies.
+    sklearn.exceptions.NotFittedError
+        When the model is not fitted; the message names them too.
     """
     estimator, is_learner = _unwrap(classifier)
-    if is_learner:
-        X_labelled = classifier.X_training if X_labelled is None else X_labelled
-        y_labelled = classifier.y_training if y_labelled is None else y_labelled
+    X_labelled, y_labelled = _labelled_arguments(classifier, is_learner, X_labelled, y_labelled)
     if X_labelled is None or y_labelled is None:
         where = (
             "the ActiveLearner has no training data yet (give it X_training and y_training)"
             if is_learner
             else "pass X_labelled=... and y_labelled=... with a bare estimator"
         )
-        raise ValueError(f"IBAL needs the labelled set, but {where}.")
-    check_fitted(estimator)
-    X_labelled = check_samples(X_labelled, "X_labelled")
+        raise ValueError(
+            f"This strategy needs a fitted model and a labelled set, but {where}. "
+            + _COLD_START_HINT
+        )
+    _check_fitted_for_query(estimator)
+    return estimator, *_checked_labelled_set(X_labelled, y_labelled)
+
+
+def _check_fitted_for_query(estimator) -> None:
+    """``check_fitted``, its message naming the strategies that need no fitted model."""
+    try:
+        check_fitted(estimator)
+    except NotFittedError as error:
+        raise NotFittedError(f"{error} {_COLD_START_HINT}") from error
+
+
+def resolve_cold_start(classifier, X_pool, X_labelled=None, y_labelled=None) -> ColdStart:
+    """The model and the labelled set for a strategy that can start from zero labels.
+
+    Parameters
+    ----------
+    classifier : modAL ActiveLearner or estimator, fitted or not
+    X_pool : array-like of shape (n_pool, ...)
+        The validated pool: an empty labelled set takes its sample shape.
+    X_labelled, y_labelled : array-like, optional
+        Override (or, for a bare estimator, supply) the labelled set; a learner
+        built without ``X_training`` and a bare estimator without them have none.
+
+    Returns
+    -------
+    ColdStart
+    """
+    estimator, is_learner = _unwrap(classifier)
+    X_labelled, y_labelled = _labelled_arguments(classifier, is_learner, X_labelled, y_labelled)
+    if (X_labelled is None) != (y_labelled is None):
+        given = "X_labelled" if y_labelled is None else "y_labelled"
+        raise ValueError(
+            f"The labelled set was given as '{given}' alone; give both X_labelled and "
+            "y_labelled, or neither for a cold start."
+        )
+    if X_labelled is None:
+        X_labelled = np.empty((0, *np.shape(X_pool)[1:]),
+                              dtype=getattr(X_pool, "dtype", np.float64))
+        y_labelled = np.empty(0, dtype=np.int64)
+        if is_tensor(X_pool):
+            X_labelled = X_pool[:0]
+    else:
+        X_labelled, y_labelled = _checked_labelled_set(X_labelled, y_labelled, allow_empty=True)
+    return ColdStart(estimator, is_fitted(estimator), X_labelled, y_labelled)
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """What a cold-start strategy works from: the model, whether it is fitted, the labelled set.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The model inside the learner, or the bare estimator (possibly unfitted).
+    fitted : bool
+        Whether the model can be read (features, probabilities).
+    X_labelled : array-like of shape (n_labelled, ...)
+        The labelled samples; ``n_labelled`` may be 0.
+    y_labelled : array-like of shape (n_labelled,)
+    """
+
+    estimator: Any
+    fitted: bool
+    X_labelled: Any
+    y_labelled: Any
+
+    def require_model(self, what: str) -> None:
+        """Raise a clear ``ValueError`` naming ``what`` when the model is not fitted."""
+        if not self.fitted:
+            raise ValueError(
+                f"{what} needs a fitted model, but the {type(self.estimator).__name__} is not "
+                "fitted yet (a cold start): use representation='inputs' or a fitted embedding "
+                "for the first batch."
+            )
+
+
+def _labelled_arguments(classifier, is_learner: bool, X_labelled, y_labelled) -> tuple[Any, Any]:
+    """The labelled set given, else the learner's ``X_training``/``y_training``."""
+    if is_learner:
+        X_labelled = classifier.X_training if X_labelled is None else X_labelled
+        y_labelled = classifier.y_training if y_labelled is None else y_labelled
+    return X_labelled, y_labelled
+
+
+def _checked_labelled_set(X_labelled, y_labelled, *, allow_empty: bool = False
+                          ) -> tuple[Any, Any]:
+    X_labelled = check_samples(X_labelled, "X_labelled", allow_empty=allow_empty)
     if n_samples(y_labelled) != n_samples(X_labelled):
         raise ValueError(
             f"The labelled set has {n_samples(X_labelled)} samples but {n_samples(y_labelled)} "
             "labels."
         )
-    return estimator, X_labelled, y_labelled
+    return X_labelled, y_labelled
 
 
 def labelled_view(
@@ -205,11 +333,27 @@ def labelled_view(
     LabelledView
     """
     estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    return model_view(estimator, X_pool, X_labelled, y_labelled, layer=layer,
+                      batch_size=batch_size)
+
+
+def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None = None,
+               batch_size: int = DEFAULT_BATCH_SIZE) -> LabelledView:
+    """The :class:`LabelledView` of a fitted ``estimator`` on a resolved labelled set.
+
+    As :func:`labelled_view` once the labelled set is known; an empty labelled
+    set (a cold start with a fitted model) is allowed: the pool is then read
+    whole at once, and the labelled outputs are its first zero rows.
+    """
     X_pool = check_samples(X_pool, "X_pool")
     check_same_sample_shape(X_pool, X_labelled)
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
     y_index = reader.encode_labels(y_labelled)
+    if n_samples(X_labelled) == 0:
+        pool = reader.outputs(X_pool)
+        empty = LastLayerOutputs(pool.features[:0], pool.logits[:0], pool.probas[:0])
+        return LabelledView.with_pool_outputs(reader, X_pool, pool, empty, y_index, X_labelled)
     return LabelledView(
         reader, X_pool, reader.outputs(X_labelled), y_index, X_labelled
     )
@@ -252,3 +396,40 @@ def labelled_codes(
     Z_labelled, Z_pool = representation_codes(representation, X_pool, X_labelled, features)
     return estimator, y_labelled, Z_labelled, Z_pool
 
+
+
+def cold_start_codes(
+    classifier,
+    X_pool,
+    representation: Any,
+    *,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[ColdStart, np.ndarray, np.ndarray]:
+    """As :func:`labelled_codes`, for a strategy that can start from zero labels.
+
+    Returns
+    -------
+    start : ColdStart
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+        ``n_labelled`` may be 0.
+    Z_pool : ndarray of shape (n_pool, n_dims)
+
+    Raises
+    ------
+    ValueError
+        For ``representation='features'`` with an unfitted model.
+    """
+    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+    check_same_sample_shape(X_pool, start.X_labelled)
+
+    def features() -> tuple[np.ndarray, np.ndarray]:
+        start.require_model("representation='features'")
+        view = model_view(start.estimator, X_pool, start.X_labelled, start.y_labelled,
+                          layer=layer, batch_size=batch_size)
+        return view.labelled.features, view.pool.features
+
+    Z_labelled, Z_pool = representation_codes(representation, X_pool, start.X_labelled, features)
+    return start, Z_labelled, Z_pool

@@ -18,7 +18,7 @@ from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 from .._validation import as_numpy, check_nonnegative_float, check_pool, make_random_state
 from ..coverage import greedy_max_coverage
 from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import labelled_codes
+from ..learner import cold_start_codes
 from .contract import follows_contract
 
 DEFAULT_PURITY = 0.95
@@ -140,18 +140,23 @@ def probcover_sampling(
     high dimensions), and memory grows with the number of edges: a large
     :math:`\delta` makes the graph dense.
 
+    With no labelled set (a cold start) nothing is covered at first; with no
+    fitted model either, the default radius takes as many pseudo-classes as
+    the labels show (at least 2).
+
     ``random_state``: Seeds the radius heuristic and the picks made once everything is
     covered.
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
-    estimator, y_labelled, Z_labelled, Z_pool = labelled_codes(
+    start, Z_labelled, Z_pool = cold_start_codes(
         classifier, X_pool, representation, X_labelled=X_labelled, y_labelled=y_labelled,
         layer=layer, batch_size=batch_size)
     rng = make_random_state(random_state)
     Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
     if delta is None:
-        classes = getattr(estimator, "classes_", None)
-        n_classes = len(classes) if classes is not None else len(np.unique(as_numpy(y_labelled)))
+        classes = getattr(start.estimator, "classes_", None) if start.fitted else None
+        n_classes = (len(classes) if classes is not None
+                     else len(np.unique(as_numpy(start.y_labelled))))
         delta = purity_radius(Z, n_classes, purity=purity, random_state=rng)
     else:
         delta = check_nonnegative_float(delta, "delta")

@@ -18,7 +18,7 @@ import numpy as np
 from .._validation import check_max_samples, check_pool, check_positive_int, make_random_state
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
 from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import labelled_codes
+from ..learner import cold_start_codes
 from .contract import follows_contract
 
 __all__ = ["typiclust_sampling"]
@@ -91,13 +91,16 @@ def typiclust_sampling(
     benchmarks.coverage_speed``). On digits (10 seeds, B = 20, up to 200 labels)
     the change moved TypiClust's AULC by +0.006 ± 0.002 (paired).
 
+    With no labelled set (a cold start) the :math:`B` clusters are of the pool
+    alone; an unfitted model is never read.
+
     ``random_state``: Seeds the k-means++ clustering (and the sample clustered for large
     pools).
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
-    _, _, Z_labelled, Z_pool = labelled_codes(
+    _, Z_labelled, Z_pool = cold_start_codes(
         classifier, X_pool, representation, X_labelled=X_labelled, y_labelled=y_labelled,
         layer=layer, batch_size=batch_size)
     return typical_picks(Z_labelled, Z_pool, n_instances, make_random_state(random_state),
