@@ -30,11 +30,13 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "bench": ["scikit-activeml>=1.0.1"],  # peers measured side by side; never at run time
+        # peers measured side by side, and R's .rda files (Statlog Shuttle); never at run time
+        "bench": ["scikit-activeml>=1.0.1", "rdata>=0.11"],
         "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
         "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
                  "dask[array]>=2024.8", "distributed>=2024.8",
-                 "scikit-activeml>=1.0.1"],  # the peer checked against in the tests
+                 "scikit-activeml>=1.0.1",  # the peer checked against in the tests
+                 "rdata>=0.11"],  # the Shuttle reader, tested on a generated .rda
     },
     entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
     license="MIT",

@@ -55,7 +55,9 @@ from modal_ibal.experiments.runner import assemble, run_experiment, run_file
 from modal_ibal.experiments.seeds import MODEL, derive_seed
 from modal_ibal.experiments.specs import Dataset, ExperimentSpec, get_experiment
 from modal_ibal.learner import resolve_labelled_set
-from modal_ibal.strategies import ibal_distance_sampling, resolve_strategies
+from modal_ibal.strategies import herding_sampling, ibal_distance_sampling, resolve_strategies
+
+from .shuttle import SHUTTLE_CLASSES, SHUTTLE_PATH, load_shuttle, shuttle_subsample
 
 __all__ = [
     "DATASETS",
@@ -64,12 +66,15 @@ __all__ = [
     "PAPER_IBAL_D",
     "PEER_REFERENCE",
     "PROJECT_STRATEGIES",
+    "RECIPE_STRATEGIES",
     "SKACTIVEML_STRATEGIES",
     "breast_cancer_spec",
     "fit_autoencoder",
     "main",
     "peer_table",
+    "recipe_table",
     "run_peers",
+    "shuttle_spec",
     "skactiveml_strategies",
     "skactiveml_strategy",
     "tune_paper_gamma",
@@ -79,8 +84,17 @@ PROJECT_STRATEGIES = ("random", "margin", "typiclust", "herding", "uherding", "i
 PAPER_IBAL_D = "ibal-d-paper"
 SKACTIVEML_STRATEGIES = ("skal-maxherding", "skal-typiclust", "skal-probcover")
 PEER_REFERENCE = "skal-maxherding"
+RECIPE_REFERENCE = "uherding"
+RECIPE_STRATEGIES = {  # UHerding's calibration recipe, piece by piece, on the default
+    "uherding-t": functools.partial(herding_sampling, weights="margin",
+                                    temperature="calibrated"),
+    "uherding-w": functools.partial(herding_sampling, weights="margin", bandwidth="labelled"),
+    "uherding-tw": functools.partial(herding_sampling, weights="margin",
+                                     temperature="calibrated", bandwidth="labelled"),
+}
 GAMMAS = (0.0, 0.3, 1.0, 3.0)
-DATASETS = ("synthetic", "breast-cancer", "digits", "fashion-mnist")
+DATASETS = ("synthetic", "breast-cancer", "digits", "fashion-mnist", "shuttle")
+SHUTTLE_SAMPLES = 4000
 
 _AUTOENCODER_STREAM = 1  # key under the MODEL stream: the autoencoder's seed, apart from the net's
 
@@ -191,13 +205,56 @@ def breast_cancer_spec() -> ExperimentSpec:
     )
 
 
+def _load_shuttle(data_dir: str | None) -> Dataset:
+    X, y = load_shuttle(data_dir or SHUTTLE_PATH)
+    keep = shuttle_subsample(y, SHUTTLE_SAMPLES, random_state=0)
+    X, y = X[keep], y[keep]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)  # [4000, 9], standardised over the sample
+    return Dataset(X.astype(np.float32), y)
+
+
+def _shuttle_model(random_state: int, epochs: int):
+    from modal_ibal.models import MLP, make_classifier
+
+    n_classes = len(SHUTTLE_CLASSES)
+    return make_classifier(
+        MLP, module__n_features=9, module__n_classes=n_classes, module__hidden=(32,),
+        classes=np.arange(n_classes), max_epochs=epochs, lr=1e-2, batch_size=64,
+        random_state=random_state, device="cpu",
+    )
+
+
+def shuttle_spec() -> ExperimentSpec:
+    """Statlog Shuttle (mlbench), strongly imbalanced: 4,000 rows, an MLP 9-32-7.
+
+    Every row of the four rare classes (244) and a proportional sample of the
+    three common ones (:func:`benchmarks.shuttle.shuttle_subsample`), standardised:
+    2,966 : 578 : 212 : 171 : 50 : 13 : 10. 30% held out (stratified); 10 initial
+    labels, 10 per round, 10 rounds (110 labels), 100 epochs per fit.
+    """
+    return ExperimentSpec(
+        name="shuttle",
+        description="Statlog Shuttle (mlbench; 4,000 rows, 7 classes from 2,965 to 10 rows), "
+        "MLP 9-32-7; 10 initial labels, B=10, up to 110",
+        load=_load_shuttle,
+        model=_shuttle_model,
+        n_classes=len(SHUTTLE_CLASSES),
+        n_initial=10,
+        batch_size=10,
+        n_rounds=10,
+        epochs=100,
+        test_size=0.3,
+    )
+
+
 # Fashion-MNIST on 2 CPU cores: a pool small enough for scikit-activeml's dense N x N kernels
 FASHION_MNIST_OVERRIDES = {"pool_size": 3000, "epochs": 20, "rounds": 8}
 
 
 def _spec(name: str, *, pool_size: int | None, epochs: int | None,
           rounds: int | None) -> ExperimentSpec:
-    spec = breast_cancer_spec() if name == "breast-cancer" else get_experiment(name)
+    spec = (breast_cancer_spec() if name == "breast-cancer" else shuttle_spec()
+            if name == "shuttle" else get_experiment(name))
     defaults = FASHION_MNIST_OVERRIDES if name == "fashion-mnist" else {}
     return spec.with_overrides(pool_size=pool_size or defaults.get("pool_size"),
                                epochs=epochs or defaults.get("epochs"),
@@ -306,7 +363,7 @@ def run_peers(spec: ExperimentSpec, seeds: Sequence[int], out: Path, *,
         The paper IBAL-D's tuned gamma.
     """
     out.mkdir(parents=True, exist_ok=True)
-    names = [*PROJECT_STRATEGIES, PAPER_IBAL_D, *SKACTIVEML_STRATEGIES]
+    names = [*PROJECT_STRATEGIES, PAPER_IBAL_D, *SKACTIVEML_STRATEGIES, *RECIPE_STRATEGIES]
     if report_only and not (out / "gamma.json").is_file():
         raise RuntimeError(f"No seed of '{spec.name}' finished every strategy.")
     data = spec.load_data()
@@ -316,7 +373,7 @@ def run_peers(spec: ExperimentSpec, seeds: Sequence[int], out: Path, *,
             break
         split = spec.split(data, seed)
         strategies = {**resolve_strategies(PROJECT_STRATEGIES),
-                      **skactiveml_strategies(spec.n_classes)}
+                      **skactiveml_strategies(spec.n_classes), **RECIPE_STRATEGIES}
         if not _finished(out, PAPER_IBAL_D, seed):
             embedding = fit_autoencoder(split.X_pool,
                                         derive_seed(seed, MODEL, _AUTOENCODER_STREAM))
@@ -338,7 +395,7 @@ def run_peers(spec: ExperimentSpec, seeds: Sequence[int], out: Path, *,
 
 
 def peer_table(results: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy: AULC of accuracy, paired differences, median query time and its ratio.
+    """Per strategy: AULC of accuracy and balanced accuracy, paired differences, query time.
 
     Parameters
     ----------
@@ -348,32 +405,61 @@ def peer_table(results: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index strategy (sorted by mean AULC, best first); columns ``aulc_mean``,
-        ``aulc_std`` (ddof=1), ``vs_random_mean``, ``vs_random_sem``,
-        ``vs_peer_mean``, ``vs_peer_sem`` (paired AULC differences against
-        ``random`` and :data:`PEER_REFERENCE`), ``query_median`` (seconds per
-        round, over seeds and rounds), ``query_ratio`` (to the reference's) and
-        ``n_seeds``.
+        Index strategy (sorted by mean AULC of accuracy, best first); columns
+        ``aulc_mean``, ``aulc_std`` (ddof=1), ``vs_random_mean``, ``vs_random_sem``,
+        ``vs_peer_mean``, ``vs_peer_sem`` (paired AULC differences of accuracy
+        against ``random`` and :data:`PEER_REFERENCE`), the same six for balanced
+        accuracy prefixed ``balanced_``, ``query_median`` (seconds per round, over
+        seeds and rounds), ``query_ratio`` (to the reference's) and ``n_seeds``.
     """
     runs = aulc_table(results)
-    accuracy = runs[runs["metric"] == "accuracy"].groupby("strategy")["aulc"]
-    vs_random = paired_differences(runs, "random")
-    vs_peer = paired_differences(runs, PEER_REFERENCE)
+    columns = {}
+    for metric, prefix in (("accuracy", ""), ("balanced_accuracy", "balanced_")):
+        aulc = runs[runs["metric"] == metric].groupby("strategy")["aulc"]
+        vs_random = paired_differences(runs, "random", metric)
+        vs_peer = paired_differences(runs, PEER_REFERENCE, metric)
+        columns.update({
+            f"{prefix}aulc_mean": aulc.mean(), f"{prefix}aulc_std": aulc.std(ddof=1),
+            f"{prefix}vs_random_mean": vs_random["mean"], f"{prefix}vs_random_sem": vs_random["sem"],
+            f"{prefix}vs_peer_mean": vs_peer["mean"], f"{prefix}vs_peer_sem": vs_peer["sem"],
+        })
     query = timings[timings["metric"] == "query_seconds"].groupby("strategy")["value"].median()
     table = pd.DataFrame({
-        "aulc_mean": accuracy.mean(), "aulc_std": accuracy.std(ddof=1),
-        "vs_random_mean": vs_random["mean"], "vs_random_sem": vs_random["sem"],
-        "vs_peer_mean": vs_peer["mean"], "vs_peer_sem": vs_peer["sem"],
-        "query_median": query, "query_ratio": query / query[PEER_REFERENCE],
-        "n_seeds": accuracy.count(),
+        **columns, "query_median": query, "query_ratio": query / query[PEER_REFERENCE],
+        "n_seeds": runs[runs["metric"] == "accuracy"].groupby("strategy")["aulc"].count(),
     })
     return table.sort_values("aulc_mean", ascending=False, kind="mergesort")
 
 
-def _markdown(name: str, spec: ExperimentSpec, table: pd.DataFrame, gamma: float) -> list[str]:
-    def pm(mean: float, spread: float, reference: bool) -> str:
-        return "—" if reference else f"{mean:+.3f} ± {spread:.3f}"
+def recipe_table(results: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame:
+    """UHerding's recipe against the default: paired differences to :data:`RECIPE_REFERENCE`.
 
+    Returns
+    -------
+    pandas.DataFrame
+        Index the :data:`RECIPE_STRATEGIES` and :data:`PEER_REFERENCE`; columns
+        ``vs_default_mean``, ``vs_default_sem`` (AULC of accuracy),
+        ``balanced_vs_default_mean``, ``balanced_vs_default_sem`` and
+        ``query_ratio`` (median query seconds over the default's).
+    """
+    runs = aulc_table(results)
+    names = [*RECIPE_STRATEGIES, PEER_REFERENCE]
+    accuracy = paired_differences(runs, RECIPE_REFERENCE, "accuracy").loc[names]
+    balanced = paired_differences(runs, RECIPE_REFERENCE, "balanced_accuracy").loc[names]
+    query = timings[timings["metric"] == "query_seconds"].groupby("strategy")["value"].median()
+    return pd.DataFrame({
+        "vs_default_mean": accuracy["mean"], "vs_default_sem": accuracy["sem"],
+        "balanced_vs_default_mean": balanced["mean"], "balanced_vs_default_sem": balanced["sem"],
+        "query_ratio": (query / query[RECIPE_REFERENCE]).loc[names],
+    })
+
+
+def _pm(mean: float, spread: float, reference: bool = False) -> str:
+    return "—" if reference else f"{mean:+.3f} ± {spread:.3f}"
+
+
+def _markdown(name: str, spec: ExperimentSpec, table: pd.DataFrame, gamma: float,
+              recipes: pd.DataFrame | None = None) -> list[str]:
     test = spec.test_size
     test = ("the official test split" if test is None
             else f"{test:.0%} of the data" if isinstance(test, float) else f"{test} points")
@@ -384,18 +470,35 @@ def _markdown(name: str, spec: ExperimentSpec, table: pd.DataFrame, gamma: float
         f"{spec.pool_size or 'all but the test set'}; test set {test}; "
         f"{int(table['n_seeds'].min())} seeds; paper IBAL-D gamma = {gamma:g} (tuned on "
         "seed 0, gamma.json).", "",
-        f"| strategy | AULC accuracy | vs random | vs {PEER_REFERENCE} | median query s | "
-        f"x {PEER_REFERENCE} |",
-        "|---|---|---|---|---|---|",
+        f"| strategy | AULC accuracy | vs random | vs {PEER_REFERENCE} | AULC balanced accuracy "
+        f"| vs random | vs {PEER_REFERENCE} | median query s | x {PEER_REFERENCE} |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for strategy, row in table.iterrows():
         lines.append(
             f"| {strategy} | {row.aulc_mean:.3f} ± {row.aulc_std:.3f} | "
-            f"{pm(row.vs_random_mean, row.vs_random_sem, strategy == 'random')} | "
-            f"{pm(row.vs_peer_mean, row.vs_peer_sem, strategy == PEER_REFERENCE)} | "
-            f"{row.query_median:.3f} | {row.query_ratio:.2f} |"
+            f"{_pm(row.vs_random_mean, row.vs_random_sem, strategy == 'random')} | "
+            f"{_pm(row.vs_peer_mean, row.vs_peer_sem, strategy == PEER_REFERENCE)} | "
+            f"{row.balanced_aulc_mean:.3f} ± {row.balanced_aulc_std:.3f} | "
+            f"{_pm(row.balanced_vs_random_mean, row.balanced_vs_random_sem, strategy == 'random')}"
+            f" | {_pm(row.balanced_vs_peer_mean, row.balanced_vs_peer_sem, strategy == PEER_REFERENCE)}"
+            f" | {row.query_median:.3f} | {row.query_ratio:.2f} |"
         )
-    return [*lines, ""]
+    lines.append("")
+    if recipes is not None:
+        lines += [
+            f"UHerding's recipe against `{RECIPE_REFERENCE}` (the default), paired:", "",
+            "| strategy | vs default, accuracy | vs default, balanced accuracy | x query time |",
+            "|---|---|---|---|",
+        ]
+        for strategy, row in recipes.iterrows():
+            lines.append(
+                f"| {strategy} | {_pm(row.vs_default_mean, row.vs_default_sem)} | "
+                f"{_pm(row.balanced_vs_default_mean, row.balanced_vs_default_sem)} | "
+                f"{row.query_ratio:.2f} |"
+            )
+        lines.append("")
+    return lines
 
 
 def _stop_time(value: str) -> datetime.datetime:
@@ -457,7 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (RuntimeError, FileNotFoundError) as error:
             report += [f"### {name}", "", f"Not run: {error}", ""]
             continue
-        report += _markdown(name, spec, peer_table(results, timings), gamma)
+        report += _markdown(name, spec, peer_table(results, timings), gamma,
+                            recipe_table(results, timings))
         (out / "peers.md").write_text("\n".join(report))
     (out / "peers.md").write_text("\n".join(report))
     print("\n".join(report))

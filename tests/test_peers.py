@@ -58,7 +58,8 @@ def test_adapter_refuses_a_bound_random_state():
 
 
 def _rows(strategy, seed, accuracies, query_seconds):
-    scores = [("e", strategy, seed, k, 10 * (k + 1), "accuracy", a)
+    scores = [("e", strategy, seed, k, 10 * (k + 1), metric, a - shift)
+              for metric, shift in (("accuracy", 0.0), ("balanced_accuracy", 0.1 * seed))
               for k, a in enumerate(accuracies)]
     timings = [("e", strategy, seed, k + 1, 10 * (k + 2), "query_seconds", t)
                for k, t in enumerate(query_seconds)]
@@ -94,6 +95,11 @@ def test_peer_table_against_hand_computed_values():
     assert mine.vs_random_mean == pytest.approx(difference.mean())
     assert mine.vs_random_sem == pytest.approx(difference.std(ddof=1) / np.sqrt(2))
     assert mine.vs_peer_mean == pytest.approx((aulc["mine"] - aulc[peers.PEER_REFERENCE]).mean())
+    balanced = {s: values - np.array([0.0, 0.1]) for s, values in aulc.items()}
+    assert mine.balanced_aulc_mean == pytest.approx(balanced["mine"].mean())
+    assert mine.balanced_vs_random_mean == pytest.approx(difference.mean())  # same shift
+    assert mine.balanced_vs_peer_sem == pytest.approx(
+        (aulc["mine"] - aulc[peers.PEER_REFERENCE]).std(ddof=1) / np.sqrt(2))
     assert mine.query_median == pytest.approx(7.0)
     assert mine.query_ratio == pytest.approx(7.0 / 3.0)
     assert mine.n_seeds == 2
@@ -102,7 +108,8 @@ def test_peer_table_against_hand_computed_values():
 def test_one_tiny_run_writes_every_strategy_and_resumes(tmp_path):
     out = tmp_path / "tiny"
     results, timings, gamma = peers.run_peers(TINY, [0], out, progress=False)
-    names = {*peers.PROJECT_STRATEGIES, peers.PAPER_IBAL_D, *peers.SKACTIVEML_STRATEGIES}
+    names = {*peers.PROJECT_STRATEGIES, peers.PAPER_IBAL_D, *peers.SKACTIVEML_STRATEGIES,
+             *peers.RECIPE_STRATEGIES}
     assert set(results["strategy"]) == names == set(timings["strategy"])
     assert gamma in peers.GAMMAS
     assert (out / "gamma.json").is_file() and (out / "summary.md").is_file()
@@ -126,3 +133,29 @@ def test_command_line_parses_and_refuses_unknown_names(capsys):
     with pytest.raises(SystemExit):
         peers.main(["--stop-at", "late"])
     assert "--stop-at must be a UTC time HH:MM. Got 'late' instead." in capsys.readouterr().err
+
+
+def test_shuttle_is_read_from_an_rda_file_and_subsampled_keeping_the_rare_classes(tmp_path):
+    rdata = pytest.importorskip("rdata")
+    from benchmarks.shuttle import SHUTTLE_CLASSES, load_shuttle, shuttle_subsample
+
+    rng = np.random.default_rng(0)
+    codes = np.repeat(np.arange(7), [600, 5, 8, 300, 120, 2, 3])
+    frame = pd.DataFrame({f"V{i}": rng.integers(-50, 50, len(codes)).astype(float)
+                          for i in range(1, 10)})
+    frame["Class"] = pd.Categorical.from_codes(codes, categories=list(SHUTTLE_CLASSES))
+    path = tmp_path / "Shuttle.rda"
+    rdata.write_rda(path, {"Shuttle": frame})
+    X, y = load_shuttle(path)
+    assert X.dtype == np.float32 and X.shape == (len(codes), 9)
+    np.testing.assert_array_equal(y, codes)
+    np.testing.assert_array_equal(X, frame[[f"V{i}" for i in range(1, 10)]].to_numpy())
+    keep = shuttle_subsample(y, 200, rare_below=100)
+    assert len(keep) == 200 and len(np.unique(keep)) == 200
+    counts = np.bincount(y[keep], minlength=7)
+    np.testing.assert_array_equal(counts[[1, 2, 5, 6]], [5, 8, 2, 3])  # every rare row kept
+    assert counts[0] > counts[3] > counts[4]  # the common ones in proportion
+    with pytest.raises(FileNotFoundError, match="r-cran-mlbench"):
+        load_shuttle(tmp_path / "missing.rda")
+    with pytest.raises(ValueError, match="must exceed the 18 rows"):
+        shuttle_subsample(y, 10, rare_below=100)
