@@ -5,7 +5,9 @@ with ``classifier`` the ``ActiveLearner`` (model ``estimator``, labelled set
 ``X_training``/``y_training``). Every strategy of the package also takes a bare
 fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
-model's final layer on both, at most once per query (:func:`labelled_view`).
+model's final layer on both, at most once per query (:func:`labelled_view`). The
+coverage strategies also start cold, from no labels and an unfitted model
+(:func:`resolve_cold_start`, :data:`COLD_START_STRATEGIES`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ __all__ = [
     "cold_start_codes",
     "fitted_estimator",
     "is_fitted",
-    "labelled_codes",
     "labelled_view",
     "model_view",
     "resolve_cold_start",
@@ -359,45 +360,6 @@ def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None =
     )
 
 
-def labelled_codes(
-    classifier,
-    X_pool,
-    representation: Any,
-    *,
-    X_labelled=None,
-    y_labelled=None,
-    layer: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> tuple[Any, Any, np.ndarray, np.ndarray]:
-    """Resolve the labelled set and map labelled + pool into ``representation``.
-
-    Parameters
-    ----------
-    classifier, X_pool, X_labelled, y_labelled, layer, batch_size
-        As in :func:`labelled_view`.
-    representation : {'inputs', 'features'}, transformer or callable
-        See :func:`modal_ibal.embedding.representation_codes`.
-
-    Returns
-    -------
-    estimator : the fitted model
-    y_labelled : array-like of shape (n_labelled,)
-    Z_labelled : ndarray of shape (n_labelled, n_dims)
-    Z_pool : ndarray of shape (n_pool, n_dims)
-    """
-    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
-    check_same_sample_shape(X_pool, X_labelled)
-
-    def features() -> tuple[np.ndarray, np.ndarray]:
-        view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                             layer=layer, batch_size=batch_size)
-        return view.labelled.features, view.pool.features
-
-    Z_labelled, Z_pool = representation_codes(representation, X_pool, X_labelled, features)
-    return estimator, y_labelled, Z_labelled, Z_pool
-
-
-
 def cold_start_codes(
     classifier,
     X_pool,
@@ -408,7 +370,21 @@ def cold_start_codes(
     layer: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> tuple[ColdStart, np.ndarray, np.ndarray]:
-    """As :func:`labelled_codes`, for a strategy that can start from zero labels.
+    """Resolve the model and labelled set and map labelled + pool into ``representation``.
+
+    For the strategies that can start from zero labels: the labelled set may be
+    empty and the model unfitted, as long as ``representation`` does not need it.
+
+    Parameters
+    ----------
+    classifier, X_pool, X_labelled, y_labelled
+        As in :func:`resolve_cold_start`.
+    representation : {'inputs', 'features'}, transformer or callable
+        See :func:`modal_ibal.embedding.representation_codes`.
+    layer : str, optional
+        Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
+    batch_size : int, default=4096
+        Samples per forward pass (``'features'`` only).
 
     Returns
     -------
