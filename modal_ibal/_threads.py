@@ -7,9 +7,11 @@ them, so each block runs its products on one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import ThreadpoolController
@@ -35,8 +37,20 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
-def one_blas_thread():
+_LIMIT_LOCK = threading.Lock()
+_limit_holders = 0  # contexts inside one_blas_thread now, over all threads
+_limiter = None  # the limiter the first of them entered, restored by the last
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
     """A context in which BLAS uses one thread; the caller's limits come back on exit.
+
+    Re-entrant and thread-safe: BLAS limits belong to the whole process, so the
+    first context to enter (in any thread) sets the limit and the last to exit
+    restores what was there before; contexts entered and left in any order, from
+    several threads (Dask's threaded scheduler), never leave the process at one
+    thread.
 
     It reuses one controller of the BLAS libraries: ``threadpool_limits`` scans the
     process's libraries on every call (about 2 ms), which cost an IBAL query over
@@ -44,7 +58,19 @@ def one_blas_thread():
     libraries loaded at its first use (importing this package loads numpy's, scipy's
     and torch's); one loaded later is not limited.
     """
-    return _blas_controller().limit(limits=1)
+    global _limit_holders, _limiter
+    with _LIMIT_LOCK:
+        if _limit_holders == 0:
+            _limiter = _blas_controller().limit(limits=1)
+        _limit_holders += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _limit_holders -= 1
+            if _limit_holders == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
 
 
 def run_blocks(task: Callable[[int], object], starts: Iterable[int], n_workers: int) -> None:
