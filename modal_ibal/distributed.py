@@ -76,9 +76,10 @@ from ._validation import (
     check_scores,
     is_dask_array,
 )
-from .distance import nearest_labelled_distance
+from .distance import nearest_labelled_distance, uses_cells
 from .embedding import check_embedding, embed
 from .extract import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, last_layer
+from .labelled_cells import LabelledCells
 from .learner import fitted_estimator, resolve_labelled_set
 from .representer import DEFAULT_READING, ImportanceSummary, importance_summary
 from .scores import DEFAULT_GAMMA, modal_entropy, pool_probabilities
@@ -179,6 +180,7 @@ class _ChunkScorer:
     entropy_of: Any = None
     Z_labelled: np.ndarray | None = None
     embedding: Any = None
+    labelled_cells: LabelledCells | None = None  # of Z_labelled, built once per query
 
     @property
     def n_columns(self) -> int:
@@ -200,7 +202,8 @@ class _ChunkScorer:
             columns.append(modal_entropy(probas))  # [b]
         if self.Z_labelled is not None:
             Z = outputs.features if codes is None else codes
-            columns.append(nearest_labelled_distance(Z, self.Z_labelled))  # [b]
+            columns.append(nearest_labelled_distance(Z, self.Z_labelled,
+                                                     cells=self.labelled_cells))  # [b]
         return np.column_stack(columns)  # [b, k]
 
 
@@ -336,9 +339,19 @@ def _read_labelled(classifier, X_pool, X_labelled, y_labelled, layer, batch_size
     return reader, reader.outputs(X_labelled), reader.encode_labels(y_labelled), X_labelled
 
 
-def _labelled_codes(labelled: LastLayerOutputs, X_labelled, embedding) -> np.ndarray:
-    """The labelled set in the space of :math:`D`: the model's features or ``embedding``."""
-    return labelled.features if embedding is None else embed(embedding, X_labelled)
+def _distance_summaries(X_pool, labelled: LastLayerOutputs, X_labelled,
+                        embedding) -> dict[str, Any]:
+    """The labelled side of :math:`D`, built once per query and shipped with the scorer.
+
+    ``Z_labelled``: the labelled set in the space of :math:`D` (the model's
+    features or ``embedding``); ``labelled_cells``: its k-means cells when some
+    pool chunk is large enough for the cell-by-cell search, so that no chunk
+    builds them again.
+    """
+    Z_labelled = labelled.features if embedding is None else embed(embedding, X_labelled)
+    cells = (LabelledCells(Z_labelled)
+             if uses_cells(max(X_pool.chunks[0]), Z_labelled.shape[0]) else None)
+    return {"Z_labelled": Z_labelled, "labelled_cells": cells}
 
 
 def dask_ibal_sampling(
@@ -435,7 +448,7 @@ def dask_ibal_distance_sampling(
     summary = importance_summary(reader, labelled, y_index, reading=reading,
                                  reg_lambda=reg_lambda, exact=exact)
     scorer = _ChunkScorer(reader, importance=summary, embedding=embedding,
-                          Z_labelled=_labelled_codes(labelled, X_labelled, embedding))
+                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
     raw = _pool_scores(X_pool, scorer)  # [N, 2]: importance, distance
     return dask_select_lowest(_normalised(raw[:, 0]) - gamma * _normalised(raw[:, 1]),
                               n_instances)
@@ -480,7 +493,7 @@ def dask_entropy_distance_sampling(
     reader, labelled, _, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
                                                      y_labelled, layer, batch_size)
     scorer = _ChunkScorer(reader, entropy_of=fitted_estimator(classifier), embedding=embedding,
-                          Z_labelled=_labelled_codes(labelled, X_labelled, embedding))
+                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
     raw = _pool_scores(X_pool, scorer)  # [N, 2]: entropy, distance
     return dask_select_highest(_normalised(raw[:, 0]) + gamma * _normalised(raw[:, 1]),
                                n_instances)

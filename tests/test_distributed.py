@@ -291,3 +291,31 @@ def test_package_works_without_dask():
                             timeout=TIMEOUT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("[")
+
+
+@pytest.mark.parametrize("strategy", [ibal_distance_sampling, entropy_distance_sampling])
+def test_the_labelled_cells_are_built_once_per_query(strategy, monkeypatch):
+    """Three pool chunks, each large enough for the cell-by-cell search: one build, not three."""
+    from modal_ibal import labelled_cells
+
+    rng = np.random.default_rng(1)
+    X_labelled = rng.standard_normal((2_100, 4)).astype(np.float32)
+    y_labelled = (X_labelled[:, 0] > 0).astype(int)
+    X_pool = rng.standard_normal((3 * 16_384, 4)).astype(np.float32)
+    model = LogisticRegression().fit(X_labelled, y_labelled)
+    embedding = (lambda X: np.asarray(X) * 2.0) if strategy is entropy_distance_sampling else None
+    expected = strategy(model, X_pool, 7, X_labelled=X_labelled, y_labelled=y_labelled,
+                        embedding=embedding)
+    builds = []
+    original = labelled_cells.LabelledCells.__init__
+
+    def counted(self, Z_labelled):
+        builds.append(len(Z_labelled))
+        original(self, Z_labelled)
+
+    monkeypatch.setattr(labelled_cells.LabelledCells, "__init__", counted)
+    with dask.config.set(scheduler="synchronous"):
+        got = strategy(model, da.from_array(X_pool, chunks=(16_384, -1)), 7,
+                       X_labelled=X_labelled, y_labelled=y_labelled, embedding=embedding)
+    assert builds == [2_100]
+    np.testing.assert_array_equal(got[0], expected[0])
