@@ -310,26 +310,62 @@ def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
     return keys[:, :k] & mask
 
 
-def _probe_lists(centres: np.ndarray, n_probes: int) -> np.ndarray:
-    """For every cell, the ``n_probes`` cells with the nearest centres, nearest first, itself first.
+def _probe_lists(centres: np.ndarray, n_probes: int,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """For each cell of ``rows`` (default all), the ``n_probes`` cells with the nearest centres.
 
-    In blocks of rows, so that no :math:`K \times K` matrix is held for many cells.
+    Nearest first, the cell itself first; in blocks of rows, so that no
+    :math:`K \times K` matrix is held for many cells.
     """
     n_cells = centres.shape[0]
+    rows = np.arange(n_cells) if rows is None else rows
     c_norms = np.einsum("ij,ij->i", centres, centres)  # [K]
-    rows = max(1, _CELL_ELEMENTS // n_cells)
-    lists = np.empty((n_cells, n_probes), dtype=np.intp)
-    for start in range(0, n_cells, rows):
-        between = centres[start:start + rows] @ centres.T  # [b, K]
+    step = max(1, _CELL_ELEMENTS // n_cells)
+    lists = np.empty((len(rows), n_probes), dtype=np.intp)
+    for start in range(0, len(rows), step):
+        own = rows[start:start + step]  # [b]
+        between = centres[own] @ centres.T  # [b, K]
         between *= -2.0
         between += c_norms
-        own = np.arange(start, min(start + rows, n_cells))
-        between[own - start, own] = -np.inf  # its own cell first
+        between[np.arange(len(own)), own] = -np.inf  # its own cell first
         near = (np.argpartition(between, n_probes - 1, axis=1)[:, :n_probes]
                 if n_probes < n_cells else np.broadcast_to(np.arange(n_cells), between.shape))
         ranks = np.argsort(np.take_along_axis(between, near, axis=1), axis=1, kind="stable")
-        lists[own] = np.take_along_axis(near, ranks, axis=1)
+        lists[start:start + len(own)] = np.take_along_axis(near, ranks, axis=1)
     return lists
+
+
+def _probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int,
+                 n_probes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's probe cells, nearest first, until they hold ``n_candidates`` points.
+
+    Returns ``(cells, starts)``: cell ``h`` probes ``cells[starts[h]:starts[h + 1]]``.
+    ``n_probes`` nearest cells are listed for every cell; only the cells whose
+    lists hold too few points (many empty cells, as exact duplicates make) are
+    listed again, with twice as many probes each time, so that memory grows
+    with them alone, never to :math:`K \times K`.
+    """
+    n_cells = len(sizes)
+    rows, homes, cells = None, [], []
+    while True:
+        lists = _probe_lists(centres, n_probes, rows)  # [r, P]
+        counts = np.cumsum(sizes[lists], axis=1)  # [r, P]
+        done = (counts[:, -1] >= n_candidates) | (n_probes == n_cells)  # [r]
+        enough = (counts < n_candidates).sum(axis=1) + 1  # [r]: cells taken per cell
+        taken = (np.arange(n_probes) < enough[:, None]) & done[:, None]  # [r, P]
+        row, column = np.nonzero(taken)  # row-major: each cell's probes in order
+        every = np.arange(n_cells) if rows is None else rows
+        homes.append(every[row])
+        cells.append(lists[row, column])
+        rows = every[~done]
+        if rows.size == 0:
+            break
+        n_probes = min(n_cells, 2 * n_probes)
+    homes, cells = np.concatenate(homes), np.concatenate(cells)
+    cells = cells[np.argsort(homes, kind="stable")]
+    starts = np.zeros(n_cells + 1, dtype=np.intp)
+    np.cumsum(np.bincount(homes, minlength=n_cells), out=starts[1:])
+    return cells, starts
 
 
 def partitioned_neighbours(
@@ -391,13 +427,9 @@ def partitioned_neighbours(
     np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])  # rows is |z_x - z_c|^2
     ranking[:, n_dims] = queries[:, n_dims + 1]
     ranking[:, n_dims + 1] = 1.0
-    probes = _probe_lists(centres, min(n_cells, 4 * -(-n_candidates // cell_size)))  # [K, P]
-    counts = np.cumsum(sizes[probes], axis=1)  # [K, P]
-    short = counts[:, -1] < n_candidates  # too few points in those cells: rank them all
-    if short.any():
-        probes = _probe_lists(centres, n_cells)
-        counts = np.cumsum(sizes[probes], axis=1)
-    enough = (counts < n_candidates).sum(axis=1) + 1  # [K]: cells taken per home cell
+    probes, probe_starts = _probe_cells(centres, sizes, n_candidates,
+                                        min(n_cells, 4 * -(-n_candidates // cell_size)))
+    probed_points = np.add.reduceat(sizes[probes], probe_starts[:-1])  # [K]: >= 1 cell each
     found_sorted = np.empty((n_points, k), dtype=_index_type(n_points, k))  # sorted positions
     squared_sorted = np.empty((n_points, k), dtype=Z.dtype)  # in the products' precision
     homes = np.flatnonzero(sizes)
@@ -405,9 +437,8 @@ def partitioned_neighbours(
     def search(first: int) -> None:
         """The neighbours of the points of ``_CELLS_PER_TASK`` home cells."""
         task = homes[first:first + _CELLS_PER_TASK]  # [t]
-        n_compared = counts[task, enough[task] - 1]  # [t]: candidates of each home cell
-        taken = np.arange(probes.shape[1]) < enough[task, None]  # [t, P]
-        cells = probes[task][taken]  # each home's cells in turn, its own first
+        n_compared = probed_points[task]  # [t]: candidates of each home cell
+        cells = probes[_ranges(probe_starts[task], probe_starts[task + 1])]  # own cell first
         positions = _ranges(bounds[cells], bounds[cells + 1])  # [sum of n_compared]
         for home, end, m in zip(task, np.cumsum(n_compared), n_compared, strict=True):
             compared = positions[end - m:end]  # [m]

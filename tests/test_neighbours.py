@@ -151,3 +151,38 @@ def test_packed_keys_rank_near_equal_float32_exactly_beyond_the_packed_width():
     squared = (np.float32(1) + steps.astype(np.float32) * np.float32(2 ** -23))[None, :]
     found = np.sort(_k_smallest_columns(squared.copy(), 4), axis=1)
     np.testing.assert_array_equal(found, np.sort(np.argsort(squared, axis=1)[:, :4], axis=1))
+
+
+def test_many_duplicates_extend_only_the_short_probe_lists(monkeypatch):
+    """Exact copies empty most cells: only the cells whose probes hold too few points grow."""
+    from modal_ibal import neighbours as module
+
+    rng = np.random.default_rng(0)
+    copies = np.repeat(rng.standard_normal((5, 16)), 5_000, axis=0)
+    Z = np.vstack([copies, rng.standard_normal((5_000, 16))]).astype(np.float32)
+    listed = []
+    original = module._probe_lists
+
+    def recording(centres, n_probes, rows=None):
+        listed.append((centres.shape[0] if rows is None else len(rows), n_probes))
+        return original(centres, n_probes, rows)
+
+    monkeypatch.setattr(module, "_probe_lists", recording)
+    found, squared = partitioned_neighbours(Z, 20)
+    n_cells = listed[0][0]
+    assert len(listed) > 1, "the fixture must leave some probe lists short"
+    assert all(rows < n_cells for rows, _ in listed[1:]), "only the short rows are listed again"
+    assert sum(rows * probes for rows, probes in listed) < n_cells * n_cells / 2
+
+    def full_lists(centres, sizes, n_candidates, n_probes):  # every cell probes every cell
+        lists = original(centres, centres.shape[0])
+        counts = np.cumsum(sizes[lists], axis=1)
+        taken = np.arange(lists.shape[1]) < ((counts < n_candidates).sum(axis=1) + 1)[:, None]
+        return lists[taken], np.concatenate([[0], np.cumsum(taken.sum(axis=1))])
+
+    monkeypatch.setattr(module, "_probe_cells", full_lists)
+    reference = partitioned_neighbours(Z, 20)
+    np.testing.assert_array_equal(found, reference[0])
+    np.testing.assert_array_equal(squared, reference[1])
+    group = np.arange(25_000)[:, None] // 5_000
+    assert (found[:25_000] // 5_000 == group).all(), "each copy's neighbours are its copies"
