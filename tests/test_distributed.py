@@ -33,6 +33,8 @@ from modal_ibal.distributed import (
     dask_select_lowest,
     is_dask_array,
 )
+from modal_ibal.strategies import STRATEGIES
+from modal_ibal.strategies.contract import DASK_POOL_STRATEGIES
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -319,3 +321,43 @@ def test_the_labelled_cells_are_built_once_per_query(strategy, monkeypatch):
                        X_labelled=X_labelled, y_labelled=y_labelled, embedding=embedding)
     assert builds == [2_100]
     np.testing.assert_array_equal(got[0], expected[0])
+
+
+def _every_registered_query(name, X_pool, data, estimators):
+    _, _, X_labelled, y_labelled = data
+    return STRATEGIES[name].resolve()(estimators["logistic"], X_pool, 5, random_state=0,
+                                      X_labelled=X_labelled, y_labelled=y_labelled)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in STRATEGIES
+                                         if not name.endswith("-modal")))  # modAL's own
+def test_every_registered_strategy_takes_a_dask_pool_or_refuses_it_before_computing(
+        name, data, estimators, monkeypatch):
+    """Same picks as in memory, or a TypeError naming the Dask strategies; nothing computed."""
+    X = data[0]
+    pool = da.from_array(X, chunks=(CHUNK, -1))
+    function = STRATEGIES[name].function.__name__
+    if function in DASK_POOL_STRATEGIES:
+        expected = _every_registered_query(name, X, data, estimators)
+        with dask.config.set(scheduler="synchronous"):
+            got = _every_registered_query(name, pool, data, estimators)
+        np.testing.assert_array_equal(got[0], expected[0])
+        return
+    computed = []
+    monkeypatch.setattr(type(pool), "__array__", lambda self, *a, **k: computed.append(1))
+    monkeypatch.setattr(type(pool), "compute", lambda self, *a, **k: computed.append(1))
+    with pytest.raises(TypeError, match=rf"{function} reads the whole pool into memory and "
+                                        r"does not take a Dask array.*ibal_sampling"):
+        _every_registered_query(name, pool, data, estimators)
+    assert not computed, "the pool must not be read before the refusal"
+
+
+def test_random_sampling_never_reads_a_dask_pool(monkeypatch):
+    from modal_ibal import random_sampling
+
+    pool = da.zeros((10_000, 8), chunks=(1_000, 8))
+    monkeypatch.setattr(type(pool), "compute", lambda self, *a, **k: pytest.fail("computed"))
+    monkeypatch.setattr(type(pool), "__array__", lambda self, *a, **k: pytest.fail("read"))
+    picks, _ = random_sampling(None, pool, 4, random_state=3)
+    expected, _ = random_sampling(None, np.zeros((10_000, 8)), 4, random_state=3)
+    np.testing.assert_array_equal(picks, expected)

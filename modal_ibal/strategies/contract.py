@@ -20,6 +20,11 @@ run twice. A query leaves the caller's global random state (numpy, Python,
 torch CPU and CUDA) as it found it. :func:`follows_contract` checks a strategy's
 signature when it is defined, fills in the shared part of its docstring and
 guarantees the random state.
+
+A strategy also declares whether it takes a Dask pool (``dask_pool=True``:
+scored where its chunks live, the same picks as in memory). One that does not
+refuses a ``dask.array`` with a ``TypeError`` naming those that do, before
+anything is read, instead of turning the pool into one in-memory array.
 """
 
 from __future__ import annotations
@@ -33,8 +38,18 @@ from typing import Protocol
 import numpy as np
 
 from .._random import preserved_global_random_state
+from .._validation import is_dask_array
 
-__all__ = ["CONTRACT_KEYWORDS", "SHARED_PARAMETERS", "QueryStrategy", "follows_contract"]
+__all__ = [
+    "CONTRACT_KEYWORDS",
+    "DASK_POOL_STRATEGIES",
+    "SHARED_PARAMETERS",
+    "QueryStrategy",
+    "follows_contract",
+]
+
+DASK_POOL_STRATEGIES: list[str] = []
+"""The names of the strategies declared with ``dask_pool=True``, in definition order."""
 
 CONTRACT_KEYWORDS = ("random_state", "X_labelled", "y_labelled")
 
@@ -66,12 +81,15 @@ class QueryStrategy(Protocol):
                  **options) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def follows_contract(strategy: Callable) -> Callable:
+def follows_contract(strategy: Callable | None = None, *, dask_pool: bool = False) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
-    The docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
+    Used as ``@follows_contract`` or ``@follows_contract(dask_pool=True)``. The
+    docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state
-    preserved (:func:`modal_ibal._random.preserved_global_random_state`).
+    preserved (:func:`modal_ibal._random.preserved_global_random_state`). Without
+    ``dask_pool`` it refuses a Dask pool (see the module docstring); with it, the
+    strategy is listed in :data:`DASK_POOL_STRATEGIES`.
 
     Raises
     ------
@@ -79,6 +97,8 @@ def follows_contract(strategy: Callable) -> Callable:
         If the signature does not start with ``(classifier, X_pool, n_instances=1)``
         or lacks a keyword-only ``random_state``, ``X_labelled`` or ``y_labelled``.
     """
+    if strategy is None:
+        return functools.partial(follows_contract, dask_pool=dask_pool)
     parameters = inspect.signature(strategy).parameters
     positional = [name for name, p in parameters.items()
                   if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
@@ -98,10 +118,24 @@ def follows_contract(strategy: Callable) -> Callable:
             doc = doc.replace(line, textwrap.indent(SHARED_PARAMETERS, indent))
             break
     strategy.__doc__ = doc
+    if dask_pool:
+        DASK_POOL_STRATEGIES.append(strategy.__name__)
 
     @functools.wraps(strategy)
     def query(*args, **kwargs):
+        if not dask_pool:
+            _refuse_dask_pool(strategy.__name__, args[1] if len(args) > 1 else kwargs.get("X_pool"))
         with preserved_global_random_state():
             return strategy(*args, **kwargs)
 
     return query
+
+
+def _refuse_dask_pool(name: str, X_pool) -> None:
+    if is_dask_array(X_pool):
+        raise TypeError(
+            f"{name} reads the whole pool into memory and does not take a Dask array as "
+            "'X_pool'. The strategies that score a Dask pool where its chunks live: "
+            f"{', '.join(DASK_POOL_STRATEGIES)}. For a pool that fits in memory, pass "
+            "X_pool.compute()."
+        )

@@ -31,7 +31,7 @@ from .contract import follows_contract
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def ibal_sampling(
     classifier,
     X_pool,
@@ -95,7 +95,7 @@ def ibal_sampling(
     return select_lowest(scores, n_instances, warn_ties=True)
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def ibal_distance_sampling(
     classifier,
     X_pool,

@@ -50,7 +50,7 @@ def _rank_by_probabilities(strategy, score, classifier, X_pool, n_instances, bat
     return select(score(probas), n_instances, warn_ties=True)
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def entropy_sampling(
     classifier,
     X_pool,
@@ -95,7 +95,7 @@ def entropy_sampling(
                                   n_instances, batch_size, highest=True)
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def margin_sampling(
     classifier,
     X_pool,
@@ -136,7 +136,7 @@ def margin_sampling(
                                   n_instances, batch_size, highest=False)
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def entropy_distance_sampling(
     classifier,
     X_pool,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_pool, make_random_state, n_samples
+from .._validation import check_pool, is_dask_array, make_random_state, n_samples
+from ..distributed import check_dask_pool
 from ..selection import select_lowest
 from .contract import follows_contract
 
 __all__ = ["random_sampling"]
 
 
-@follows_contract
+@follows_contract(dask_pool=True)
 def random_sampling(
     classifier,
     X_pool,
@@ -33,7 +34,15 @@ def random_sampling(
     query_scores : ndarray of shape (n_instances,)
         The uniform draws in :math:`[0, 1)` of the chosen points; the batch is the
         ``n_instances`` smallest draws, i.e. a uniform sample without replacement.
+
+    Notes
+    -----
+    A Dask pool is never read: the draws need only its number of rows, and the
+    picks are those of the same pool in memory.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    if is_dask_array(X_pool):
+        n_instances = check_dask_pool(X_pool, n_instances)
+    else:
+        X_pool, n_instances = check_pool(X_pool, n_instances)
     draws = make_random_state(random_state).random_sample(n_samples(X_pool))  # [N]
     return select_lowest(draws, n_instances)
