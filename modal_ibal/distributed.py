@@ -86,6 +86,7 @@ from .scores import DEFAULT_GAMMA, modal_entropy, pool_probabilities
 
 __all__ = [
     "check_dask_pool",
+    "check_workers_load",
     "dask_entropy_distance_sampling",
     "dask_ibal_distance_sampling",
     "dask_ibal_sampling",
@@ -235,10 +236,68 @@ def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
     return scorer(block)
 
 
+WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
+
+
+def _loads(payload: bytes) -> None:
+    """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
+    from distributed.protocol import pickle
+
+    pickle.loads(payload)
+
+
+def check_workers_load(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> None:
+    """Fail fast when the workers of the active ``distributed.Client`` cannot load ``scorer``.
+
+    A model whose classes a worker process cannot import (a torch module defined
+    under ``if __name__ == "__main__":`` or in a notebook cell) makes a worker fail
+    to read the task that holds it, and the query would wait forever. One task
+    that loads the pickled model as data brings that error back instead.
+
+    Raises
+    ------
+    TypeError
+        When a worker cannot load the model; the message says why and what to do.
+    TimeoutError
+        When no worker has loaded it within ``timeout`` seconds.
+
+    Notes
+    -----
+    Without a running client (none set up, or the one set up closed) Dask scores
+    the chunks on local threads of this process, which share its classes: there
+    is nothing to check.
+    """
+    try:
+        from distributed import get_client
+        from distributed.protocol import pickle
+
+        client = get_client()
+    except (ImportError, ValueError):  # no running client: local threads, see Notes
+        return
+    future = client.submit(_loads, pickle.dumps(scorer), pure=False)
+    try:
+        future.result(timeout=timeout)
+    except TimeoutError:
+        raise TimeoutError(
+            f"No Dask worker loaded the model within {timeout:g} s; check that the cluster "
+            "has running workers."
+        ) from None
+    except Exception as error:  # whatever stops the load: the workers cannot use this model
+        raise TypeError(
+            "The Dask workers cannot load the model: "
+            f"{type(error).__name__}: {error}. A worker process imports the model's classes "
+            "by name: define the torch module class in an importable module, not under "
+            "`if __name__ == '__main__':` or in a notebook cell."
+        ) from error
+    finally:
+        future.release()
+
+
 def _pool_scores(X_pool, scorer):
     """A lazy (n_pool, n_columns) float64 array of ``scorer`` over the row chunks of the pool."""
     import dask
 
+    check_workers_load(scorer)
     shipped = dask.delayed(scorer, traverse=False)  # one task: each worker fetches it once
     return X_pool.map_blocks(
         _score_chunk,

@@ -361,3 +361,64 @@ def test_random_sampling_never_reads_a_dask_pool(monkeypatch):
     picks, _ = random_sampling(None, pool, 4, random_state=3)
     expected, _ = random_sampling(None, np.zeros((10_000, 8)), 4, random_state=3)
     np.testing.assert_array_equal(picks, expected)
+
+
+_MAIN_GUARDED_MODULE = '''
+import logging, time
+import numpy as np
+
+if __name__ == "__main__":
+    import torch, dask.array as da
+    from distributed import Client, LocalCluster
+    from skorch import NeuralNetClassifier
+    from modal_ibal import ibal_sampling
+
+    class MLP(torch.nn.Module):  # the workers re-import this file as __mp_main__: no MLP there
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = torch.nn.Linear(8, 8), torch.nn.Linear(8, 2)
+
+        def forward(self, X):
+            return self.out(torch.relu(self.hidden(X)))
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+                              train_split=None, verbose=0).fit(X[:40], y[:40])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster):
+        start = time.monotonic()
+        try:
+            ibal_sampling(net, da.from_array(X, chunks=(100, -1)), 5, X_labelled=X[:40],
+                          y_labelled=y[:40])
+            print("RESULT no error")
+        except TypeError as error:
+            print("RESULT", error, "SECONDS", round(time.monotonic() - start, 1))
+'''
+
+
+def test_a_model_the_workers_cannot_import_fails_clearly_instead_of_hanging(tmp_path):
+    script = tmp_path / "guarded.py"
+    script.write_text(_MAIN_GUARDED_MODULE)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=tmp_path)
+    result = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    assert result, done.stderr[-2000:]
+    assert "The Dask workers cannot load the model: AttributeError: Can't get attribute 'MLP'" \
+        in result[0]
+    assert "not under `if __name__ == '__main__':`" in result[0]
+    assert float(result[0].rsplit("SECONDS", 1)[1]) < 60
+
+
+def test_a_closed_client_leaves_the_query_to_local_threads_without_waiting(data, estimators):
+    expected = _query(ibal_sampling, estimators["logistic"], data[0], data)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        client = distributed.Client(cluster, set_as_default=True)
+        client.close()
+        start = time.monotonic()
+        got = _query(ibal_sampling, estimators["logistic"],
+                     da.from_array(data[0], chunks=(CHUNK, -1)), data)
+        assert time.monotonic() - start < 60
+    np.testing.assert_array_equal(got[0], expected[0])
