@@ -33,3 +33,15 @@ def test_modal_is_installed_after_the_package():
         steps = [step.strip() for step in command.split("&&")]
         assert steps[0].startswith("pip install -e ")
         assert steps[1] == 'pip install --no-deps "modAL-python==0.4.2.1"'
+
+
+def test_the_start_here_loop_runs_as_written(capsys):
+    """The README's default_sampling loop, from zero labels on an unfitted skorch net."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Start here"):]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    labels, accuracy = re.fullmatch(r"(\d+) labels, accuracy (\d\.\d\d)\n", printed).groups()
+    assert int(labels) == 100
+    assert float(accuracy) > 0.5  # 100 covering labels on digits: far above chance (0.1)

@@ -61,6 +61,8 @@ ALL_STRATEGIES = (
     "badge",
     "typiclust",
     "probcover",
+    "herding",
+    "default",
     "ibal-cluster",
 )
 
