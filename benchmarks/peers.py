@@ -383,7 +383,7 @@ def run_peers(spec: ExperimentSpec, seeds: Sequence[int], out: Path, *,
             warnings.filterwarnings("ignore", category=UserWarning, module=r"skactiveml\.")
             run_experiment(spec, strategies, seeds=[seed], out=out, resume=True,
                            progress=progress, data=data)
-    done = [seed for seed in seeds if all(_finished(out, name, seed) for name in names)]
+    done = [seed for seed in sorted(seeds) if all(_finished(out, name, seed) for name in names)]
     if not done:
         raise RuntimeError(f"No seed of '{spec.name}' finished every strategy.")
     results, timings = assemble(out, [(name, seed) for seed in done for name in names])
@@ -529,6 +529,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="query rounds (default: fashion-mnist 8, others the spec's)")
     parser.add_argument("--stop-at", type=_stop_time, default=None,
                         help="UTC time HH:MM after which no new seed starts")
+    parser.add_argument("--descending", action="store_true",
+                        help="run the seeds from the last down, so that a second process shares "
+                        "the work with one going up (finished runs are kept and skipped)")
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing; report the seeds already finished")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -544,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--datasets must name some of {', '.join(DATASETS)}. "
                          f"Got {args.datasets!r} instead.")
     out = Path(args.out)
+    seeds = list(range(args.seeds))[::-1] if args.descending else list(range(args.seeds))
     command = "python -m benchmarks.peers " + " ".join(sys.argv[1:] if argv is None else argv)
     report = ["# Peers side by side: the project and scikit-activeml", "",
               "```", command, "```", "",
@@ -555,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = _spec(name, pool_size=args.pool_size, epochs=args.epochs, rounds=args.rounds)
         try:
             results, timings, gamma = run_peers(
-                spec, list(range(args.seeds)), out / name, stop_at=args.stop_at,
+                spec, seeds, out / name, stop_at=args.stop_at,
                 report_only=args.report_only, progress=not args.no_progress, command=command)
         except (RuntimeError, FileNotFoundError) as error:
             report += [f"### {name}", "", f"Not run: {error}", ""]
