@@ -145,7 +145,9 @@ def herding_sampling(
         instead of the model's probabilities. ``'calibrated'``: UHerding's
         :math:`T`, chosen on the labelled set by
         :func:`modal_ibal.calibration.select_temperature` (one extra fit of a
-        clone of the model per query).
+        clone of the model per query). Neither this nor ``bandwidth='labelled'``
+        beat the defaults by two standard errors on the five peer-benchmark sets
+        (``benchmarks/README.md``); both are kept to reproduce that measurement.
     algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
         The neighbour search (:func:`modal_ibal.neighbours.nearest_neighbours`):
         exact up to 10,000 labelled + pool points, an inverted-file search over
