@@ -381,10 +381,8 @@ def cold_start_codes(
         As in :func:`resolve_cold_start`.
     representation : {'inputs', 'features'}, transformer or callable
         See :func:`modal_ibal.embedding.representation_codes`.
-    layer : str, optional
-        Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
-    batch_size : int, default=4096
-        Samples per forward pass (``'features'`` only).
+    layer, batch_size
+        As in :func:`labelled_view`; read for ``representation='features'`` only.
 
     Returns
     -------
