@@ -8,9 +8,10 @@ this module, which scores it where it lives:
    outputs, the class sums :math:`S_c`, :math:`\kappa`, the refit last layer when
    asked for, and its codes in the embedding of :math:`D` (all of size
    :math:`O(n d)`);
-2. the fitted model and those summaries become one task of the graph
-   (``dask.delayed``), so each worker receives them once per query, not once per
-   chunk, and a worker that dies can have them rebuilt;
+2. the fitted model and those summaries, pickled, are loaded by one worker task
+   (:func:`ship_scorer`) whose result every chunk task shares, so they cross the
+   network once per query, not once per chunk; a model the workers cannot load
+   fails there with its reason, and a worker that dies can have them rebuilt;
 3. every row chunk is read and scored on the worker that holds it, by the same
    code as an in-memory pool (the reader of :func:`modal_ibal.extract.last_layer`
    moves each batch to the module's device, so CUDA workers run the forward pass
@@ -61,6 +62,7 @@ chunk, or a pool, whose length is 1 more than a multiple of ``batch_size``).
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +88,6 @@ from .scores import DEFAULT_GAMMA, modal_entropy, pool_probabilities
 
 __all__ = [
     "check_dask_pool",
-    "check_workers_load",
     "dask_entropy_distance_sampling",
     "dask_ibal_distance_sampling",
     "dask_ibal_sampling",
@@ -95,6 +96,7 @@ __all__ = [
     "dask_select_lowest",
     "is_dask_array",
     "refuse_distance_cache",
+    "ship_scorer",
 ]
 
 _KEY = np.dtype([("score", np.float64), ("index", np.int64)])
@@ -239,20 +241,30 @@ def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
 WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
 
 
-def _loads(payload: bytes) -> None:
+def _loads(payload: bytes) -> Any:
     """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
     from distributed.protocol import pickle
 
-    pickle.loads(payload)
+    return pickle.loads(payload)
 
 
-def check_workers_load(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> None:
-    """Fail fast when the workers of the active ``distributed.Client`` cannot load ``scorer``.
+def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
+    """``scorer`` as the chunk tasks receive it: loaded once per query, where they run.
 
-    A model whose classes a worker process cannot import (a torch module defined
-    under ``if __name__ == "__main__":`` or in a notebook cell) makes a worker fail
-    to read the task that holds it, and the query would wait forever. One task
-    that loads the pickled model as data brings that error back instead.
+    With a running ``distributed.Client``, the pickled scorer (the model and the
+    labelled summaries) is loaded by one worker task, whose result the chunk
+    tasks share, so the model crosses the network once. A model whose classes a
+    worker process cannot import (a torch module defined under
+    ``if __name__ == "__main__":`` or in a notebook cell) would otherwise make a
+    worker fail to read the task that holds it, and the query wait forever; as
+    data loaded inside a task, the error comes back. When the query computes
+    on local threads instead (no client set up, the one set up closed, or a
+    local scheduler chosen with ``dask.config.set``), they share this process's
+    classes: the scorer is one delayed object.
+
+    Returns
+    -------
+    distributed.Future or dask.delayed.Delayed
 
     Raises
     ------
@@ -260,45 +272,42 @@ def check_workers_load(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> 
         When a worker cannot load the model; the message says why and what to do.
     TimeoutError
         When no worker has loaded it within ``timeout`` seconds.
-
-    Notes
-    -----
-    Without a running client (none set up, or the one set up closed) Dask scores
-    the chunks on local threads of this process, which share its classes: there
-    is nothing to check.
     """
-    try:
-        from distributed import get_client
-        from distributed.protocol import pickle
+    import dask
+    from dask.base import get_scheduler
 
-        client = get_client()
-    except (ImportError, ValueError):  # no running client: local threads, see Notes
-        return
+    client = getattr(get_scheduler(), "__self__", None)  # the Client whose get would compute
+    distributed = sys.modules.get("distributed")  # imported wherever a Client exists
+    if distributed is None or not isinstance(client, distributed.Client) \
+            or client.status != "running":  # local threads
+        return dask.delayed(scorer, traverse=False)  # one task: each thread shares it
+    from distributed import wait
+    from distributed.protocol import pickle
+
     future = client.submit(_loads, pickle.dumps(scorer), pure=False)
     try:
-        future.result(timeout=timeout)
+        wait(future, timeout=timeout)
     except TimeoutError:
+        future.release()
         raise TimeoutError(
             f"No Dask worker loaded the model within {timeout:g} s; check that the cluster "
             "has running workers."
         ) from None
-    except Exception as error:  # whatever stops the load: the workers cannot use this model
+    if future.status == "error":  # whatever stopped the load: the workers cannot use it
+        error = future.exception()
+        future.release()
         raise TypeError(
             "The Dask workers cannot load the model: "
             f"{type(error).__name__}: {error}. A worker process imports the model's classes "
             "by name: define the torch module class in an importable module, not under "
             "`if __name__ == '__main__':` or in a notebook cell."
         ) from error
-    finally:
-        future.release()
+    return future
 
 
 def _pool_scores(X_pool, scorer):
     """A lazy (n_pool, n_columns) float64 array of ``scorer`` over the row chunks of the pool."""
-    import dask
-
-    check_workers_load(scorer)
-    shipped = dask.delayed(scorer, traverse=False)  # one task: each worker fetches it once
+    shipped = ship_scorer(scorer)
     return X_pool.map_blocks(
         _score_chunk,
         shipped,
