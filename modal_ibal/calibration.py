@@ -94,8 +94,10 @@ def expected_calibration_error(probas: np.ndarray, y_index: np.ndarray, *,
 
 
 def _check_temperatures(temperatures: Any) -> np.ndarray:
-    grid = np.asarray(temperatures, dtype=np.float64).ravel() if not isinstance(
-        temperatures, (str, bytes)) else np.array([np.nan])
+    try:
+        grid = np.asarray(temperatures, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        grid = np.empty(0)
     if grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
         raise ValueError(
             "The 'temperatures' parameter must be a non-empty array of finite values > 0. "

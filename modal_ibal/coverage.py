@@ -638,7 +638,7 @@ def greedy_kernel_herding(
     n_labelled = int(n_labelled)
     n_instances = check_n_instances(n_instances, n_points - n_labelled)
     weighted = weights is not None
-    weights = check_weights(weights, n_points).copy()  # set to 1 if they stop informing
+    weights = check_weights(weights, n_points)
     if not isinstance(symmetric, bool):
         raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
     columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers
@@ -686,7 +686,7 @@ def greedy_kernel_herding(
         pick = int(np.argmax(gains))  # the first of equal gains: the lower pool index
         if gains[pick] <= 0.0 and weighted:
             _warn_uninformative(len(picks), n_instances)
-            weights[:] = 1.0  # the rest of the batch: unweighted coverage
+            weights = np.ones(n_points)  # the rest of the batch: unweighted coverage
             weighted = False
             gains = np.where(picked, -1.0, range_gains(n_labelled, n_points))
             pick = int(np.argmax(gains))

@@ -24,7 +24,6 @@ from ._validation import (
     check_positive_int,
     check_same_sample_shape,
     check_samples,
-    is_tensor,
     n_samples,
 )
 from .embedding import representation_codes
@@ -247,12 +246,9 @@ def resolve_cold_start(classifier, X_pool, X_labelled=None, y_labelled=None) -> 
             f"The labelled set was given as '{given}' alone; give both X_labelled and "
             "y_labelled, or neither for a cold start."
         )
-    if X_labelled is None:
-        X_labelled = np.empty((0, *np.shape(X_pool)[1:]),
-                              dtype=getattr(X_pool, "dtype", np.float64))
+    if X_labelled is None:  # the pool's first zero rows: its sample shape, dtype and type
+        X_labelled = X_pool[:0] if hasattr(X_pool, "shape") else np.empty((0, 0))
         y_labelled = np.empty(0, dtype=np.int64)
-        if is_tensor(X_pool):
-            X_labelled = X_pool[:0]
     else:
         X_labelled, y_labelled = _checked_labelled_set(X_labelled, y_labelled, allow_empty=True)
     return ColdStart(estimator, is_fitted(estimator), X_labelled, y_labelled)

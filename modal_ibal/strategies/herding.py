@@ -34,7 +34,6 @@ from ..calibration import (
 )
 from ..coverage import (
     DEFAULT_N_NEIGHBORS,
-    check_bandwidth,
     check_weights,
     greedy_kernel_herding,
     knn_kernel_graph,
@@ -60,31 +59,20 @@ def _check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
     return check_weights(weights, n_pool, per="pool sample")
 
 
-def _check_temperature(temperature: Any) -> float | str | None:
-    if temperature is None or (isinstance(temperature, str) and temperature == "calibrated"):
-        return temperature
-    if isinstance(temperature, str):
+def _number_or_word(value: Any, name: str, word: str) -> float | str | None:
+    """None, the option ``word``, or a finite number > 0, else a named error."""
+    if value is None or (isinstance(value, str) and value == word):
+        return value
+    if isinstance(value, str):
         raise ValueError(
-            "The 'temperature' parameter must be None, 'calibrated' or a float > 0. "
-            f"Got {temperature!r} instead."
+            f"The '{name}' parameter must be None, '{word}' or a float > 0. Got {value!r} instead."
         )
-    return check_positive_float(temperature, "temperature")
-
-
-def _check_width(bandwidth: Any) -> float | str | None:
-    if isinstance(bandwidth, str):
-        if bandwidth != "labelled":
-            raise ValueError(
-                "The 'bandwidth' parameter must be None, 'labelled' or a float > 0. "
-                f"Got {bandwidth!r} instead."
-            )
-        return bandwidth
     try:
-        return check_bandwidth(bandwidth)
+        return check_positive_float(value, name)
     except TypeError:
         raise TypeError(
-            "The 'bandwidth' parameter must be None, 'labelled' or a positive real number. Got "
-            f"{bandwidth!r} instead."
+            f"The '{name}' parameter must be None, '{word}' or a positive real number. Got "
+            f"{value!r} instead."
         ) from None
 
 
@@ -218,8 +206,8 @@ def herding_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    bandwidth = _check_width(bandwidth)
-    temperature = _check_temperature(temperature)
+    bandwidth = _number_or_word(bandwidth, "bandwidth", "labelled")
+    temperature = _number_or_word(temperature, "temperature", "calibrated")
     batch_size = check_positive_int(batch_size, "batch_size")
     weights = _check_pool_weights(weights, n_samples(X_pool))
     algorithm = check_algorithm(algorithm)
