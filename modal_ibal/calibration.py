@@ -22,6 +22,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
@@ -55,11 +56,7 @@ def tempered_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray
     -------
     ndarray of shape (n_samples, n_classes), float64
     """
-    scaled = np.asarray(logits, dtype=np.float64) / float(temperature)  # [N, C]
-    scaled -= scaled.max(axis=1, keepdims=True)
-    np.exp(scaled, out=scaled)
-    scaled /= scaled.sum(axis=1, keepdims=True)
-    return scaled
+    return softmax(np.asarray(logits, dtype=np.float64) / float(temperature), axis=1)  # [N, C]
 
 
 def expected_calibration_error(probas: np.ndarray, y_index: np.ndarray, *,
