@@ -361,11 +361,8 @@ def _probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int,
         if rows.size == 0:
             break
         n_probes = min(n_cells, 2 * n_probes)
-    homes, cells = np.concatenate(homes), np.concatenate(cells)
-    cells = cells[np.argsort(homes, kind="stable")]
-    starts = np.zeros(n_cells + 1, dtype=np.intp)
-    np.cumsum(np.bincount(homes, minlength=n_cells), out=starts[1:])
-    return cells, starts
+    order, starts = group_rows(np.concatenate(homes), n_cells)  # each cell's probes in order
+    return np.concatenate(cells)[order], starts
 
 
 def partitioned_neighbours(
