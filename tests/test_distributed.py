@@ -411,12 +411,16 @@ def test_a_model_the_workers_cannot_import_fails_clearly_instead_of_hanging(tmp_
     assert float(result[0].rsplit("SECONDS", 1)[1]) < 60
 
 
-def test_a_closed_client_leaves_the_query_to_local_threads_without_waiting(data, estimators):
+def test_a_closed_client_is_not_waited_on(data, estimators):
+    """The query runs on the scheduler left (local threads, or another running client)."""
+    from dask.base import get_scheduler
+
     expected = _query(ibal_sampling, estimators["logistic"], data[0], data)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         client = distributed.Client(cluster, set_as_default=True)
         client.close()
+        assert getattr(get_scheduler(), "__self__", None) is not client
         start = time.monotonic()
         got = _query(ibal_sampling, estimators["logistic"],
                      da.from_array(data[0], chunks=(CHUNK, -1)), data)
