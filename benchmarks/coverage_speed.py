@@ -36,12 +36,7 @@ from pathlib import Path
 
 from modAL.uncertainty import entropy_sampling as modal_entropy_sampling
 
-from modal_ibal import (
-    default_sampling,
-    herding_sampling,
-    ibal_cluster_sampling,
-    typiclust_sampling,
-)
+from modal_ibal import default_sampling, herding_sampling, ibal_cluster_sampling, typiclust_sampling
 
 from .report import load_average, machine
 from .timing import thread_limit, time_runs

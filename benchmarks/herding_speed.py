@@ -51,7 +51,7 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
     approximate graph cost labels? Paired AULC differences over ``--seeds``.
 ``recall``
     The share of each point's 20 exact nearest neighbours (on 2,000 probed
-    points) that :func:`~modal_ibal.neighbours.partitioned_neighbours` finds, on
+    points) that :func:`~modal_ibal.search.knn_partitioned.partitioned_neighbours` finds, on
     unit-normalised ``speed`` rows (64-d) and Fashion-MNIST pixels (784-d), and
     both searches' seconds (the exact one only up to 50,000 points).
 ``peer``
@@ -88,15 +88,12 @@ from sklearn.neighbors import NearestNeighbors
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
 from benchmarks.memory import peak_extra
 from benchmarks.workloads import sample_pool
-from modal_ibal.coverage import greedy_kernel_herding, knn_kernel_graph
-from modal_ibal.datasets import load_fashion_mnist
-from modal_ibal.neighbours import exact_neighbours, partitioned_neighbours
-from modal_ibal.strategies import (
-    herding_sampling,
-    margin_sampling,
-    random_sampling,
-    typiclust_sampling,
-)
+from modal_ibal import herding_sampling, margin_sampling, random_sampling, typiclust_sampling
+from modal_ibal.coverage.herding import greedy_kernel_herding
+from modal_ibal.coverage.kernel import knn_kernel_graph
+from modal_ibal.experiments.datasets import load_fashion_mnist
+from modal_ibal.search.knn_exact import exact_neighbours
+from modal_ibal.search.knn_partitioned import partitioned_neighbours
 
 _INITIAL = 10
 _BATCH = 10

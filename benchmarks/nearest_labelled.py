@@ -19,12 +19,12 @@ full search
     times each, alternating, the fastest kept: ``before`` is the float64 expansion
     search this library used
     up to now (:func:`float64_expansion_search`, kept here only as the baseline),
-    ``after`` is :func:`modal_ibal.distance.nearest_labelled_index`. Both must return
+    ``after`` is :func:`modal_ibal.search.nearest_labelled_index`. Both must return
     the same rows and bitwise the same distances; the run says how many differ. With
     ``--search-pool`` below ``--pool`` both times are scaled by ``pool / search-pool``
     (the search is linear in the pool) and the table says so.
 cache update
-    A :class:`modal_ibal.distance_cache.LabelledDistanceCache` is filled with the whole pool
+    A :class:`modal_ibal.LabelledDistanceCache` is filled with the whole pool
     (one full search, timed), then ``--rounds`` rounds of modAL's loop: the ``--new``
     pool rows farthest from the labelled set are appended to the labelled codes and
     ``np.delete``-d from the pool (untimed), and the cache is called (timed). The last
@@ -75,9 +75,8 @@ from skorch import NeuralNetClassifier
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from modal_ibal import MLPAutoencoder, ibal_distance_sampling, ibal_sampling
-from modal_ibal.distance import nearest_labelled_index
-from modal_ibal.distance_cache import LabelledDistanceCache
+from modal_ibal import LabelledDistanceCache, MLPAutoencoder, ibal_distance_sampling, ibal_sampling
+from modal_ibal.search.nearest_labelled import nearest_labelled_index
 
 NOISE = 0.1
 ENTROPY_INSTANCES = 10

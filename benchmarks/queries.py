@@ -7,13 +7,13 @@ final-layer outputs for free ("scoring"; the floor is added in the report):
 * modAL's and the library's entropy and margin run unchanged on a stand-in
   classifier whose ``predict_proba`` serves the precomputed probabilities;
 * core-set runs unchanged with an embedding that serves the precomputed features;
-* IBAL builds a :class:`modal_ibal.strategies.LabelledView` from the precomputed
+* IBAL builds a :class:`modal_ibal.readers.LabelledView` from the precomputed
   pool outputs (the labelled set's forward pass is part of the work) and calls
-  :func:`~modal_ibal.strategies.representer_importance` and
+  :func:`~modal_ibal.scoring.representer_importance` and
   :func:`~modal_ibal.select_lowest`, as :func:`~modal_ibal.ibal_sampling` does;
 * IBAL-D and entropy + D do the same with
-  :func:`~modal_ibal.strategies.ibal_distance_scores` and
-  :func:`~modal_ibal.strategies.entropy_distance_scores` at the library's default
+  :func:`~modal_ibal.scoring.distance_term.ibal_distance_scores` and
+  :func:`~modal_ibal.scoring.distance_term.entropy_distance_scores` at the library's default
   :math:`\gamma`.
 """
 
@@ -30,27 +30,26 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
 from modal_ibal import (
-    IBAL_READINGS,
     badge_sampling,
     coreset_sampling,
     entropy_distance_sampling,
     entropy_sampling,
     ibal_distance_sampling,
     ibal_sampling,
-    last_layer,
     margin_sampling,
-    representer_importance,
-    select_highest,
-    select_lowest,
 )
-from modal_ibal.extract import DEFAULT_BATCH_SIZE
-from modal_ibal.scores import modal_entropy
-from modal_ibal.strategies import (
+from modal_ibal.readers.last_layer import last_layer
+from modal_ibal.readers.outputs import DEFAULT_BATCH_SIZE
+from modal_ibal.readers.view import LabelledView
+from modal_ibal.scoring.distance_term import (
     DEFAULT_GAMMA,
-    LabelledView,
     entropy_distance_scores,
     ibal_distance_scores,
 )
+from modal_ibal.scoring.importance import representer_importance
+from modal_ibal.scoring.representer import READINGS
+from modal_ibal.scoring.selection import select_highest, select_lowest
+from modal_ibal.scoring.uncertainty import modal_entropy
 
 from .workloads import Case
 
@@ -170,7 +169,7 @@ def strategies() -> list[Strategy]:
                                                **c.labelled()),
             _ibal_scoring(reading),
         )
-        for reading in IBAL_READINGS
+        for reading in READINGS
     ]
     rows += [
         Strategy(

@@ -23,14 +23,10 @@ from sklearn.datasets import load_digits
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from modal_ibal import (
-    CachedEmbedding,
-    ConvAutoencoder,
-    LastLayerOutputs,
-    MLPAutoencoder,
-    SmallCNN,
-    last_layer,
-)
+from modal_ibal import CachedEmbedding, ConvAutoencoder, MLPAutoencoder
+from modal_ibal.experiments.networks import SmallCNN
+from modal_ibal.readers.last_layer import last_layer
+from modal_ibal.readers.outputs import LastLayerOutputs
 
 N_INSTANCES = 10
 WARMUP_POOL = 2_000

@@ -1,47 +1,47 @@
-"""modal-ibal: data-importance active learning (IBAL, IBAL-D) for modAL, skorch and scikit-learn.
+"""modal-ibal: data-importance active learning for modAL, skorch and scikit-learn.
+
+What a user imports: the query strategies (modAL's functional strategies, one
+contract), their registry, the distance cache, the embeddings and autoencoders
+for IBAL-D's distance term, the gamma search, and the two warnings a query may
+give. Everything else lives in its layer's sub-package:
+
+==============  ===================================================================
+sub-package     what it holds
+==============  ===================================================================
+``readers``     the model's view: last-layer features, logits and loss gradients
+                of skorch nets, scikit-learn models and pipelines; streaming; labels
+``search``      exact nearest-labelled search, its cells and cache, k-NN, k-means,
+                row hashing
+``embedding``   the space distances are measured in: representations, cached
+                embeddings, autoencoders
+``scoring``     representer-point importance (Eq. 2), its refit, uncertainty, the
+                distance term (Eq. 4), calibration, selection of the best scores
+``coverage``    coverage engines: TypiClust's clusters, ProbCover's balls, the
+                kernel graph and greedy of kernel herding
+``pools``       pools held by Dask: chunked scoring on the workers
+``strategies``  one module per strategy, the contract, the cold start, the registry
+``experiments`` the paper's experiments: data, networks, runner, results, figures
+==============  ===================================================================
 
 Importing the package makes modAL 0.4.2.1's ``ActiveLearner`` work on current
-scikit-learn (see :mod:`modal_ibal._compat`); nothing else happens at import.
+scikit-learn (see :mod:`modal_ibal.utils.modal_compat`); nothing else happens at
+import.
 """
 
-from ._compat import patch_modal_check_X_y
-from .autoencoder import ConvAutoencoder, MLPAutoencoder
-from .coverage import UninformativeWeightsWarning, typicality
-from .datasets import load_cifar100, load_digits_images, load_fashion_mnist, make_synthetic
-from .distance import nearest_labelled_distance, nearest_labelled_index, normalise_by_max
-from .distance_cache import LabelledDistanceCache
-from .embedding import CachedEmbedding, embed
-from .extract import LastLayer, LastLayerOutputs, last_layer
-from .learner import labelled_view
-from .models import (
-    MLP,
-    SeededNeuralNetClassifier,
-    SmallCNN,
-    cifar_resnet18,
-    default_device,
-    make_classifier,
-)
-from .representer import (
-    READINGS,
-    class_feature_sums,
-    ibal_scores,
-    literal_ibal_scores,
-    refit_last_layer,
-    representer_importance,
-    representer_logits,
-    representer_weights,
-)
-from .scores import predictive_entropy
-from .selection import TiedScoresWarning, select_highest, select_lowest
+from .coverage.herding import UninformativeWeightsWarning
+from .embedding.autoencoders import ConvAutoencoder, MLPAutoencoder
+from .embedding.cache import CachedEmbedding
+from .embedding.codes import embed
+from .scoring.selection import TiedScoresWarning
+from .search.distance_cache import LabelledDistanceCache
 from .strategies import (
-    BASELINE_STRATEGIES,
-    IBAL_READINGS,
+    STRATEGIES,
     badge_sampling,
     coreset_sampling,
     default_sampling,
-    disagreement_ranks,
     entropy_distance_sampling,
     entropy_sampling,
+    get_strategy,
     herding_sampling,
     ibal_budget_switch_sampling,
     ibal_cluster_sampling,
@@ -49,71 +49,41 @@ from .strategies import (
     ibal_sampling,
     margin_sampling,
     probcover_sampling,
-    purity_radius,
     random_sampling,
     typiclust_sampling,
 )
 from .tuning import GammaSearch, tune_gamma
+from .utils.modal_compat import patch_modal_check_X_y
 
 patch_modal_check_X_y()
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BASELINE_STRATEGIES",
-    "IBAL_READINGS",
-    "MLP",
-    "READINGS",
+    "STRATEGIES",
     "CachedEmbedding",
     "ConvAutoencoder",
     "GammaSearch",
     "LabelledDistanceCache",
-    "LastLayer",
-    "LastLayerOutputs",
     "MLPAutoencoder",
-    "SeededNeuralNetClassifier",
-    "SmallCNN",
     "TiedScoresWarning",
     "UninformativeWeightsWarning",
     "badge_sampling",
-    "cifar_resnet18",
-    "class_feature_sums",
     "coreset_sampling",
-    "default_device",
     "default_sampling",
-    "disagreement_ranks",
     "embed",
     "entropy_distance_sampling",
     "entropy_sampling",
+    "get_strategy",
     "herding_sampling",
     "ibal_budget_switch_sampling",
     "ibal_cluster_sampling",
     "ibal_distance_sampling",
     "ibal_sampling",
-    "ibal_scores",
-    "labelled_view",
-    "last_layer",
-    "literal_ibal_scores",
-    "load_cifar100",
-    "load_digits_images",
-    "load_fashion_mnist",
-    "make_classifier",
-    "make_synthetic",
     "margin_sampling",
-    "nearest_labelled_distance",
-    "nearest_labelled_index",
-    "normalise_by_max",
-    "predictive_entropy",
     "probcover_sampling",
-    "purity_radius",
     "random_sampling",
-    "refit_last_layer",
-    "representer_importance",
-    "representer_logits",
-    "representer_weights",
-    "select_highest",
-    "select_lowest",
     "tune_gamma",
-    "typicality",
     "typiclust_sampling",
 ]
+

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from modAL.models import ActiveLearner
 from sklearn.datasets import load_digits, make_blobs
+from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 from torch import nn
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
-from modal_ibal.datasets import make_synthetic
+from modal_ibal.experiments.classifier import make_classifier
+from modal_ibal.experiments.datasets import make_synthetic
+from modal_ibal.experiments.networks import MLP
 from modal_ibal.experiments.specs import Dataset, ExperimentSpec
-from modal_ibal.models import MLP, make_classifier
 
 
 class TinyMLP(nn.Module):
@@ -134,3 +138,84 @@ def assert_same_rng_states(before, after):
     assert len(before[3]) == len(after[3])
     for device, (a, b) in enumerate(zip(before[3], after[3], strict=True)):
         assert torch.equal(a, b), f"the generator of CUDA device {device} changed"
+
+
+@pytest.fixture
+def search_by_cells(monkeypatch):
+    """Every nearest-labelled search goes cell by cell, with cells of four labelled points."""
+    from modal_ibal.search import cells
+
+    monkeypatch.setattr(cells, "MIN_LABELLED_FOR_CELLS", 1)
+    monkeypatch.setattr(cells, "MIN_POOL_FOR_CELLS", 1)
+    monkeypatch.setattr(cells, "_LABELLED_PER_CELL", 4)
+
+
+def labelled_and_pool(data, n_labelled: int, n_pool: int, seed: int):
+    """(X_labelled, y_labelled, X_pool): a seeded permutation of ``data`` cut in two."""
+    X, y = data
+    order = np.random.default_rng(seed).permutation(len(X))
+    labelled, pool = order[:n_labelled], order[n_labelled:n_labelled + n_pool]
+    return X[labelled], y[labelled], X[pool]
+
+
+def net_learner(X_labelled, y_labelled) -> ActiveLearner:
+    """An ActiveLearner on a tiny skorch MLP fitted to the labelled set, quietly."""
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ActiveLearner(make_net(max_epochs=10), X_training=X_labelled,
+                             y_training=y_labelled)
+
+
+@pytest.fixture(scope="module")
+def digits_split(digits):
+    """(X_labelled, y_labelled, X_pool): 30 labelled digits (every class), 200 in the pool."""
+    return labelled_and_pool(digits, 30, 200, seed=1)
+
+
+@pytest.fixture(scope="module")
+def digits_learner(digits_split):
+    """An ActiveLearner on a tiny skorch MLP fitted to :func:`digits_split`'s labelled set."""
+    X_labelled, y_labelled, _ = digits_split
+    return net_learner(X_labelled, y_labelled)
+
+
+@pytest.fixture(scope="module")
+def separated_blobs():
+    """Six far-apart blobs of 10 to 20 points; two of them hold a labelled point."""
+    sizes = [20, 18, 16, 14, 12, 10]
+    centers = 50.0 * np.array([[0, 0], [1, 0], [0, 1], [1, 1], [2, 0], [2, 1]])
+    X, blob = make_blobs(n_samples=sizes, centers=centers, cluster_std=1.0, random_state=0)
+    labelled = np.array([np.flatnonzero(blob == 1)[0], np.flatnonzero(blob == 4)[0]])
+    pool = np.setdiff1d(np.arange(len(X)), labelled)
+    model = LogisticRegression().fit(X[labelled], [0, 1])
+    return X, blob, labelled, pool, model
+
+
+def write_cifar100(root, *, n_train=5, n_test=3, seed=0, str_keys=False, every_class=False):
+    """A tiny cifar-100-python/ folder in the official pickle layout.
+
+    Labels are drawn at random, or cycle through every class with ``every_class``.
+    """
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    written = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {
+            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            b"fine_labels": ([i % 100 for i in range(n)] if every_class
+                             else rng.integers(0, 100, size=n).tolist()),
+            b"coarse_labels": ([i % 20 for i in range(n)] if every_class
+                               else rng.integers(0, 20, size=n).tolist()),
+            b"filenames": [f"img{i}.png".encode() for i in range(n)],
+        }
+        if str_keys:
+            batch = {key.decode(): value for key, value in batch.items()}
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch, handle)
+        written[name] = batch
+    meta = {b"fine_label_names": [b"c%d" % i for i in range(100)]}
+    meta[b"coarse_label_names"] = [b"s%d" % i for i in range(20)]
+    with open(folder / "meta", "wb") as handle:
+        pickle.dump(meta, handle)
+    return folder, written

@@ -23,8 +23,8 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 import modal_ibal
-from modal_ibal import MLPAutoencoder, last_layer
-from modal_ibal.strategies import STRATEGIES
+from modal_ibal import STRATEGIES, MLPAutoencoder
+from modal_ibal.readers.last_layer import last_layer
 
 EXPORTED = {
     name: getattr(modal_ibal, name)
@@ -214,7 +214,7 @@ def test_errors_name_the_users_arguments(fitted_plain, partial_labels):
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes):
     # sklearn penalises the weights, not the intercept: sum_i alpha_i f_i.f + b is exact
-    from modal_ibal.representer import kappa, representer_logits, representer_weights
+    from modal_ibal.scoring.representer import kappa, representer_logits, representer_weights
 
     X, y = digits
     X = X.astype(np.float64)  # the solver works in the data's precision
@@ -237,7 +237,7 @@ def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes
 def test_the_refit_warns_when_it_stops_early():
     from sklearn.exceptions import ConvergenceWarning
 
-    from modal_ibal.representer import refit_last_layer
+    from modal_ibal.scoring.refit import refit_last_layer
 
     rng = np.random.default_rng(0)
     F, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
@@ -284,7 +284,7 @@ def test_entropy_d_uses_the_probabilities_entropy_sampling_uses(partial_labels):
 
 
 def test_ties_beyond_the_batch_are_reported():
-    from modal_ibal import select_lowest
+    from modal_ibal.scoring.selection import select_lowest
 
     scores = np.array([0.0, 1.0, 1.0, 1.0, 2.0])
     with pytest.warns(modal_ibal.TiedScoresWarning, match="3 pool points tie .* only 2 fit"):

@@ -1,14 +1,42 @@
-"""The package's architecture, checked: no private names across modules, one-way imports."""
+"""The package's architecture, checked: a declared layer map, no private names across modules,
+small modules, tests that mirror the packages, and the README's layout drawn from the tree."""
 
 from __future__ import annotations
 
 import ast
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "modal_ibal"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "modal_ibal"
 MODULES = sorted(PACKAGE.rglob("*.py"))
+MAX_LINES = 400
+
+# Which layer may import which. A layer is a sub-package (or a top-level module); each
+# may import itself and the layers listed for it, never one further down this list.
+LAYERS: dict[str, set[str]] = {
+    "utils": set(),
+    "metrics": set(),
+    "readers": {"utils"},
+    "search": {"utils"},
+    "embedding": {"utils", "readers", "search"},
+    "scoring": {"utils", "readers", "search", "embedding"},
+    "coverage": {"utils", "search", "scoring"},
+    "pools": {"utils", "readers", "search", "embedding", "scoring"},
+    "strategies": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools"},
+    "tuning": {"utils", "metrics", "strategies"},
+    "experiments": {"utils", "metrics", "readers", "search", "embedding", "scoring", "coverage",
+                    "strategies", "__init__"},
+    "__init__": {"utils", "search", "embedding", "scoring", "coverage", "strategies", "tuning"},
+}
+
+
+def layer_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return parts[0]
 
 
 def _imports(path: Path):
@@ -16,6 +44,8 @@ def _imports(path: Path):
     package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if path.name != "__init__.py":
         package = package.rsplit(".", 1)[0]
+    else:
+        package = package.removesuffix(".__init__")
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module != "__future__":
             if node.level:
@@ -25,6 +55,30 @@ def _imports(path: Path):
                 module = node.module or ""
             if module.startswith("modal_ibal"):
                 yield module, [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("modal_ibal"):
+                    yield alias.name, []
+
+
+def _target_layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_module_belongs_to_a_declared_layer():
+    assert {layer_of(path) for path in MODULES} == set(LAYERS)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_follow_the_layer_map(path):
+    layer = layer_of(path)
+    for module, _ in _imports(path):
+        target = _target_layer(module)
+        assert target == layer or target in LAYERS[layer], (
+            f"{path.relative_to(PACKAGE)} ({layer}) imports {module} ({target}); "
+            f"{layer} may import {sorted(LAYERS[layer])}"
+        )
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -35,15 +89,62 @@ def test_no_module_imports_another_modules_private_names(path):
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_nothing_outside_experiments_imports_experiments(path):
-    if "experiments" in path.relative_to(PACKAGE).parts:
-        return
-    for module, _ in _imports(path):
-        assert not module.startswith("modal_ibal.experiments"), f"{path.name} imports {module}"
+def test_every_module_is_small_and_says_what_it_is(path):
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < MAX_LINES, f"{path.name}: {len(text.splitlines())} lines"
+    assert ast.get_docstring(ast.parse(text)), f"{path.name} has no module docstring"
 
 
-def test_the_math_and_the_engines_import_no_strategy():
-    for name in ("representer", "losses", "distance", "labelled_cells", "selection", "coverage",
-                 "neighbours", "learner", "scores", "extract", "embedding"):
-        for module, _ in _imports(PACKAGE / f"{name}.py"):
-            assert not module.startswith("modal_ibal.strategies"), f"{name} imports {module}"
+def test_the_layer_map_is_acyclic():
+    seen: dict[str, int] = {}
+
+    def depth(layer: str, stack: tuple[str, ...] = ()) -> int:
+        assert layer not in stack, f"layer cycle: {' -> '.join((*stack, layer))}"
+        if layer not in seen:
+            seen[layer] = 1 + max((depth(below, (*stack, layer)) for below in LAYERS[layer]),
+                                  default=0)
+        return seen[layer]
+
+    for layer in LAYERS:
+        depth(layer)
+
+
+def test_every_sub_package_has_its_test_folder():
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    tests = {path.name for path in (ROOT / "tests").iterdir() if path.is_dir()}
+    assert packages <= tests, f"sub-packages without a tests/ folder: {sorted(packages - tests)}"
+
+
+def _entry(indent: int, name: str, path: Path) -> list[str]:
+    """One module: its name, then its docstring's first sentence, wrapped at 100."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    summary = paragraph.split(". ")[0].rstrip(".")
+    wrapped = textwrap.wrap(summary, 100 - 30)
+    lines = [f"{' ' * indent}{name:<{30 - indent}}{wrapped[0]}"]
+    return lines + [" " * 30 + line for line in wrapped[1:]]
+
+
+def layout() -> str:
+    """The README's layout block, drawn from the tree: every module and its docstring's first line."""
+    lines = ["modal_ibal/"]
+    for path in sorted(PACKAGE.iterdir()):
+        if path.suffix == ".py":
+            lines += _entry(2, path.name, path)
+        elif (path / "__init__.py").is_file():
+            lines += _entry(2, path.name + "/", path / "__init__.py")
+            for module in sorted(path.glob("*.py")):
+                if module.name != "__init__.py":
+                    lines += _entry(4, module.name, module)
+    return "\n".join(lines)
+
+
+def test_the_readme_layout_is_the_tree():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Layout\n.*?```\n(modal_ibal/\n.*?)\n```", readme, re.S)
+    assert block, "README.md has no ## Layout block starting with modal_ibal/"
+    assert block.group(1) == layout(), "README layout is stale: run python tests/test_layout.py"
+
+
+if __name__ == "__main__":
+    print(layout())

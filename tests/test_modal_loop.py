@@ -101,23 +101,6 @@ def test_entropy_distance_in_a_loop(blobs):
     assert len(set(queried)) == 15 and set(queried) <= set(range(len(X)))
 
 
-def test_query_runs_the_strategy_once(fitted_net, split):
-    """modAL's bare except re-runs strategies that do not return two values."""
-    X_labelled, y_labelled, X_pool = split
-    calls = []
-
-    def counting(classifier, X, n_instances=1, **kwargs):
-        calls.append(1)
-        return ibal_sampling(classifier, X, n_instances, **kwargs)
-
-    learner = ActiveLearner(fitted_net, query_strategy=counting)
-    learner.X_training, learner.y_training = X_labelled, y_labelled
-    for n_instances in (1, 2, 5):
-        calls.clear()
-        learner.query(X_pool, n_instances=n_instances)
-        assert len(calls) == 1
-
-
 def test_teach_raises_no_warnings_from_modal(digits):
     X, y = digits
     with warnings.catch_warnings():

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import write_cifar100
 from nbclient import NotebookClient
-from test_datasets import write_cifar100
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("01_quickstart.ipynb", "02_synthetic_experiment.ipynb", "03_images_fig4.ipynb")

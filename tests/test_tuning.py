@@ -8,10 +8,13 @@ import torch
 from conftest import make_net
 from sklearn.linear_model import LogisticRegression
 
-from modal_ibal.autoencoder import MLPAutoencoder
-from modal_ibal.embedding import CachedEmbedding
-from modal_ibal.strategies import entropy_distance_sampling
-from modal_ibal.tuning import GammaSearch, tune_gamma
+from modal_ibal import (
+    CachedEmbedding,
+    GammaSearch,
+    MLPAutoencoder,
+    entropy_distance_sampling,
+    tune_gamma,
+)
 
 
 @pytest.fixture

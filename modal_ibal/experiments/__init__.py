@@ -1,4 +1,4 @@
-"""The experiments: runner, specifications, results, figures and the command line.
+"""The experiments: runner, specifications, results, figures, command line.
 
 This package uses the whole library and nothing in the library uses it. Its
 entry point is the ``modal-ibal`` command (:mod:`modal_ibal.experiments.cli`);

@@ -1,4 +1,4 @@
-"""The ``modal-ibal`` command: parse the arguments, call the experiment functions, say what was written.
+"""The modal-ibal command: run, summarize and list the experiments.
 
 ::
 
@@ -67,7 +67,7 @@ def _add_size_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``modal-ibal``."""
-    from .specs import EXPERIMENTS
+    from .catalogue import EXPERIMENTS
 
     parser = argparse.ArgumentParser(
         prog="modal-ibal",
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _spec(args: argparse.Namespace):
-    from .specs import get_experiment
+    from .catalogue import get_experiment
 
     return get_experiment(args.experiment).with_overrides(
         rounds=getattr(args, "rounds", None), initial=args.initial,
@@ -203,8 +203,8 @@ def _fig4(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from .registry import STRATEGIES
-    from .specs import EXPERIMENTS
+    from ..strategies.registry import STRATEGIES
+    from .catalogue import EXPERIMENTS
 
     print("strategies:")
     width = max(map(len, STRATEGIES))

@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..distance import normalise_by_max
-from ..learner import labelled_view
-from ..representer import DEFAULT_READING, representer_importance
-from ..scores import predictive_entropy
+from ..readers.view import labelled_view
+from ..scoring.distance_term import normalise_by_max
+from ..scoring.importance import representer_importance
+from ..scoring.representer import DEFAULT_READING
+from ..scoring.uncertainty import predictive_entropy
 from .files import write_atomic
 from .specs import Dataset, ExperimentSpec
 
@@ -39,7 +40,7 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
     spec : ExperimentSpec
     seed : int, default=0
     reading : str, default: the library's default reading
-        The IBAL reading (:data:`modal_ibal.representer.READINGS`).
+        The IBAL reading (:data:`modal_ibal.scoring.READINGS`).
     data : Dataset, optional
         The already-loaded data set (``spec.load_data()``), to avoid loading it again.
 

@@ -53,6 +53,7 @@ __all__ = [
     "read_protocol",
     "read_rows",
     "read_run",
+    "run_file",
     "write_atomic",
 ]
 
@@ -367,3 +368,8 @@ def _check_row_set(path: Path, frame: pd.DataFrame, metrics: Sequence[str],
         raise DamagedFileError(
             path, f"it lacks {len(missing)} of the {len(expected)} rows its runs need, the "
                   f"first being strategy {strategy!r}, seed {seed}, round {round_}, {metric}")
+
+
+def run_file(out: str | os.PathLike, strategy: str, seed: int) -> Path:
+    """The file that holds (or will hold) one finished run: ``<out>/runs/<strategy>__seed<k>.csv``."""
+    return Path(out) / "runs" / f"{strategy}__seed{int(seed)}.csv"

@@ -41,10 +41,8 @@ runs twice and Ctrl-C during a query may need pressing twice.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,35 +53,25 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
+from ..strategies.registry import resolve_strategies
+from .assembly import assemble, check_protocol, complete_runs, to_csv
 from .files import (
     COLUMNS,
-    SCORE_METRICS,
-    TIMING_METRICS,
-    DamagedFileError,
-    DamagedRunWarning,
     check_folder,
-    read_protocol,
-    read_run,
+    run_file,
     write_atomic,
 )
-from .registry import resolve_strategies
 from .seeds import QUERY, derive_seed
 from .specs import Dataset, ExperimentSpec, Split
 
 __all__ = [
-    "COLUMNS",
-    "SCORE_METRICS",
-    "TIMING_METRICS",
     "ExperimentResult",
     "RunFailedError",
-    "assemble",
     "run_experiment",
-    "run_file",
     "run_one",
     "score_predictions",
 ]
 
-_SORT_KEYS = ["strategy", "seed", "round", "metric"]
 
 
 class RunFailedError(RuntimeError):
@@ -127,11 +115,6 @@ class ExperimentResult:
     timings: pd.DataFrame
     out: Path
     n_resumed: int
-
-
-def run_file(out: str | os.PathLike, strategy: str, seed: int) -> Path:
-    """The file that holds (or will hold) one finished run: ``<out>/runs/<strategy>__seed<k>.csv``."""
-    return Path(out) / "runs" / f"{strategy}__seed{int(seed)}.csv"
 
 
 def score_predictions(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -274,7 +257,7 @@ def run_experiment(
     ----------
     spec : ExperimentSpec
     strategies : iterable of str, or mapping of name to strategy, optional
-        Registered names (:mod:`modal_ibal.experiments.registry`), or ``{name:
+        Registered names (:mod:`modal_ibal.strategies.registry`), or ``{name:
         callable}`` for strategies of your own; default ``spec.strategies``.
     seeds : int or iterable of int, default=5
         An int ``k`` means seeds ``0 .. k-1``.
@@ -318,10 +301,10 @@ def run_experiment(
     seeds = _check_seeds(seeds)
     out = check_folder(out)
     (out / "runs").mkdir(exist_ok=True)
-    protocol = _check_protocol(out, spec, resume)
+    protocol = check_protocol(out, spec, resume)
 
     keys = [(name, seed) for seed in seeds for name in strategies]
-    done = _complete_runs(out, keys, protocol) if resume else set()
+    done = complete_runs(out, keys, protocol) if resume else set()
     if data is None and len(done) < len(keys):
         data = spec.load_data()
     splits: dict[int, Split] = {}
@@ -341,75 +324,10 @@ def run_experiment(
                     f"{name}, seed {seed}, round {r}/{spec.n_rounds}"
                 ),
             )
-            write_atomic(run_file(out, name, seed), _to_csv(frame))
+            write_atomic(run_file(out, name, seed), to_csv(frame))
             bar.update(1)
     results, timings = assemble(out, keys, protocol)
     return ExperimentResult(results, timings, out, len(done))
-
-
-def assemble(
-    out: str | os.PathLike,
-    keys: Iterable[tuple[str, int]],
-    protocol: Mapping | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the given runs' files and write ``results.csv`` and ``timings.csv`` in canonical order.
-
-    Every run file is checked (:func:`modal_ibal.experiments.files.read_run`)
-    before anything is written, so a damaged one leaves the previous
-    ``results.csv`` and ``timings.csv`` as they were.
-
-    Parameters
-    ----------
-    out : path
-    keys : iterable of (strategy, seed)
-    protocol : mapping, optional
-        The settings the runs were made with (``ExperimentSpec.protocol()``);
-        default: ``<out>/protocol.json``.
-
-    Returns
-    -------
-    results, timings : pandas.DataFrame
-        Sorted by strategy, seed, round and metric.
-
-    Raises
-    ------
-    DamagedFileError
-        When a run file (or ``protocol.json``) is damaged.
-    ValueError
-        When no ``protocol`` is given and ``out`` holds no ``protocol.json``.
-    """
-    out = Path(out)
-    if protocol is None:
-        protocol = read_protocol(out)
-        if protocol is None:
-            raise ValueError(f"The 'out' parameter must be a folder of runs with its "
-                             f"protocol.json. Got '{out}', which has none.")
-    frames = [read_run(run_file(out, name, seed), protocol, name, seed) for name, seed in keys]
-    combined = pd.concat(frames, ignore_index=True) if frames else _empty_rows()
-    combined = combined.sort_values(_SORT_KEYS, kind="mergesort", ignore_index=True)
-    is_timing = combined["metric"].isin(TIMING_METRICS)
-    results = combined[~is_timing].reset_index(drop=True)
-    timings = combined[is_timing].reset_index(drop=True)
-    write_atomic(out / "results.csv", _to_csv(results))
-    write_atomic(out / "timings.csv", _to_csv(timings))
-    return results.astype({"value": float}), timings.astype({"value": float})
-
-
-def _complete_runs(out: Path, keys: list[tuple[str, int]], protocol: Mapping) -> set:
-    """The keys whose run file is complete; a warning names each damaged one."""
-    done = set()
-    for name, seed in keys:
-        path = run_file(out, name, seed)
-        if not path.is_file():
-            continue
-        try:
-            read_run(path, protocol, name, seed)
-        except DamagedFileError as error:
-            warnings.warn(f"{error} Running strategy '{name}', seed {seed} again.",
-                          DamagedRunWarning, stacklevel=3)
-        else:
-            done.add((name, seed))
-    return done
 
 
 @contextlib.contextmanager
@@ -438,26 +356,3 @@ def _check_seeds(seeds: int | Iterable[int]) -> list[int]:
             f"Got {values!r} instead."
         )
     return values
-
-
-def _check_protocol(out: Path, spec: ExperimentSpec, resume: bool) -> dict:
-    current = spec.protocol()
-    has_runs = any((out / "runs").glob("*.csv"))
-    previous = read_protocol(out) if has_runs else None
-    if previous is not None and previous != current:
-        action = "resume them" if resume else "write next to them"
-        raise ValueError(
-            f"The runs in '{out}' were made with {previous}, not {current}; refusing to "
-            f"{action}. Use the same settings or another --out folder."
-        )
-    write_atomic(out / "protocol.json", json.dumps(current, indent=2, sort_keys=True) + "\n")
-    return current
-
-
-def _to_csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, lineterminator="\n")
-
-
-def _empty_rows() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype="int64" if name in ("seed", "round", "n_labelled")
-                                         else str) for name in COLUMNS})

@@ -1,4 +1,4 @@
-"""Query strategies for modAL, one module each, on one contract; and the registry of their names.
+"""Query strategies for modAL, one module each, on one contract.
 
 Every strategy follows :mod:`modal_ibal.strategies.contract`::
 
@@ -21,227 +21,49 @@ module                 strategies
 ``budget_switch``      :func:`ibal_budget_switch_sampling`: cluster-IBAL, then IBAL-D
 =====================  ============================================================
 
+``contract``, ``cold_start`` and ``registry`` hold what they share: the call
+signature and its checks, the first batch from zero labels, and the names.
 :data:`STRATEGIES` names every strategy with fixed options, e.g. ``"ibal-pseudo"``
 is ``functools.partial(ibal_sampling, reading="pseudo")``; the experiment runner
 and the command line accept these names.
 """
 
-from __future__ import annotations
-
-import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
-
-from ..learner import LabelledView, fitted_estimator, labelled_view, resolve_labelled_set
-from ..representer import READINGS, representer_importance
-from ..scores import (
-    DEFAULT_GAMMA,
-    entropy_distance_scores,
-    ibal_distance_scores,
-    labelled_distance,
-    predictive_entropy,
-)
+from ..readers.view import COLD_START_STRATEGIES
 from .badge import badge_sampling
-from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
-from .cluster_ibal import disagreement_ranks, ibal_cluster_sampling
+from .budget_switch import ibal_budget_switch_sampling
+from .cluster_ibal import ibal_cluster_sampling
 from .contract import QueryStrategy, follows_contract
 from .coreset import coreset_sampling
 from .default import default_sampling
 from .herding import herding_sampling
 from .ibal import ibal_distance_sampling, ibal_sampling
-from .probcover import probcover_sampling, purity_radius
+from .probcover import probcover_sampling
+from .registry import STRATEGIES, StrategyEntry, get_strategy, strategy_names
 from .typiclust import typiclust_sampling
-from .uncertainty import (
-    entropy_distance_sampling,
-    entropy_sampling,
-    margin_sampling,
-)
+from .uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
 from .uniform import random_sampling
 
-IBAL_READINGS = READINGS  # the name this tuple had before the readings were one list
-
 __all__ = [
-    "BASELINE_STRATEGIES",
-    "DEFAULT_GAMMA",
-    "IBAL_READINGS",
+    "COLD_START_STRATEGIES",
     "STRATEGIES",
-    "LabelledView",
     "QueryStrategy",
     "StrategyEntry",
     "badge_sampling",
     "coreset_sampling",
     "default_sampling",
-    "disagreement_ranks",
     "entropy_distance_sampling",
-    "entropy_distance_scores",
     "entropy_sampling",
-    "fitted_estimator",
     "follows_contract",
     "get_strategy",
     "herding_sampling",
     "ibal_budget_switch_sampling",
     "ibal_cluster_sampling",
     "ibal_distance_sampling",
-    "ibal_distance_scores",
     "ibal_sampling",
-    "labelled_distance",
-    "labelled_view",
     "margin_sampling",
-    "parse_strategies",
-    "predictive_entropy",
     "probcover_sampling",
-    "purity_radius",
     "random_sampling",
-    "representer_importance",
-    "resolve_labelled_set",
-    "resolve_strategies",
     "strategy_names",
     "typiclust_sampling",
 ]
 
-
-@dataclass(frozen=True)
-class StrategyEntry:
-    """A registered strategy: its function and the options bound to it.
-
-    Attributes
-    ----------
-    name : str
-        The registered name, e.g. ``"ibal-d"``.
-    function : callable
-        A strategy that follows the contract.
-    description : str
-        One line for ``modal-ibal list``.
-    kwargs : dict
-        Options bound with ``functools.partial``.
-    """
-
-    name: str
-    function: Callable
-    description: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def resolve(self) -> Callable:
-        """The strategy as a callable ``f(classifier, X_pool, n_instances=1, **kwargs)``."""
-        return functools.partial(self.function, **self.kwargs) if self.kwargs else self.function
-
-
-def _modal_strategy(name: str) -> Callable:
-    """modAL's own ``modAL.uncertainty.<name>`` on the package's contract (extra keywords ignored).
-
-    modAL is imported when the strategy runs, so the registry does not depend on it.
-    """
-
-    def strategy(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
-                 y_labelled=None, **options):
-        from modAL import uncertainty
-
-        return getattr(uncertainty, name)(classifier, X_pool, n_instances, **options)
-
-    strategy.__name__ = strategy.__qualname__ = f"modal_{name}"
-    strategy.__doc__ = f"modAL's own ``{name}`` (skorch's per-sample ``predict_proba``)."
-    return strategy
-
-
-def _entries() -> tuple[StrategyEntry, ...]:
-    entries = [
-        StrategyEntry("random", random_sampling, "uniform draw from the pool"),
-        StrategyEntry("entropy", entropy_sampling,
-                      "highest predictive entropy (batched fast path, same ranking as modAL)"),
-        StrategyEntry("margin", margin_sampling,
-                      "smallest top-two probability margin (batched fast path, as modAL)"),
-    ]
-    entries += [
-        StrategyEntry(f"ibal-{reading}", ibal_sampling,
-                      f"IBAL (Eq. 2), lowest importance, '{reading}' reading",
-                      {"reading": reading})
-        for reading in READINGS
-    ]
-    entries += [
-        StrategyEntry("ibal-d", ibal_distance_sampling,
-                      "IBAL-D (Eq. 4-5): IBAL minus gamma times the labelled-set distance, "
-                      f"default reading, gamma={DEFAULT_GAMMA:g}, the model's own features"),
-        StrategyEntry("entropy-d", entropy_distance_sampling,
-                      "entropy plus gamma times the labelled-set distance (the paper's baseline)"),
-        StrategyEntry("coreset", coreset_sampling,
-                      "k-center greedy core-set (Sener and Savarese, 2018)"),
-        StrategyEntry("badge", badge_sampling,
-                      "k-means++ on last-layer gradient embeddings (Ash et al., 2020)"),
-        StrategyEntry("typiclust", typiclust_sampling,
-                      "most typical point of the largest uncovered clusters (Hacohen et al., 2022)"),
-        StrategyEntry("probcover", probcover_sampling,
-                      "greedy maximum ball coverage (Yehuda et al., 2022)"),
-        StrategyEntry("herding", herding_sampling,
-                      "greedy kernel coverage on a 20-neighbour Gaussian graph (MaxHerding, "
-                      "Bae et al., 2024)"),
-        StrategyEntry("uherding", herding_sampling,
-                      "kernel coverage weighted by margin uncertainty (as UHerding, Bae et al., "
-                      "2025)", {"weights": "margin"}),
-        StrategyEntry("default", default_sampling,
-                      "the recommended strategy: kernel coverage weighted by margin uncertainty"),
-        StrategyEntry("ibal-cluster", ibal_cluster_sampling,
-                      "coverage-aware IBAL: typicality x softened IBAL rank in the largest "
-                      "uncovered k-means clusters of the inputs"),
-        StrategyEntry("ibal-cluster-features", ibal_cluster_sampling,
-                      "coverage-aware IBAL clustering the network's penultimate features",
-                      {"representation": "features"}),
-        StrategyEntry("ibal-switch", ibal_budget_switch_sampling,
-                      f"cluster-IBAL below {DEFAULT_LABELS_PER_CLASS} labels per class, "
-                      "IBAL-D from then on"),
-        StrategyEntry("entropy-modal", _modal_strategy("entropy_sampling"),
-                      "modAL's own entropy_sampling (skorch per-sample predict_proba)"),
-        StrategyEntry("margin-modal", _modal_strategy("margin_sampling"),
-                      "modAL's own margin_sampling (skorch per-sample predict_proba)"),
-    ]
-    return tuple(entries)
-
-
-STRATEGIES: dict[str, StrategyEntry] = {entry.name: entry for entry in _entries()}
-
-BASELINE_STRATEGIES: dict[str, Callable] = {
-    name: STRATEGIES[name].function
-    for name in ("random", "entropy", "margin", "coreset", "badge", "typiclust", "probcover")
-}
-
-
-def strategy_names() -> tuple[str, ...]:
-    """All registered names, in registration order."""
-    return tuple(STRATEGIES)
-
-
-def get_strategy(name: str) -> StrategyEntry:
-    """The registered strategy called ``name``.
-
-    Raises
-    ------
-    ValueError
-        When no strategy has that name; the message lists the names.
-    """
-    try:
-        return STRATEGIES[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"The strategy name must be one of {list(STRATEGIES)}. Got {name!r} instead."
-        ) from None
-
-
-def parse_strategies(names: str | Iterable[str]) -> tuple[str, ...]:
-    """Validate a comma-separated string (or iterable) of names, keeping order, dropping repeats.
-
-    Raises
-    ------
-    ValueError
-        When a name is unknown or none is given.
-    """
-    if isinstance(names, str):
-        names = [part.strip() for part in names.split(",") if part.strip()]
-    chosen = tuple(dict.fromkeys(get_strategy(name).name for name in names))
-    if not chosen:
-        raise ValueError("The 'strategies' parameter must name at least one strategy. Got none.")
-    return chosen
-
-
-def resolve_strategies(names: str | Iterable[str]) -> dict[str, Callable]:
-    """``{name: strategy}`` for the names :func:`parse_strategies` accepts, in order."""
-    return {name: STRATEGIES[name].resolve() for name in parse_strategies(names)}

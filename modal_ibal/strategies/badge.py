@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_pool, check_positive_int, make_random_state
-from ..extract import DEFAULT_BATCH_SIZE, last_layer
-from ..learner import fitted_estimator
-from ..representer import fold_bias
-from ..selection import select_highest
+from ..readers.last_layer import last_layer
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import fitted_estimator
+from ..scoring.representer import fold_bias
+from ..scoring.selection import select_highest
+from ..utils.validation import check_pool, check_positive_int, make_random_state
 from .contract import follows_contract
 
 _GRADIENT_CHUNK = 4096

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validation import check_positive_int
-from ..extract import last_layer
-from ..learner import resolve_labelled_set
+from ..readers.last_layer import last_layer
+from ..readers.view import resolve_labelled_set
+from ..utils.validation import check_positive_int
 from .cluster_ibal import ibal_cluster_sampling
 from .contract import follows_contract
 from .ibal import ibal_distance_sampling

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from .._validation import (
+from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
+from ..embedding.codes import check_embedding, representation_codes
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import labelled_view
+from ..scoring.importance import representer_importance
+from ..scoring.representer import DEFAULT_READING
+from ..utils.validation import (
     check_max_samples,
     check_nonnegative_float,
     check_pool,
@@ -24,11 +30,6 @@ from .._validation import (
     check_scores,
     make_random_state,
 )
-from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
-from ..embedding import check_embedding, representation_codes
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import labelled_view
-from ..representer import DEFAULT_READING, representer_importance
 from .contract import follows_contract
 
 DEFAULT_BETA = 1.0
@@ -86,7 +87,7 @@ def ibal_cluster_sampling(
     n_neighbors : int, default=20
         Neighbours for the typicality.
     reading : str, default='target'
-        The IBAL reading (:mod:`modal_ibal.representer`); the score is its negation.
+        The IBAL reading (:mod:`modal_ibal.scoring.representer`); the score is its negation.
     max_cluster_samples : int, default=20000
         As in :func:`modal_ibal.strategies.typiclust_sampling`: the sample the
         clustering is fitted on (up to 50 clusters) or the free centers are drawn
@@ -117,7 +118,7 @@ def ibal_cluster_sampling(
 
     .. math::  \arg\max_i\; \tau_i \, e^{-\beta r_i},
 
-    with :math:`\tau_i` the typicality (:func:`modal_ibal.coverage.typicality`)
+    with :math:`\tau_i` the typicality (:func:`modal_ibal.coverage.clusters.typicality`)
     and :math:`r_i \in [0, 1]` the within-cluster rank of :math:`s_i`, 0 for the
     most disagreeing (:func:`disagreement_ranks`). At :math:`\beta = 0` the weight
     is exactly 1 and the query equals TypiClust's with the same ``random_state``

@@ -37,8 +37,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .._random import preserved_global_random_state
-from .._validation import is_dask_array
+from ..utils.randomness import preserved_global_random_state
+from ..utils.validation import is_dask_array
 
 __all__ = [
     "CONTRACT_KEYWORDS",
@@ -87,7 +87,7 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: bool = Fals
     Used as ``@follows_contract`` or ``@follows_contract(dask_pool=True)``. The
     docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state
-    preserved (:func:`modal_ibal._random.preserved_global_random_state`). Without
+    preserved (:func:`modal_ibal.utils.randomness.preserved_global_random_state`). Without
     ``dask_pool`` it refuses a Dask pool (see the module docstring); with it, the
     strategy is listed in :data:`DASK_POOL_STRATEGIES`.
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_pool
-from ..distance import nearest_labelled_distance
-from ..embedding import check_embedding, embed
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import labelled_view, resolve_labelled_set
-from ..selection import select_highest
+from ..embedding.codes import check_embedding, embed
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import labelled_view, resolve_labelled_set
+from ..scoring.selection import select_highest
+from ..search.nearest_labelled import nearest_labelled_distance
+from ..utils.validation import check_pool
 from .contract import follows_contract
 
 __all__ = ["coreset_sampling"]
@@ -85,7 +85,7 @@ def coreset_sampling(
                \qquad S \leftarrow S \cup \{u\}
 
     The minimum-distance vector starts from
-    :func:`modal_ibal.distance.nearest_labelled_distance` (chunked) and is updated
+    :func:`modal_ibal.search.nearest_labelled_distance` (chunked) and is updated
     with one matrix-vector product per pick: :math:`O(N (n + B) d)` time,
     :math:`O(N)` extra memory, no :math:`N \times n` matrix.
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..extract import DEFAULT_BATCH_SIZE
+from ..readers.outputs import DEFAULT_BATCH_SIZE
 from .contract import follows_contract
 from .herding import herding_sampling
 
@@ -78,7 +78,7 @@ def default_sampling(
 
     ``random_state`` is ignored: the greedy is deterministic. Up to 10,000
     labelled + pool points the neighbour graph comes from an exact search; above,
-    from the inverted-file search of :func:`modal_ibal.neighbours.partitioned_neighbours`,
+    from the inverted-file search of :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`,
     :math:`O(M \cdot 512 \cdot d)` (see :func:`herding_sampling` for what it costs and
     finds).
     """

@@ -19,30 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import (
+from ..coverage.clusters import DEFAULT_N_NEIGHBORS
+from ..coverage.herding import greedy_kernel_herding
+from ..coverage.kernel import check_weights, knn_kernel_graph, labelled_bandwidth
+from ..embedding.codes import representation_codes
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import LabelledView, model_view
+from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
+from ..scoring.uncertainty import margin_weights
+from ..search.knn import check_algorithm
+from ..utils.validation import (
     check_pool,
     check_positive_float,
     check_positive_int,
     check_same_sample_shape,
     n_samples,
 )
-from ..calibration import (
-    DEFAULT_TEMPERATURES,
-    labelled_bandwidth,
-    select_temperature,
-    tempered_probabilities,
-)
-from ..coverage import (
-    DEFAULT_N_NEIGHBORS,
-    check_weights,
-    greedy_kernel_herding,
-    knn_kernel_graph,
-)
-from ..embedding import representation_codes
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import LabelledView, model_view, resolve_cold_start
-from ..neighbours import check_algorithm
-from ..scores import margin_weights
+from .cold_start import resolve_cold_start
 from .contract import follows_contract
 
 __all__ = ["herding_sampling"]
@@ -120,11 +113,11 @@ def herding_sampling(
     bandwidth : float or 'labelled', optional
         Kernel width :math:`h` on the unit-normalised rows; default as in
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's
-        adaptive width, :func:`modal_ibal.calibration.labelled_bandwidth` (the
+        adaptive width, :func:`modal_ibal.coverage.kernel.labelled_bandwidth` (the
         default below two distinct labelled points).
     weights : {None, 'margin'} or ndarray of shape (n_pool,), default=None
         :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
-        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scores.margin_weights` (in the
+        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring.uncertainty.margin_weights` (in the
         manner of UHerding [2]_); or given values :math:`\ge 0`. Labelled points
         count 0 (they cover themselves: their gain is 0 under any weight). With
         no fitted model (a cold start) ``'margin'`` weights are 1.
@@ -132,12 +125,12 @@ def herding_sampling(
         For ``weights='margin'``: the margins of :math:`\operatorname{softmax}(\phi / T)`
         instead of the model's probabilities. ``'calibrated'``: UHerding's
         :math:`T`, chosen on the labelled set by
-        :func:`modal_ibal.calibration.select_temperature` (one extra fit of a
+        :func:`modal_ibal.scoring.calibration.select_temperature` (one extra fit of a
         clone of the model per query). Neither this nor ``bandwidth='labelled'``
         beat the defaults by two standard errors on the five peer-benchmark sets
         (``benchmarks/README.md``); both are kept to reproduce that measurement.
     algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
-        The neighbour search (:func:`modal_ibal.neighbours.nearest_neighbours`):
+        The neighbour search (:func:`modal_ibal.search.nearest_neighbours`):
         exact up to 10,000 labelled + pool points, an inverted-file search over
         k-means cells above (about 98% of the true neighbours found); ``'brute'``
         forces the exact search, ``'partitioned'`` the approximate one.

@@ -13,19 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_nonnegative_float, check_pool, is_dask_array
-from ..distance_cache import LabelledDistanceCache
-from ..distributed import (
-    dask_ibal_distance_sampling,
-    dask_ibal_sampling,
-    refuse_distance_cache,
-)
-from ..embedding import check_embedding
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import labelled_view
-from ..representer import DEFAULT_READING, representer_importance
-from ..scores import DEFAULT_GAMMA, ibal_distance_scores
-from ..selection import select_lowest
+from ..embedding.codes import check_embedding
+from ..pools.dask_scoring import refuse_distance_cache
+from ..pools.dask_strategies import dask_ibal_distance_sampling, dask_ibal_sampling
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import labelled_view
+from ..scoring.distance_term import DEFAULT_GAMMA, ibal_distance_scores
+from ..scoring.importance import representer_importance
+from ..scoring.representer import DEFAULT_READING
+from ..scoring.selection import select_lowest
+from ..search.distance_cache import LabelledDistanceCache
+from ..utils.validation import check_nonnegative_float, check_pool, is_dask_array
 from .contract import follows_contract
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
@@ -52,7 +50,7 @@ def ibal_sampling(
     ----------
     {shared_parameters}
     reading : str, default='target'
-        The reading of Eq. 2 (:mod:`modal_ibal.representer`).
+        The reading of Eq. 2 (:mod:`modal_ibal.scoring.representer`).
     reg_lambda : float, optional
         L2 strength :math:`\lambda`; see :func:`representer_importance`.
     exact : bool, default=False

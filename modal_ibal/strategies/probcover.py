@@ -15,10 +15,10 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 
-from .._validation import as_numpy, check_nonnegative_float, check_pool, make_random_state
-from ..coverage import greedy_max_coverage
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import cold_start_codes
+from ..coverage.balls import greedy_max_coverage
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..utils.validation import as_numpy, check_nonnegative_float, check_pool, make_random_state
+from .cold_start import cold_start_codes
 from .contract import follows_contract
 
 DEFAULT_PURITY = 0.95

@@ -1,4 +1,4 @@
-r"""Uncertainty sampling: entropy and margin as modAL computes them, and the paper's entropy + D.
+r"""Uncertainty sampling: entropy and margin as modAL ranks them, entropy + D.
 
 ``entropy_sampling`` and ``margin_sampling`` return what modAL's functions of the
 same names return, computed from one batched forward pass over the pool instead of
@@ -11,24 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_nonnegative_float, check_pool, check_positive_int, is_dask_array
-from ..distance_cache import LabelledDistanceCache
-from ..distributed import (
-    dask_entropy_distance_sampling,
-    dask_rowwise_sampling,
-    refuse_distance_cache,
+from ..embedding.codes import check_embedding
+from ..pools.dask_scoring import refuse_distance_cache
+from ..pools.dask_strategies import dask_entropy_distance_sampling, dask_rowwise_sampling
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.view import fitted_estimator, labelled_view
+from ..scoring.distance_term import DEFAULT_GAMMA, entropy_distance_scores
+from ..scoring.selection import select_highest, select_lowest
+from ..scoring.uncertainty import modal_entropy, modal_margin, pool_probabilities
+from ..search.distance_cache import LabelledDistanceCache
+from ..utils.validation import (
+    check_nonnegative_float,
+    check_pool,
+    check_positive_int,
+    is_dask_array,
 )
-from ..embedding import check_embedding
-from ..extract import DEFAULT_BATCH_SIZE
-from ..learner import fitted_estimator, labelled_view
-from ..scores import (
-    DEFAULT_GAMMA,
-    entropy_distance_scores,
-    modal_entropy,
-    modal_margin,
-    pool_probabilities,
-)
-from ..selection import select_highest, select_lowest
 from .contract import follows_contract
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]

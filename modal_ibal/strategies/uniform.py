@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_pool, is_dask_array, make_random_state, n_samples
-from ..distributed import check_dask_pool
-from ..selection import select_lowest
+from ..pools.dask_scoring import check_dask_pool
+from ..scoring.selection import select_lowest
+from ..utils.validation import check_pool, is_dask_array, make_random_state, n_samples
 from .contract import follows_contract
 
 __all__ = ["random_sampling"]

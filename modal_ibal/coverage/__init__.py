@@ -1,0 +1,13 @@
+"""Coverage engines behind the diversity strategies, on codes.
+
+``clusters``: TypiClust's clusters and typicality; ``balls``: ProbCover's greedy
+max coverage of balls; ``kernel``: the truncated Gaussian k-NN kernel graph; and
+``herding``: the greedy of kernel herding on that graph (MaxHerding, with
+UHerding-style weights).
+"""
+
+from .herding import UninformativeWeightsWarning, greedy_kernel_herding
+from .kernel import knn_kernel_graph
+
+__all__ = ["UninformativeWeightsWarning", "greedy_kernel_herding", "knn_kernel_graph"]
+

@@ -1,0 +1,187 @@
+"""The truncated Gaussian k-NN kernel graph of kernel herding, and its width.
+
+The Gaussian kernel of kernel herding, truncated to each point's k nearest neighbours: a sparse
+graph built in blocks, its default width, and UHerding's labelled width.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..search.knn import check_algorithm, nearest_neighbours
+from ..search.knn_exact import check_points
+from ..utils.validation import as_numpy, check_positive_int
+from .clusters import DEFAULT_N_NEIGHBORS
+
+__all__ = [
+    "check_bandwidth",
+    "check_graph",
+    "check_weights",
+    "knn_kernel_graph",
+    "labelled_bandwidth",
+]
+
+_DISTANCE_BLOCK_ROWS = 1024  # labelled rows per block of the smallest-distance search
+
+
+def labelled_bandwidth(Z_labelled: np.ndarray) -> float | None:
+    r"""UHerding's adaptive width: the smallest distance between two distinct labelled rows.
+
+    Parameters
+    ----------
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+        The labelled codes, as the kernel sees them (unit rows in herding).
+
+    Returns
+    -------
+    float or None
+        :math:`h = \min_{l \ne l', z_l \ne z_{l'}} \lVert z_l - z_{l'} \rVert_2 / \sqrt 2`,
+        so that :math:`\exp(-d^2 / 2h^2) = \exp(-d^2 / \sigma^2)` with UHerding's
+        :math:`\sigma`; None when fewer than two distinct labelled rows exist.
+
+    Notes
+    -----
+    Searched in blocks of rows: :math:`O(n^2 d)` time, :math:`O(1024\, n)` memory.
+    """
+    Z = np.asarray(Z_labelled, dtype=np.float64)
+    n = Z.shape[0]
+    if n < 2:
+        return None
+    norms = np.einsum("ij,ij->i", Z, Z)  # [n]
+    smallest = np.inf
+    for start in range(0, n, _DISTANCE_BLOCK_ROWS):
+        block = slice(start, start + _DISTANCE_BLOCK_ROWS)
+        squared = norms[block, None] + norms[None, :] - 2.0 * (Z[block] @ Z.T)  # [b, n]
+        squared[squared <= 1e-12] = np.inf  # the row itself and exact duplicates
+        smallest = min(smallest, float(squared.min()))
+    if not np.isfinite(smallest):
+        return None
+    return float(np.sqrt(smallest / 2.0))
+
+
+def check_bandwidth(bandwidth: Any) -> float | None:
+    """A kernel width: None (the default rule) or a finite number > 0."""
+    if bandwidth is None:
+        return None
+    if isinstance(bandwidth, bool) or not isinstance(bandwidth, numbers.Real):
+        raise TypeError(
+            f"The 'bandwidth' parameter must be None or a positive real number. Got "
+            f"{bandwidth!r} instead."
+        )
+    if not np.isfinite(bandwidth) or bandwidth <= 0:
+        raise ValueError(
+            f"The 'bandwidth' parameter must be finite and > 0. Got {bandwidth!r} instead."
+        )
+    return float(bandwidth)
+
+
+def knn_kernel_graph(
+    Z: np.ndarray,
+    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    bandwidth: float | None = None,
+    *,
+    algorithm: str = "auto",
+) -> sp.csr_matrix:
+    r"""Gaussian kernel truncated to each point's nearest neighbours, as a symmetric sparse graph.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_dims)
+        The points (for :func:`greedy_kernel_herding`: labelled rows first, then the pool).
+    n_neighbors : int, default=20
+        :math:`k`, the neighbours of each point, the point itself included; values
+        beyond ``n_samples`` mean every point (the untruncated kernel).
+    bandwidth : float, optional
+        :math:`h > 0`. Default: the median over the points of the distance to their
+        :math:`k`-th neighbour (the point itself being the first), so a typical
+        point's farthest neighbour gets kernel value :math:`e^{-1/2}`.
+    algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
+        The neighbour search (:func:`modal_ibal.search.nearest_neighbours`):
+        exact, approximate by partition, or exact up to 10,000 points and
+        partitioned above.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_samples, n_samples), float64
+        ``graph[x, c]`` :math:`= k(x, c)` wherever :math:`c` is among the :math:`k`
+        nearest neighbours of :math:`x` or :math:`x` among those of :math:`c`; no
+        other entries are stored. The diagonal is 1.
+
+    Notes
+    -----
+    .. math::  k(x, c) = \exp\!\Big(-\frac{\lVert z_x - z_c \rVert_2^2}{2 h^2}\Big)
+
+    The neighbours come from :func:`modal_ibal.search.nearest_neighbours`:
+    up to 10,000 points an exact brute-force search, :math:`O(M^2 d)` time, with
+    the distances to the neighbours found recomputed in float64 (a duplicate gets
+    exactly 1); above, an inverted-file search over k-means cells,
+    :math:`O(M \cdot 512 \cdot d)`, which finds about 98% of the true neighbours
+    (``benchmarks/herding_speed.py recall``). Each point is its own neighbour
+    even among more than :math:`k` duplicates. Memory :math:`O(M (k + d))` plus
+    one block.
+    """
+    Z = check_points(Z)
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    bandwidth = check_bandwidth(bandwidth)
+    algorithm = check_algorithm(algorithm)
+    n_points = Z.shape[0]
+    k = min(n_neighbors, n_points)
+    neighbours, squared = nearest_neighbours(Z, k, algorithm=algorithm)  # [M, k], [M, k]
+    if bandwidth is None:
+        bandwidth = _median_kth_distance(squared)
+    values = np.exp(np.multiply(squared, -0.5 / bandwidth**2, out=squared), out=squared)  # [M, k]
+    by_column = np.argsort(neighbours, axis=1)  # [M, k]: sorted rows make every step canonical
+    directed = sp.csr_matrix(
+        (np.take_along_axis(values, by_column, axis=1).ravel(),
+         np.take_along_axis(neighbours, by_column, axis=1).ravel(),
+         np.arange(0, n_points * k + 1, k, dtype=neighbours.dtype)),
+        shape=(n_points, n_points),
+    )
+    directed.has_sorted_indices = True  # and no duplicates: k distinct neighbours per row
+    del values, squared, neighbours, by_column
+    return directed.maximum(directed.T.tocsr())
+
+
+def _median_kth_distance(squared: np.ndarray) -> float:
+    """The default bandwidth: median distance to the k-th neighbour; 1 if that is 0."""
+    width = float(np.sqrt(np.median(squared.max(axis=1))))
+    return width if width > 0 else 1.0
+
+
+def check_graph(graph: Any) -> sp.csr_matrix:
+    if not (sp.issparse(graph) or isinstance(graph, np.ndarray)):
+        raise TypeError(
+            "The 'graph' parameter must be a scipy sparse matrix or a numpy array of kernel "
+            f"values. Got {type(graph).__name__} instead."
+        )
+    graph = sp.csr_matrix(graph, dtype=np.float64)  # shares a float64 CSR input's arrays
+    if not graph.has_canonical_format:  # repeated entries would count twice in a gain
+        graph = graph.copy()
+        graph.sum_duplicates()
+    if graph.shape[0] != graph.shape[1]:
+        raise ValueError(
+            f"The 'graph' parameter must be square, one row and column per point. Got shape "
+            f"{graph.shape} instead."
+        )
+    if not np.isfinite(graph.data).all() or (graph.data < 0).any():
+        raise ValueError("The 'graph' parameter must hold finite kernel values >= 0.")
+    return graph
+
+
+def check_weights(weights: Any, n_points: int, *, per: str = "point of the graph") -> np.ndarray:
+    """Coverage weights: None (all 1) or ``n_points`` finite values >= 0, as float64."""
+    if weights is None:
+        return np.ones(n_points)
+    weights = np.asarray(as_numpy(weights), dtype=np.float64)
+    if weights.shape != (n_points,):
+        raise ValueError(
+            f"The 'weights' parameter must have shape ({n_points},), one weight per {per}. "
+            f"Got shape {weights.shape} instead."
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("The 'weights' parameter must hold finite values >= 0.")
+    return weights

@@ -1,0 +1,168 @@
+"""Codes of samples: an embedding, the model's features or the raw inputs.
+
+The space of the distance score (Eq. 3): :func:`embed` maps samples through a transformer or
+a callable, :func:`representation_codes` picks a representation (an embedding, the model's
+penultimate features or the raw inputs) for labelled and pool together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils.validation import as_numpy, n_samples
+from .cache import CachedEmbedding
+
+__all__ = ["check_embedding", "embed", "representation_codes"]
+
+
+def embed(embedding: Any, X, name: str = "embedding") -> np.ndarray:
+    """Map samples into the embedding space of :math:`D` (Eq. 3).
+
+    Parameters
+    ----------
+    embedding : transformer with ``transform`` or callable
+        A fitted scikit-learn transformer (e.g. :class:`modal_ibal.ConvAutoencoder`,
+        optionally wrapped in :class:`CachedEmbedding`) or a function from samples
+        to an array of shape (n_samples, n_dims).
+    X : array-like of shape (n_samples, ...)
+    name : str, default='embedding'
+        The user's parameter, for error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_dims)
+    """
+    if hasattr(embedding, "transform"):
+        codes = embedding.transform(X)
+    elif callable(embedding):
+        codes = embedding(X)
+    else:
+        raise TypeError(
+            f"The '{name}' parameter must be None (the model's penultimate features), a fitted "
+            f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
+            "instead."
+        )
+    codes = as_numpy(codes)
+    if codes.ndim != 2 or codes.shape[0] != len(X):
+        raise ValueError(
+            f"The '{name}' parameter must return one row per sample, shape ({len(X)}, "
+            f"n_dims). Got shape {codes.shape} instead."
+        )
+    if codes.dtype.kind not in "biuf" or not np.isfinite(codes).all():
+        raise ValueError(
+            f"The '{name}' parameter returned codes that are not finite numbers (NaN, "
+            "infinite or non-numeric); check it and the samples it encoded."
+        )
+    return codes
+
+
+def check_embedding(embedding: Any, name: str = "embedding") -> None:
+    """Fail before any forward pass when ``embedding`` cannot encode samples.
+
+    Parameters
+    ----------
+    embedding : None, transformer or callable
+    name : str, default='embedding'
+        The user's parameter, for error messages.
+
+    Raises
+    ------
+    TypeError
+        If it is neither None, a transformer with ``transform`` nor a callable.
+    sklearn.exceptions.NotFittedError
+        If it is a scikit-learn estimator (or a :class:`CachedEmbedding` of one)
+        that is not fitted.
+    """
+    if embedding is None:
+        return
+    if not (hasattr(embedding, "transform") or callable(embedding)):
+        raise TypeError(
+            f"The '{name}' parameter must be None (the model's penultimate features), a fitted "
+            f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
+            "instead."
+        )
+    inner = embedding.transformer if isinstance(embedding, CachedEmbedding) else embedding
+    if isinstance(inner, BaseEstimator):
+        try:
+            check_is_fitted(inner)
+        except NotFittedError:
+            raise NotFittedError(
+                f"The {type(inner).__name__} passed as '{name}' is not fitted yet; fit it on "
+                "the pool and labelled samples before querying."
+            ) from None
+
+
+def _flatten(X, name: str) -> np.ndarray:
+    array = as_numpy(X)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"The '{name}' parameter must be a numeric array to cluster its raw inputs. Got "
+            f"{type(X).__name__} instead; pass representation='features' or an embedding."
+        )
+    return array.reshape(array.shape[0], int(np.prod(array.shape[1:], dtype=np.int64)))
+
+
+def representation_codes(
+    representation: Any,
+    X_pool,
+    X_labelled,
+    features: Callable[[], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Z_labelled, Z_pool) in the space a clustering or covering strategy works in.
+
+    Parameters
+    ----------
+    representation : {'inputs', 'features'}, transformer or callable
+        ``'inputs'``: the raw samples flattened per row; ``'features'``: the
+        model's penultimate features; otherwise an embedding for :func:`embed`
+        (e.g. a fitted autoencoder).
+    X_pool : array-like of shape (n_pool, ...)
+    X_labelled : array-like of shape (n_labelled, ...)
+    features : callable
+        Returns the model's penultimate features ``(labelled, pool)``; called only
+        for ``representation='features'``.
+
+    Returns
+    -------
+    Z_labelled : ndarray of shape (n_labelled, n_dims)
+    Z_pool : ndarray of shape (n_pool, n_dims)
+        float32 when both are float32, else float64; finite.
+    """
+    if isinstance(representation, str):
+        if representation == "features":
+            Z_labelled, Z_pool = features()
+        elif representation == "inputs":
+            Z_labelled, Z_pool = _flatten(X_labelled, "X_labelled"), _flatten(X_pool, "X_pool")
+        else:
+            raise ValueError(
+                "The 'representation' parameter must be 'inputs', 'features', a fitted "
+                f"transformer or a callable. Got {representation!r} instead."
+            )
+    elif hasattr(representation, "transform") or callable(representation):
+        check_embedding(representation, "representation")
+        Z_pool = embed(representation, X_pool, "representation")
+        Z_labelled = (embed(representation, X_labelled, "representation")
+                      if n_samples(X_labelled) else np.asarray(Z_pool)[:0])  # a cold start
+    else:
+        raise ValueError(
+            "The 'representation' parameter must be 'inputs', 'features', a fitted "
+            f"transformer or a callable. Got {representation!r} instead."
+        )
+    Z_labelled, Z_pool = np.asarray(Z_labelled), np.asarray(Z_pool)
+    if Z_labelled.shape[1:] != Z_pool.shape[1:]:
+        raise ValueError(
+            f"The 'representation' parameter mapped the labelled samples to {Z_labelled.shape[1:]} "
+            f"and the pool to {Z_pool.shape[1:]}; both must land in the same space."
+        )
+    dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (
+        np.float64)
+    Z_labelled, Z_pool = Z_labelled.astype(dtype, copy=False), Z_pool.astype(dtype, copy=False)
+    if not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
+        raise ValueError("The representation of the samples holds NaN or infinite values.")
+    return Z_labelled, Z_pool

@@ -1,0 +1,252 @@
+"""Scoring a Dask pool where it lives: the model sent once to the workers.
+
+The model and the labelled summaries sent once to the
+workers (a model they cannot load fails within a minute, with its reason), then every row chunk
+scored by the same code as an in-memory pool.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..embedding.codes import embed
+from ..readers.outputs import LastLayer
+from ..scoring.importance import ImportanceSummary
+from ..scoring.uncertainty import modal_entropy, pool_probabilities
+from ..search.cells import LabelledCells
+from ..search.nearest_labelled import nearest_labelled_distance
+from ..utils.validation import check_n_instances, is_dask_array
+
+__all__ = [
+    "WORKER_LOAD_TIMEOUT",
+    "ChunkScorer",
+    "StrategyScorer",
+    "check_dask_pool",
+    "pool_scores",
+    "refuse_distance_cache",
+    "ship_scorer",
+]
+
+
+# A module's forward hook and train/eval flags are shared by every thread of a process:
+# chunks scored by threads of one worker take turns in the model.
+_MODEL_LOCK = threading.Lock()
+
+
+def refuse_distance_cache(distance_cache: Any) -> None:
+    """A Dask pool is scored on the workers: a distance cache (in this process) cannot serve it."""
+    if distance_cache is not None:
+        raise ValueError(
+            "The 'distance_cache' parameter keeps one in-memory pool's distances between rounds "
+            "and cannot serve a Dask pool, whose chunks are scored on the workers. Pass "
+            "distance_cache=None with a Dask pool."
+        )
+
+
+def check_dask_pool(X_pool: Any, n_instances: Any) -> int:
+    """Check a Dask pool and the batch size; return ``n_instances`` as an int.
+
+    Parameters
+    ----------
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Numeric, chunked along rows only, with known row chunk sizes.
+    n_instances : int
+        Batch size, in ``[1, n_pool]``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``X_pool`` is not a Dask array of numbers, or ``n_instances`` not an int.
+    ValueError
+        If ``X_pool`` has fewer than 2 dimensions, unknown row chunk sizes, more
+        than one chunk along any other axis, or no rows; or ``n_instances`` is
+        out of range.
+    """
+    if not is_dask_array(X_pool):
+        raise TypeError(
+            f"The 'X_pool' parameter must be a dask.array.Array. Got {type(X_pool).__name__} "
+            "instead."
+        )
+    if X_pool.dtype.kind not in "iuf":
+        raise TypeError(
+            f"The 'X_pool' parameter must hold numbers. Got a Dask array of dtype {X_pool.dtype} "
+            "instead."
+        )
+    if X_pool.ndim < 2:
+        raise ValueError(
+            "The 'X_pool' parameter must have one row per sample (2-D for vectors, "
+            f"(n_samples, channels, height, width) for images). Got shape {X_pool.shape} instead."
+        )
+    if any(np.isnan(size) for size in X_pool.chunks[0]):
+        raise ValueError(
+            "The 'X_pool' Dask array has unknown row chunk sizes (as after boolean indexing "
+            "with a Dask mask); call X_pool.compute_chunk_sizes() before querying."
+        )
+    for axis, chunks in enumerate(X_pool.chunks[1:], start=1):
+        if len(chunks) > 1:
+            raise ValueError(
+                f"The 'X_pool' Dask array must be chunked along rows only, so that every chunk "
+                f"holds whole samples. It has {len(chunks)} chunks along axis {axis}; rechunk it "
+                f"first, e.g. X_pool.rechunk({{0: 'auto', {axis}: -1}})."
+            )
+    if X_pool.shape[0] == 0:
+        raise ValueError("The 'X_pool' parameter is empty: it holds no samples.")
+    return check_n_instances(n_instances, int(X_pool.shape[0]))
+
+
+@dataclass(frozen=True)
+class ChunkScorer:
+    """Columns (importance, entropy, distance: those asked for) of one pool chunk.
+
+    ``entropy_of`` is the fitted estimator whose probabilities give the entropy
+    column, as :func:`modal_ibal.scoring.uncertainty.pool_probabilities` reads them in memory.
+    """
+
+    layer: LastLayer
+    importance: ImportanceSummary | None = None
+    entropy_of: Any = None
+    Z_labelled: np.ndarray | None = None
+    embedding: Any = None
+    labelled_cells: LabelledCells | None = None  # of Z_labelled, built once per query
+
+    @property
+    def n_columns(self) -> int:
+        return sum(part is not None for part in (self.importance, self.entropy_of,
+                                                 self.Z_labelled))
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        with _MODEL_LOCK:
+            outputs = self.layer.outputs(block)
+            codes = probas = None
+            if self.Z_labelled is not None and self.embedding is not None:
+                codes = embed(self.embedding, block)
+            if self.entropy_of is not None:
+                probas = pool_probabilities(self.entropy_of, block, len(block), outputs=outputs)
+        columns = []
+        if self.importance is not None:
+            columns.append(self.importance.scores(self.layer, outputs))  # [b]
+        if probas is not None:
+            columns.append(modal_entropy(probas))  # [b]
+        if self.Z_labelled is not None:
+            Z = outputs.features if codes is None else codes
+            columns.append(nearest_labelled_distance(Z, self.Z_labelled,
+                                                     cells=self.labelled_cells))  # [b]
+        return np.column_stack(columns)  # [b, k]
+
+
+@dataclass(frozen=True)
+class StrategyScorer:
+    """The scores an in-memory strategy gives every row of one chunk."""
+
+    strategy: Callable
+    estimator: Any
+    options: dict
+    n_columns: int = 1
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        with _MODEL_LOCK:
+            indices, scores = self.strategy(self.estimator, block, block.shape[0],
+                                            **self.options)
+        column = np.empty((block.shape[0], 1))  # [b, 1]
+        column[indices, 0] = scores
+        return column
+
+
+def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
+    """Run ``scorer`` on one row chunk after checking that its values are finite."""
+    if block.dtype.kind == "f" and not np.isfinite(block).all():
+        start, stop = block_info[0]["array-location"][0]
+        raise ValueError(
+            f"The 'X_pool' parameter holds NaN or infinite values in rows {start} to {stop - 1}."
+        )
+    return scorer(block)
+
+
+WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
+
+
+def _loads(payload: bytes) -> Any:
+    """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
+    from distributed.protocol import pickle
+
+    return pickle.loads(payload)
+
+
+def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
+    """``scorer`` as the chunk tasks receive it: loaded once per query, where they run.
+
+    With a running ``distributed.Client``, the pickled scorer (the model and the
+    labelled summaries) is loaded by one worker task, whose result the chunk
+    tasks share, so the model crosses the network once. A model whose classes a
+    worker process cannot import (a torch module defined under
+    ``if __name__ == "__main__":`` or in a notebook cell) would otherwise make a
+    worker fail to read the task that holds it, and the query wait forever; as
+    data loaded inside a task, the error comes back. When the query computes
+    on local threads instead (no client set up, the one set up closed, or a
+    local scheduler chosen with ``dask.config.set``), they share this process's
+    classes: the scorer is one delayed object.
+
+    Returns
+    -------
+    distributed.Future or dask.delayed.Delayed
+
+    Raises
+    ------
+    TypeError
+        When a worker cannot load the model; the message says why and what to do.
+    TimeoutError
+        When no worker has loaded it within ``timeout`` seconds.
+    """
+    import dask
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(), "__self__", None)  # the Client whose get would compute
+    distributed = sys.modules.get("distributed")  # imported wherever a Client exists
+    if distributed is None or not isinstance(client, distributed.Client) \
+            or client.status != "running":  # local threads
+        return dask.delayed(scorer, traverse=False)  # one task: each thread shares it
+    from distributed import wait
+    from distributed.protocol import pickle
+
+    future = client.submit(_loads, pickle.dumps(scorer), pure=False)
+    try:
+        wait(future, timeout=timeout)
+    except TimeoutError:
+        future.release()
+        raise TimeoutError(
+            f"No Dask worker loaded the model within {timeout:g} s; check that the cluster "
+            "has running workers."
+        ) from None
+    if future.status == "error":  # whatever stopped the load: the workers cannot use it
+        error = future.exception()
+        future.release()
+        raise TypeError(
+            "The Dask workers cannot load the model: "
+            f"{type(error).__name__}: {error}. A worker process imports the model's classes "
+            "by name: define the torch module class in an importable module, not under "
+            "`if __name__ == '__main__':` or in a notebook cell."
+        ) from error
+    return future
+
+
+def pool_scores(X_pool, scorer):
+    """A lazy (n_pool, n_columns) float64 array of ``scorer`` over the row chunks of the pool."""
+    shipped = ship_scorer(scorer)
+    return X_pool.map_blocks(
+        _score_chunk,
+        shipped,
+        chunks=(X_pool.chunks[0], (scorer.n_columns,)),
+        drop_axis=list(range(2, X_pool.ndim)),
+        dtype=np.float64,
+        meta=np.empty((0, 0)),
+    )

@@ -1,0 +1,306 @@
+r"""The query strategies on a Dask array pool chunked along rows.
+
+Pools larger than one machine: the query strategies on a Dask array chunked along rows.
+
+``ibal_sampling``, ``ibal_distance_sampling``, ``entropy_distance_sampling``,
+``entropy_sampling`` and ``margin_sampling`` hand a ``dask.array.Array`` pool to
+this module, which scores it where it lives:
+
+1. the labelled set is read here, in the calling process: its final-layer
+   outputs, the class sums :math:`S_c`, :math:`\kappa`, the refit last layer when
+   asked for, and its codes in the embedding of :math:`D` (all of size
+   :math:`O(n d)`);
+2. the fitted model and those summaries, pickled, are loaded by one worker task
+   (:func:`ship_scorer`) whose result every chunk task shares, so they cross the
+   network once per query, not once per chunk; a model the workers cannot load
+   fails there with its reason, and a worker that dies can have them rebuilt;
+3. every row chunk is read and scored on the worker that holds it, by the same
+   code as an in-memory pool (the reader of :func:`modal_ibal.readers.last_layer`
+   moves each batch to the module's device, so CUDA workers run the forward pass
+   on their GPU);
+4. IBAL-D and entropy + D divide each term by its maximum over the pool: two
+   scalar reductions, inside the same graph;
+5. the batch is a tree reduction of (score, pool index) pairs, so ties go to the
+   lower pool index exactly as :func:`modal_ibal.scoring.select_lowest` breaks
+   them, and only the :math:`B` indices and their scores reach the caller.
+
+One ``compute`` runs a query, on whatever scheduler is active: a
+``distributed.Client`` when one is set up, else Dask's local threads.
+
+With modAL
+----------
+``ActiveLearner.query`` passes the pool to the strategy and returns
+``X_pool[query_indices]``; on a Dask pool those rows are a lazy Dask array, so
+compute them to label them, and teach the learner the computed (numpy) rows:
+``learner.teach`` stacks its training set with ``numpy.concatenate``, which would
+make ``X_training`` a lazy Dask array that the next ``teach`` refuses.
+
+>>> idx, rows = learner.query(X_pool, n_instances=100)    # doctest: +SKIP
+>>> rows = rows.compute()  # the B rows, in memory          # doctest: +SKIP
+>>> learner.teach(rows, oracle_labels(rows))               # doctest: +SKIP
+>>> keep = np.setdiff1d(np.arange(X_pool.shape[0]), idx)   # doctest: +SKIP
+>>> X_pool = X_pool[keep]  # still lazy, row chunks known  # doctest: +SKIP
+
+The labelled set itself (``X_training``, ``X_labelled``) stays an in-memory
+array; a fitted ``embedding`` is shipped with the model, so a
+:class:`~modal_ibal.CachedEmbedding` caches on each worker separately.
+
+Every chunk must hold whole samples: a pool chunked along another axis is
+refused (rechunk it, e.g. ``X_pool.rechunk({0: 'auto', 1: -1})``), as is one whose
+row chunk sizes are unknown (``X_pool.compute_chunk_sizes()``).
+
+Workers
+-------
+A torch module's forward hook and train/eval flags belong to the module, not to
+a thread, so the threads of one worker process score their chunks in the model
+in turn: run worker processes of one thread each (``LocalCluster(n_workers=...,
+threads_per_worker=1)``, ``dask worker --nthreads 1``). A pool point gets the
+same score as in memory whatever chunk it falls in, as long as the forward pass
+gives a row the same outputs in any batch; torch on CPU did in every batch of
+two rows or more, and differed by about 1e-7 for a batch of a single row (a
+chunk, or a pool, whose length is 1 more than a multiple of ``batch_size``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..embedding.codes import check_embedding, embed
+from ..readers.last_layer import last_layer
+from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
+from ..readers.view import fitted_estimator, resolve_labelled_set
+from ..scoring.distance_term import DEFAULT_GAMMA
+from ..scoring.importance import importance_summary
+from ..scoring.representer import DEFAULT_READING
+from ..search.cells import LabelledCells, uses_cells
+from ..utils.validation import check_nonnegative_float, check_positive_int, check_same_sample_shape
+from .dask_scoring import ChunkScorer, StrategyScorer, check_dask_pool, pool_scores
+from .dask_selection import dask_select_highest, dask_select_lowest, normalised
+
+__all__ = [
+    "dask_entropy_distance_sampling",
+    "dask_ibal_distance_sampling",
+    "dask_ibal_sampling",
+    "dask_rowwise_sampling",
+]
+
+
+def _read_labelled(classifier, X_pool, X_labelled, y_labelled, layer, batch_size):
+    """(reader, labelled outputs, labelled classes, X_labelled), read in this process."""
+    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    check_same_sample_shape(X_pool, X_labelled)
+    reader = last_layer(estimator, layer=layer,
+                        batch_size=check_positive_int(batch_size, "batch_size"))
+    return reader, reader.outputs(X_labelled), reader.encode_labels(y_labelled), X_labelled
+
+
+def _distance_summaries(X_pool, labelled: LastLayerOutputs, X_labelled,
+                        embedding) -> dict[str, Any]:
+    """The labelled side of :math:`D`, built once per query and shipped with the scorer.
+
+    ``Z_labelled``: the labelled set in the space of :math:`D` (the model's
+    features or ``embedding``); ``labelled_cells``: its k-means cells when some
+    pool chunk is large enough for the cell-by-cell search, so that no chunk
+    builds them again.
+    """
+    Z_labelled = labelled.features if embedding is None else embed(embedding, X_labelled)
+    cells = (LabelledCells(Z_labelled)
+             if uses_cells(max(X_pool.chunks[0]), Z_labelled.shape[0]) else None)
+    return {"Z_labelled": Z_labelled, "labelled_cells": cells}
+
+
+def dask_ibal_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    reading: str = DEFAULT_READING,
+    reg_lambda: float | None = None,
+    exact: bool = False,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""IBAL (Eq. 2) on a Dask pool: :func:`modal_ibal.ibal_sampling`, chunk by chunk.
+
+    Parameters
+    ----------
+    classifier, n_instances, reading, reg_lambda, exact, X_labelled, y_labelled, layer, batch_size
+        As in :func:`modal_ibal.ibal_sampling`.
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Chunked along rows only.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices, lowest score first; ties to the lower index.
+    query_scores : ndarray of shape (n_instances,)
+
+    Notes
+    -----
+    .. math::  \arg\min_{x_i} \mathrm{IBAL}(x_i), \qquad
+               \mathrm{IBAL}(x_i) = F(f_i, \phi_i;\ S_1 \dots S_C, \kappa)
+
+    a function of the pool point's own outputs and of the labelled summaries
+    (:func:`importance_summary`), so every chunk is scored independently.
+    """
+    n_instances = check_dask_pool(X_pool, n_instances)
+    reader, labelled, y_index, _ = _read_labelled(classifier, X_pool, X_labelled, y_labelled,
+                                                  layer, batch_size)
+    summary = importance_summary(reader, labelled, y_index, reading=reading,
+                                 reg_lambda=reg_lambda, exact=exact)
+    raw = pool_scores(X_pool, ChunkScorer(reader, importance=summary))  # [N, 1]
+    return dask_select_lowest(raw[:, 0], n_instances)
+
+
+def dask_ibal_distance_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    gamma: float = DEFAULT_GAMMA,
+    embedding: Any = None,
+    reading: str = DEFAULT_READING,
+    reg_lambda: float | None = None,
+    exact: bool = False,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""IBAL-D (Eq. 4-5) on a Dask pool: :func:`modal_ibal.ibal_distance_sampling`, chunk by chunk.
+
+    Parameters
+    ----------
+    classifier, n_instances, gamma, embedding, reading, reg_lambda, exact, X_labelled, y_labelled, layer, batch_size
+        As in :func:`modal_ibal.ibal_distance_sampling`.
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Chunked along rows only.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+    query_scores : ndarray of shape (n_instances,)
+        Their IBAL-D scores.
+
+    Notes
+    -----
+    One pass over the pool yields :math:`\mathrm{IBAL}(x_i)` and :math:`D(x_i)` per
+    chunk; two scalar reductions give the maxima, and the batch is
+
+    .. math::  \arg\min_{x_i} \frac{\mathrm{IBAL}(x_i)}{\max_j |\mathrm{IBAL}(x_j)|}
+               - \gamma \frac{D(x_i)}{\max_j D(x_j)}   \quad (4, 5)
+
+    The two score columns (16 bytes a pool point) stay on the workers until the
+    maxima are known.
+    """
+    n_instances = check_dask_pool(X_pool, n_instances)
+    gamma = check_nonnegative_float(gamma, "gamma")
+    check_embedding(embedding)
+    reader, labelled, y_index, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
+                                                           y_labelled, layer, batch_size)
+    summary = importance_summary(reader, labelled, y_index, reading=reading,
+                                 reg_lambda=reg_lambda, exact=exact)
+    scorer = ChunkScorer(reader, importance=summary, embedding=embedding,
+                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
+    raw = pool_scores(X_pool, scorer)  # [N, 2]: importance, distance
+    return dask_select_lowest(normalised(raw[:, 0]) - gamma * normalised(raw[:, 1]),
+                              n_instances)
+
+
+def dask_entropy_distance_sampling(
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    gamma: float = DEFAULT_GAMMA,
+    embedding: Any = None,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Entropy + D on a Dask pool: :func:`modal_ibal.entropy_distance_sampling`, chunk by chunk.
+
+    Parameters
+    ----------
+    classifier, n_instances, gamma, embedding, X_labelled, y_labelled, layer, batch_size
+        As in :func:`modal_ibal.entropy_distance_sampling`.
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Chunked along rows only.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+    query_scores : ndarray of shape (n_instances,)
+
+    Notes
+    -----
+    .. math::  \arg\max_{x_i} \frac{H(x_i)}{\max_j H(x_j)} + \gamma \frac{D(x_i)}{\max_j D(x_j)}
+
+    with both maxima from scalar reductions over the pool, as in
+    :func:`dask_ibal_distance_sampling`.
+    """
+    n_instances = check_dask_pool(X_pool, n_instances)
+    gamma = check_nonnegative_float(gamma, "gamma")
+    check_embedding(embedding)
+    reader, labelled, _, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
+                                                     y_labelled, layer, batch_size)
+    scorer = ChunkScorer(reader, entropy_of=fitted_estimator(classifier), embedding=embedding,
+                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
+    raw = pool_scores(X_pool, scorer)  # [N, 2]: entropy, distance
+    return dask_select_highest(normalised(raw[:, 0]) + gamma * normalised(raw[:, 1]),
+                               n_instances)
+
+
+def dask_rowwise_sampling(
+    strategy: Callable,
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    highest: bool,
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Run an in-memory strategy whose scores are per row on a Dask pool, chunk by chunk.
+
+    For strategies whose score of a pool point depends only on that point and the
+    model (``entropy_sampling``, ``margin_sampling``): each worker runs
+    ``strategy(estimator, chunk, len(chunk), **options)`` on its chunks, which
+    returns every row's score, and the batch is reduced across chunks.
+
+    Parameters
+    ----------
+    strategy : callable
+        ``strategy(estimator, X, n_instances, **options) -> (indices, scores)``, an
+        importable module-level function (it is pickled to the workers).
+    classifier : modAL ActiveLearner or fitted estimator
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Chunked along rows only.
+    n_instances : int, default=1
+    highest : bool
+        Whether ``strategy`` takes the largest scores (entropy) or the smallest (margin).
+    **options
+        Keyword arguments of ``strategy``.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices, best first; ties to the lower index.
+    query_scores : ndarray of shape (n_instances,)
+
+    Notes
+    -----
+    With :math:`s(x_i)` the strategy's score, the batch is
+    :math:`\arg\max_{x_i} s(x_i)` (``highest``) or :math:`\arg\min_{x_i} s(x_i)`,
+    :math:`B` points.
+    """
+    n_instances = check_dask_pool(X_pool, n_instances)
+    scorer = StrategyScorer(strategy, fitted_estimator(classifier), options)
+    raw = pool_scores(X_pool, scorer)  # [N, 1]
+    select = dask_select_highest if highest else dask_select_lowest
+    return select(raw[:, 0], n_instances)

@@ -1,0 +1,152 @@
+"""Uncertainty on the pool: entropy, margin and herding's margin weights.
+
+Uncertainty of the model on the pool: predictive entropy, the margin between the two most
+probable classes, and the margin weights of kernel herding; probabilities read once per query.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..readers.last_layer import is_skorch_net, last_layer
+from ..readers.outputs import LastLayerOutputs, read_probabilities
+from ..readers.skorch_net import module_input, preserved_train_modes
+from ..utils.randomness import preserved_global_random_state
+from ..utils.validation import is_tensor
+
+__all__ = [
+    "margin_weights",
+    "modal_entropy",
+    "modal_margin",
+    "pool_probabilities",
+    "predictive_entropy",
+]
+
+_PROBE_SAMPLES = 8
+
+
+def predictive_entropy(probas: np.ndarray) -> np.ndarray:
+    r""":math:`-\sum_c p_c \log p_c` per row, with :math:`0 \log 0 = 0`.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    logs = np.log(np.where(probas > 0, probas, 1.0))
+    return -(probas * logs).sum(axis=1)
+
+
+def modal_entropy(probas: np.ndarray) -> np.ndarray:
+    r"""Predictive entropy as modAL's ``classifier_entropy`` computes it.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_pool, n_classes)
+        ``predict_proba`` of the pool (:func:`pool_probabilities`).
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        :math:`H(x_i) = -\sum_c p_{ic} \log p_{ic}` with the natural logarithm,
+        rows rescaled to sum to 1 and :math:`0 \log 0 = 0`, as ``scipy.stats.entropy``.
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    return predictive_entropy(probas / probas.sum(axis=1, keepdims=True))  # [N]
+
+
+def pool_probabilities(
+    estimator, X_pool, batch_size: int, *, outputs: LastLayerOutputs | None = None
+) -> np.ndarray:
+    """``predict_proba`` of the pool, from one batched forward pass where that is exact.
+
+    For a skorch net whose ``predict_nonlinearity`` is ``'auto'`` and whose
+    criterion is ``CrossEntropyLoss`` (skorch applies a softmax) or ``NLLLoss``
+    (the module ends in a softmax), skorch's probabilities are the softmax of the
+    final ``nn.Linear``'s output, read here in batches. The fast result is
+    checked against skorch's own ``predict_proba`` on the first few pool samples
+    (the module's train/eval modes are restored afterwards); any other estimator,
+    input type, or a mismatch uses ``predict_proba``.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X_pool : array-like of shape (n_pool, ...)
+    batch_size : int
+        Samples per forward pass.
+    outputs : LastLayerOutputs, optional
+        The pool's final-layer outputs when the caller has read them already
+        (a :class:`~modal_ibal.readers.LabelledView`); saves a second forward pass.
+
+    Returns
+    -------
+    ndarray of shape (n_pool, n_classes), float64
+    """
+    import torch
+
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            "The 'classifier' parameter must give class probabilities (predict_proba) for "
+            f"uncertainty sampling. Got {type(estimator).__name__}, which has none (an SVC "
+            "needs probability=True)."
+        )
+    fast = (
+        is_skorch_net(estimator)
+        and (isinstance(X_pool, np.ndarray) or is_tensor(X_pool))
+        and estimator.predict_nonlinearity == "auto"
+        and isinstance(getattr(estimator, "criterion_", None),
+                       (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
+    )
+    if fast:
+        probas = (read_probabilities(last_layer(estimator, batch_size=batch_size), X_pool)
+                  if outputs is None else outputs.probas)
+        head = module_input(X_pool[:_PROBE_SAMPLES], estimator.module_)  # as the fast path
+        # predict_proba leaves the module in eval mode, and its DataLoader draws a seed
+        with preserved_train_modes(estimator.module_), preserved_global_random_state():
+            probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
+        if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
+            probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
+        ):
+            return probas
+    with preserved_global_random_state():
+        return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)
+
+
+def modal_margin(probas: np.ndarray) -> np.ndarray:
+    r"""The top-two margin as modAL's ``classifier_margin`` computes it.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        :math:`p_{(1)} - p_{(2)}`, the gap between the two largest probabilities;
+        0 for a one-column output, as in modAL.
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.shape[1] < 2:
+        return np.zeros(probas.shape[0])  # modAL's convention for one column
+    top = np.partition(probas, -2, axis=1)  # [N, C]
+    return top[:, -1] - top[:, -2]
+
+
+def margin_weights(probas: np.ndarray) -> np.ndarray:
+    r"""Uncertainty weights :math:`1 - (p_{(1)} - p_{(2)})`: 1 at a tie, 0 when certain.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        One minus the gap between the two largest probabilities; 1 for a
+        one-column output (modAL's margin is 0 there).
+    """
+    return 1.0 - modal_margin(probas)

@@ -1,0 +1,22 @@
+"""Search engines on codes, independent of any model.
+
+``nearest_labelled`` is the exact distance to the nearest labelled point
+(:math:`D(x)` of Eq. 4), computed in ``screened`` float32 blocks with a float64
+re-check, optionally skipping the labelled k-means ``cells``; ``distance_cache``
+keeps it across a modAL loop. ``knn`` finds k nearest neighbours, exactly
+(``knn_exact``) or over an inverted file (``knn_partitioned``). ``kmeans`` is the
+one k-means (k-means++ seeds, Lloyd iterations, nearest centres) and ``hashing``
+the one content hash of rows.
+"""
+
+from .distance_cache import LabelledDistanceCache
+from .knn import nearest_neighbours
+from .nearest_labelled import nearest_labelled_distance, nearest_labelled_index
+
+__all__ = [
+    "LabelledDistanceCache",
+    "nearest_labelled_distance",
+    "nearest_labelled_index",
+    "nearest_neighbours",
+]
+

@@ -1,0 +1,187 @@
+"""Argument checks shared by the public functions: named, early errors."""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+try:  # torch is a hard dependency, but the checks stay usable without it
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+__all__ = [
+    "as_numpy",
+    "check_max_samples",
+    "check_n_instances",
+    "check_nonnegative_float",
+    "check_pool",
+    "check_positive_float",
+    "check_positive_int",
+    "check_same_sample_shape",
+    "check_samples",
+    "check_scores",
+    "is_dask_array",
+    "is_tensor",
+    "make_random_state",
+    "n_samples",
+]
+
+
+def is_tensor(X: Any) -> bool:
+    return torch is not None and isinstance(X, torch.Tensor)
+
+
+def is_dask_array(X: Any) -> bool:
+    """Whether ``X`` is a ``dask.array.Array``; never imports dask (none exists before it is)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def as_numpy(X: Any) -> np.ndarray:
+    """A numpy view of an array-like; torch tensors are detached and moved to the CPU."""
+    return X.detach().cpu().numpy() if is_tensor(X) else np.asarray(X)
+
+
+def check_n_instances(n_instances: Any, n_pool: int) -> int:
+    """Return ``n_instances`` as an int in ``[1, n_pool]`` or raise."""
+    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
+        raise TypeError(
+            f"The 'n_instances' parameter must be a positive int. Got {n_instances!r} instead."
+        )
+    if n_instances < 1:
+        raise ValueError(f"The 'n_instances' parameter must be >= 1. Got {n_instances} instead.")
+    if n_instances > n_pool:
+        raise ValueError(
+            f"The 'n_instances' parameter ({n_instances}) is larger than the pool, "
+            f"which holds {n_pool} samples."
+        )
+    return int(n_instances)
+
+
+def check_samples(X: Any, name: str, *, allow_empty: bool = False) -> Any:
+    """Check an array-like of samples: one row per sample, numeric and finite.
+
+    numpy arrays and torch tensors keep their type; anything else that numpy can
+    turn into a numeric array becomes one. Objects numpy cannot convert (skorch
+    datasets, dicts) are returned untouched for skorch's own input path.
+    """
+    if isinstance(X, (dict, str, bytes)) or X is None:
+        if X is None or isinstance(X, (str, bytes)):
+            raise TypeError(f"The '{name}' parameter must be an array of samples. Got {X!r} instead.")
+        return X
+    if is_tensor(X):
+        values = X.detach()
+        if values.ndim < 2:
+            _raise_not_2d(name, tuple(values.shape))
+        if not allow_empty and values.shape[0] == 0:
+            raise ValueError(f"The '{name}' parameter is empty: it holds no samples.")
+        if values.is_floating_point() and not bool(torch.isfinite(values).all()):
+            raise ValueError(f"The '{name}' parameter holds NaN or infinite values.")
+        return X
+    if not isinstance(X, np.ndarray) and not hasattr(X, "__array__") and not isinstance(X, list):
+        return X
+    array = np.asarray(X)
+    if array.dtype == object or array.dtype.kind in "USb":
+        raise TypeError(
+            f"The '{name}' parameter must hold numbers. Got an array of dtype {array.dtype} instead."
+        )
+    if array.ndim < 2:
+        _raise_not_2d(name, array.shape)
+    if not allow_empty and array.shape[0] == 0:
+        raise ValueError(f"The '{name}' parameter is empty: it holds no samples.")
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise ValueError(f"The '{name}' parameter holds NaN or infinite values.")
+    return array
+
+
+def _raise_not_2d(name: str, shape: tuple) -> None:
+    raise ValueError(
+        f"The '{name}' parameter must have one row per sample (2-D for vectors, "
+        f"(n_samples, channels, height, width) for images). Got shape {shape} instead; "
+        "use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+    )
+
+
+def n_samples(X: Any) -> int:
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+def check_same_sample_shape(X_pool: Any, X_labelled: Any) -> None:
+    """Pool and labelled samples must have the same per-sample shape."""
+    if hasattr(X_pool, "shape") and hasattr(X_labelled, "shape"):
+        pool_shape, labelled_shape = tuple(X_pool.shape[1:]), tuple(X_labelled.shape[1:])
+        if pool_shape != labelled_shape:
+            raise ValueError(
+                f"The samples of 'X_pool' have shape {pool_shape} but the labelled samples "
+                f"have shape {labelled_shape}; both must match what the model was fitted on."
+            )
+
+
+def check_scores(scores: np.ndarray, name: str) -> np.ndarray:
+    """Scores must be finite: a NaN would silently sort first or last."""
+    if not np.isfinite(scores).all():
+        n_bad = int((~np.isfinite(scores)).sum())
+        raise ValueError(
+            f"{n_bad} of {scores.size} {name} scores are NaN or infinite; "
+            "check the model's outputs and the input data."
+        )
+    return scores
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"The '{name}' parameter must be finite and >= 0. Got {value!r} instead.")
+    return float(value)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """A finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"The '{name}' parameter must be finite and > 0. Got {value!r} instead.")
+    return float(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
+    return int(value)
+
+
+def check_pool(X_pool: Any, n_instances: Any) -> tuple[Any, int]:
+    """Validate a query's pool and batch size together; returns both."""
+    X_pool = check_samples(X_pool, "X_pool")
+    return X_pool, check_n_instances(n_instances, n_samples(X_pool))
+
+
+def check_max_samples(value: Any, name: str) -> int:
+    """A sample-size cap: an int of at least 2."""
+    value = check_positive_int(value, name)
+    if value < 2:
+        raise ValueError(f"The '{name}' parameter must be >= 2. Got {value} instead.")
+    return value
+
+
+def make_random_state(random_state: Any) -> np.random.RandomState:
+    """One ``RandomState`` per query from the user's ``random_state``.
+
+    ``None`` seeds a fresh generator from the operating system, never from (nor
+    touching) numpy's global state, unlike ``sklearn.utils.check_random_state(None)``.
+    """
+    if random_state is None:
+        return np.random.RandomState()
+    try:
+        return check_random_state(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "The 'random_state' parameter must be None, an int or a numpy.random.RandomState. "
+            f"Got {random_state!r} instead."
+        ) from None
