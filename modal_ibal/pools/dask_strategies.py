@@ -1,10 +1,11 @@
-r"""The query strategies on a Dask array pool chunked along rows.
+r"""The query strategies on a Dask array pool chunked along rows: pools beyond one machine.
 
-Pools larger than one machine: the query strategies on a Dask array chunked along rows.
-
-``ibal_sampling``, ``ibal_distance_sampling``, ``entropy_distance_sampling``,
-``entropy_sampling`` and ``margin_sampling`` hand a ``dask.array.Array`` pool to
-this module, which scores it where it lives:
+The strategy contract
+(:func:`modal_ibal.strategies.follows_contract`) hands a ``dask.array.Array`` pool
+of ``ibal_sampling``, ``ibal_distance_sampling`` and ``entropy_distance_sampling``
+to :func:`dask_query`, of ``entropy_sampling`` and ``margin_sampling`` to
+:func:`dask_rowwise_query`, and of ``random_sampling`` to :func:`dask_uniform_query`,
+with the strategy's own arguments. The pool is scored where it lives:
 
 1. the labelled set is read here, in the calling process: its final-layer
    outputs, the class sums :math:`S_c`, :math:`\kappa`, the refit last layer when
@@ -75,17 +76,27 @@ from ..readers.view import fitted_estimator, resolve_labelled_set
 from ..scoring.distance_term import DEFAULT_GAMMA
 from ..scoring.importance import importance_summary
 from ..scoring.representer import DEFAULT_READING
+from ..scoring.selection import select_lowest
 from ..search.cells import LabelledCells, uses_cells
-from ..utils.validation import check_nonnegative_float, check_positive_int, check_same_sample_shape
-from .dask_scoring import ChunkScorer, StrategyScorer, check_dask_pool, pool_scores
+from ..utils.validation import (
+    check_nonnegative_float,
+    check_positive_int,
+    check_same_sample_shape,
+    make_random_state,
+)
+from .dask_scoring import (
+    ChunkScorer,
+    StrategyScorer,
+    check_dask_pool,
+    pool_scores,
+    refuse_distance_cache,
+)
 from .dask_selection import dask_select_highest, dask_select_lowest, normalised
 
-__all__ = [
-    "dask_entropy_distance_sampling",
-    "dask_ibal_distance_sampling",
-    "dask_ibal_sampling",
-    "dask_rowwise_sampling",
-]
+__all__ = ["SCORE_TERMS", "dask_query", "dask_rowwise_query", "dask_uniform_query"]
+
+SCORE_TERMS = ("importance", "entropy", "distance")
+"""What a chunk is scored by: IBAL's importance (Eq. 2), the entropy, the distance :math:`D`."""
 
 
 def _read_labelled(classifier, X_pool, X_labelled, y_labelled, layer, batch_size):
@@ -112,58 +123,17 @@ def _distance_summaries(X_pool, labelled: LastLayerOutputs, X_labelled,
     return {"Z_labelled": Z_labelled, "labelled_cells": cells}
 
 
-def dask_ibal_sampling(
+def dask_query(
+    query: Callable,
     classifier,
     X_pool,
     n_instances: int = 1,
     *,
-    reading: str = DEFAULT_READING,
-    reg_lambda: float | None = None,
-    exact: bool = False,
-    X_labelled=None,
-    y_labelled=None,
-    layer: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""IBAL (Eq. 2) on a Dask pool: :func:`modal_ibal.ibal_sampling`, chunk by chunk.
-
-    Parameters
-    ----------
-    classifier, n_instances, reading, reg_lambda, exact, X_labelled, y_labelled, layer, batch_size
-        As in :func:`modal_ibal.ibal_sampling`.
-    X_pool : dask.array.Array of shape (n_pool, ...)
-        Chunked along rows only.
-
-    Returns
-    -------
-    query_indices : ndarray of shape (n_instances,)
-        Pool indices, lowest score first; ties to the lower index.
-    query_scores : ndarray of shape (n_instances,)
-
-    Notes
-    -----
-    .. math::  \arg\min_{x_i} \mathrm{IBAL}(x_i), \qquad
-               \mathrm{IBAL}(x_i) = F(f_i, \phi_i;\ S_1 \dots S_C, \kappa)
-
-    a function of the pool point's own outputs and of the labelled summaries
-    (:func:`importance_summary`), so every chunk is scored independently.
-    """
-    n_instances = check_dask_pool(X_pool, n_instances)
-    reader, labelled, y_index, _ = _read_labelled(classifier, X_pool, X_labelled, y_labelled,
-                                                  layer, batch_size)
-    summary = importance_summary(reader, labelled, y_index, reading=reading,
-                                 reg_lambda=reg_lambda, exact=exact)
-    raw = pool_scores(X_pool, ChunkScorer(reader, importance=summary))  # [N, 1]
-    return dask_select_lowest(raw[:, 0], n_instances)
-
-
-def dask_ibal_distance_sampling(
-    classifier,
-    X_pool,
-    n_instances: int = 1,
-    *,
+    terms: tuple[str, ...],
+    highest: bool = False,
     gamma: float = DEFAULT_GAMMA,
     embedding: Any = None,
+    distance_cache: Any = None,
     reading: str = DEFAULT_READING,
     reg_lambda: float | None = None,
     exact: bool = False,
@@ -171,121 +141,110 @@ def dask_ibal_distance_sampling(
     y_labelled=None,
     layer: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""IBAL-D (Eq. 4-5) on a Dask pool: :func:`modal_ibal.ibal_distance_sampling`, chunk by chunk.
+    r"""A strategy's score terms on a Dask pool, chunk by chunk, then one batch for the caller.
+
+    The Dask backend of :func:`modal_ibal.ibal_sampling` (``terms=("importance",)``),
+    :func:`modal_ibal.ibal_distance_sampling` (``("importance", "distance")``) and
+    :func:`modal_ibal.entropy_distance_sampling` (``("entropy", "distance")``,
+    ``highest=True``): the strategy contract calls it with the strategy's own bound
+    arguments (:func:`modal_ibal.strategies.follows_contract`), so it has no
+    signature of its own to keep in step with theirs.
 
     Parameters
     ----------
-    classifier, n_instances, gamma, embedding, reading, reg_lambda, exact, X_labelled, y_labelled, layer, batch_size
-        As in :func:`modal_ibal.ibal_distance_sampling`.
+    query : callable
+        The strategy whose backend this is (unused: the terms say what it scores).
+    classifier, n_instances, gamma, embedding, reading, reg_lambda, exact, X_labelled, y_labelled, layer, batch_size, random_state
+        The strategy's arguments; ``random_state`` is ignored, as by the strategies.
     X_pool : dask.array.Array of shape (n_pool, ...)
         Chunked along rows only.
+    terms : tuple of str
+        One or two of :data:`SCORE_TERMS`, the distance last.
+    highest : bool, default=False
+        Take the highest combined scores (entropy + D) instead of the lowest.
+    distance_cache : None
+        A cache cannot follow a Dask pool; anything but None is refused.
 
     Returns
     -------
     query_indices : ndarray of shape (n_instances,)
+        Pool indices, best first; ties to the lower index.
     query_scores : ndarray of shape (n_instances,)
-        Their IBAL-D scores.
 
     Notes
     -----
-    One pass over the pool yields :math:`\mathrm{IBAL}(x_i)` and :math:`D(x_i)` per
-    chunk; two scalar reductions give the maxima, and the batch is
+    One pass over the pool yields each term per chunk, a function of the pool
+    point's own outputs and of the labelled summaries (:func:`importance_summary`,
+    the labelled codes and cells), so every chunk is scored independently. With two
+    terms, two scalar reductions give their maxima and the score is
 
-    .. math::  \arg\min_{x_i} \frac{\mathrm{IBAL}(x_i)}{\max_j |\mathrm{IBAL}(x_j)|}
-               - \gamma \frac{D(x_i)}{\max_j D(x_j)}   \quad (4, 5)
+    .. math::  \frac{T(x_i)}{\max_j |T(x_j)|} \mp \gamma \frac{D(x_i)}{\max_j D(x_j)}
+               \quad (4)
 
-    The two score columns (16 bytes a pool point) stay on the workers until the
+    (minus for IBAL-D, lowest first; plus for entropy + D, highest first). The
+    score columns (8 bytes a term and a pool point) stay on the workers until the
     maxima are known.
     """
     n_instances = check_dask_pool(X_pool, n_instances)
-    gamma = check_nonnegative_float(gamma, "gamma")
-    check_embedding(embedding)
+    refuse_distance_cache(distance_cache)
+    if "distance" in terms:
+        gamma = check_nonnegative_float(gamma, "gamma")
+        check_embedding(embedding)
     reader, labelled, y_index, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
                                                            y_labelled, layer, batch_size)
-    summary = importance_summary(reader, labelled, y_index, reading=reading,
-                                 reg_lambda=reg_lambda, exact=exact)
-    scorer = ChunkScorer(reader, importance=summary, embedding=embedding,
-                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
-    raw = pool_scores(X_pool, scorer)  # [N, 2]: importance, distance
-    return dask_select_lowest(normalised(raw[:, 0]) - gamma * normalised(raw[:, 1]),
-                              n_instances)
+    parts: dict[str, Any] = {}
+    if "importance" in terms:
+        parts["importance"] = importance_summary(reader, labelled, y_index, reading=reading,
+                                                 reg_lambda=reg_lambda, exact=exact)
+    if "entropy" in terms:
+        parts["entropy_of"] = fitted_estimator(classifier)
+    if "distance" in terms:
+        parts.update(embedding=embedding,
+                     **_distance_summaries(X_pool, labelled, X_labelled, embedding))
+    raw = pool_scores(X_pool, ChunkScorer(reader, **parts))  # [N, len(terms)]
+    score = raw[:, 0]
+    if len(terms) == 2:
+        sign = 1.0 if highest else -1.0
+        score = normalised(raw[:, 0]) + sign * gamma * normalised(raw[:, 1])
+    select = dask_select_highest if highest else dask_select_lowest
+    return select(score, n_instances)
 
 
-def dask_entropy_distance_sampling(
-    classifier,
-    X_pool,
-    n_instances: int = 1,
-    *,
-    gamma: float = DEFAULT_GAMMA,
-    embedding: Any = None,
-    X_labelled=None,
-    y_labelled=None,
-    layer: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Entropy + D on a Dask pool: :func:`modal_ibal.entropy_distance_sampling`, chunk by chunk.
-
-    Parameters
-    ----------
-    classifier, n_instances, gamma, embedding, X_labelled, y_labelled, layer, batch_size
-        As in :func:`modal_ibal.entropy_distance_sampling`.
-    X_pool : dask.array.Array of shape (n_pool, ...)
-        Chunked along rows only.
-
-    Returns
-    -------
-    query_indices : ndarray of shape (n_instances,)
-    query_scores : ndarray of shape (n_instances,)
-
-    Notes
-    -----
-    .. math::  \arg\max_{x_i} \frac{H(x_i)}{\max_j H(x_j)} + \gamma \frac{D(x_i)}{\max_j D(x_j)}
-
-    with both maxima from scalar reductions over the pool, as in
-    :func:`dask_ibal_distance_sampling`.
-    """
-    n_instances = check_dask_pool(X_pool, n_instances)
-    gamma = check_nonnegative_float(gamma, "gamma")
-    check_embedding(embedding)
-    reader, labelled, _, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
-                                                     y_labelled, layer, batch_size)
-    scorer = ChunkScorer(reader, entropy_of=fitted_estimator(classifier), embedding=embedding,
-                          **_distance_summaries(X_pool, labelled, X_labelled, embedding))
-    raw = pool_scores(X_pool, scorer)  # [N, 2]: entropy, distance
-    return dask_select_highest(normalised(raw[:, 0]) + gamma * normalised(raw[:, 1]),
-                               n_instances)
-
-
-def dask_rowwise_sampling(
-    strategy: Callable,
+def dask_rowwise_query(
+    query: Callable,
     classifier,
     X_pool,
     n_instances: int = 1,
     *,
     highest: bool,
+    X_labelled=None,
+    y_labelled=None,
+    random_state: Any = None,
     **options: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Run an in-memory strategy whose scores are per row on a Dask pool, chunk by chunk.
+    r"""A strategy whose score of a pool point depends on that point alone, run on each chunk.
 
-    For strategies whose score of a pool point depends only on that point and the
-    model (``entropy_sampling``, ``margin_sampling``): each worker runs
-    ``strategy(estimator, chunk, len(chunk), **options)`` on its chunks, which
-    returns every row's score, and the batch is reduced across chunks.
+    The Dask backend of ``entropy_sampling`` and ``margin_sampling``: each worker runs
+    ``query(estimator, chunk, len(chunk), **options)`` on its chunks, which returns
+    every row's score, and the batch is reduced across chunks.
 
     Parameters
     ----------
-    strategy : callable
-        ``strategy(estimator, X, n_instances, **options) -> (indices, scores)``, an
-        importable module-level function (it is pickled to the workers).
+    query : callable
+        The strategy itself, an importable module-level function (it is pickled to
+        the workers).
     classifier : modAL ActiveLearner or fitted estimator
     X_pool : dask.array.Array of shape (n_pool, ...)
         Chunked along rows only.
     n_instances : int, default=1
     highest : bool
-        Whether ``strategy`` takes the largest scores (entropy) or the smallest (margin).
+        Whether the strategy takes the largest scores (entropy) or the smallest (margin).
+    X_labelled, y_labelled, random_state
+        Not used: the scores need only the model.
     **options
-        Keyword arguments of ``strategy``.
+        The strategy's other keyword arguments.
 
     Returns
     -------
@@ -300,7 +259,19 @@ def dask_rowwise_sampling(
     :math:`B` points.
     """
     n_instances = check_dask_pool(X_pool, n_instances)
-    scorer = StrategyScorer(strategy, fitted_estimator(classifier), options)
+    scorer = StrategyScorer(query, fitted_estimator(classifier), options)
     raw = pool_scores(X_pool, scorer)  # [N, 1]
     select = dask_select_highest if highest else dask_select_lowest
     return select(raw[:, 0], n_instances)
+
+
+def dask_uniform_query(query: Callable, classifier, X_pool, n_instances: int = 1, *,
+                       random_state: Any = None, **ignored: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The Dask backend of ``random_sampling``: the draws need only the pool's length.
+
+    The pool is never read, and the picks are those of the same pool in memory
+    (the same draws from ``random_state``, the smallest first).
+    """
+    n_instances = check_dask_pool(X_pool, n_instances)
+    draws = make_random_state(random_state).random_sample(X_pool.shape[0])  # [N]
+    return select_lowest(draws, n_instances)

@@ -21,10 +21,15 @@ torch CPU and CUDA) as it found it. :func:`follows_contract` checks a strategy's
 signature when it is defined, fills in the shared part of its docstring and
 guarantees the random state.
 
-A strategy also declares whether it takes a Dask pool (``dask_pool=True``:
-scored where its chunks live, the same picks as in memory). One that does not
-refuses a ``dask.array`` with a ``TypeError`` naming those that do, before
-anything is read, instead of turning the pool into one in-memory array.
+The contract is also the one place that decides how a pool is read. A strategy
+declares its Dask backend (``dask_pool=``, a function of :mod:`modal_ibal.pools`
+that scores the pool where its chunks live and gives the same picks as in
+memory); a ``dask.array`` pool then goes to that backend, with the strategy's own
+arguments bound to its signature, and any other pool to the strategy, which reads
+it whole or streams it in row chunks (:class:`modal_ibal.readers.LabelledView`).
+A strategy without a backend refuses a ``dask.array`` with a ``TypeError`` naming
+those that have one, before anything is read, instead of turning the pool into
+one in-memory array.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ __all__ = [
 ]
 
 DASK_POOL_STRATEGIES: list[str] = []
-"""The names of the strategies declared with ``dask_pool=True``, in definition order."""
+"""Names of the strategies declared with a Dask backend (``dask_pool=``), in order."""
 
 CONTRACT_KEYWORDS = ("random_state", "X_labelled", "y_labelled")
 
@@ -81,15 +86,18 @@ class QueryStrategy(Protocol):
                  **options) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def follows_contract(strategy: Callable | None = None, *, dask_pool: bool = False) -> Callable:
+def follows_contract(strategy: Callable | None = None, *,
+                     dask_pool: Callable | None = None) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
-    Used as ``@follows_contract`` or ``@follows_contract(dask_pool=True)``. The
+    Used as ``@follows_contract`` or ``@follows_contract(dask_pool=backend)``. The
     docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state
-    preserved (:func:`modal_ibal.utils.randomness.preserved_global_random_state`). Without
-    ``dask_pool`` it refuses a Dask pool (see the module docstring); with it, the
-    strategy is listed in :data:`DASK_POOL_STRATEGIES`.
+    preserved (:func:`modal_ibal.utils.randomness.preserved_global_random_state`).
+    Without ``dask_pool`` it refuses a Dask pool (see the module docstring); with
+    it, a Dask pool is answered by ``backend(query, **arguments)``, ``query`` the
+    returned function and ``arguments`` the call bound to ``strategy``'s signature
+    with its defaults, and the strategy is listed in :data:`DASK_POOL_STRATEGIES`.
 
     Raises
     ------
@@ -118,24 +126,29 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: bool = Fals
             doc = doc.replace(line, textwrap.indent(SHARED_PARAMETERS, indent))
             break
     strategy.__doc__ = doc
-    if dask_pool:
+    signature = inspect.signature(strategy)
+    if dask_pool is not None:
         DASK_POOL_STRATEGIES.append(strategy.__name__)
 
     @functools.wraps(strategy)
     def query(*args, **kwargs):
-        if not dask_pool:
-            _refuse_dask_pool(strategy.__name__, args[1] if len(args) > 1 else kwargs.get("X_pool"))
+        X_pool = args[1] if len(args) > 1 else kwargs.get("X_pool")
         with preserved_global_random_state():
+            if is_dask_array(X_pool):
+                if dask_pool is None:
+                    _refuse_dask_pool(strategy.__name__)
+                arguments = signature.bind(*args, **kwargs)
+                arguments.apply_defaults()
+                return dask_pool(query, **arguments.arguments)
             return strategy(*args, **kwargs)
 
     return query
 
 
-def _refuse_dask_pool(name: str, X_pool) -> None:
-    if is_dask_array(X_pool):
-        raise TypeError(
-            f"{name} reads the whole pool into memory and does not take a Dask array as "
-            "'X_pool'. The strategies that score a Dask pool where its chunks live: "
-            f"{', '.join(DASK_POOL_STRATEGIES)}. For a pool that fits in memory, pass "
-            "X_pool.compute()."
-        )
+def _refuse_dask_pool(name: str) -> None:
+    raise TypeError(
+        f"{name} reads the whole pool into memory and does not take a Dask array as "
+        "'X_pool'. The strategies that score a Dask pool where its chunks live: "
+        f"{', '.join(DASK_POOL_STRATEGIES)}. For a pool that fits in memory, pass "
+        "X_pool.compute()."
+    )

@@ -9,13 +9,13 @@ Configure them with ``functools.partial`` or keyword arguments to ``query``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from ..embedding.codes import check_embedding
-from ..pools.dask_scoring import refuse_distance_cache
-from ..pools.dask_strategies import dask_ibal_distance_sampling, dask_ibal_sampling
+from ..pools.dask_strategies import dask_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import labelled_view
 from ..scoring.distance_term import DEFAULT_GAMMA, ibal_distance_scores
@@ -23,13 +23,13 @@ from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import select_lowest
 from ..search.distance_cache import LabelledDistanceCache
-from ..utils.validation import check_nonnegative_float, check_pool, is_dask_array
+from ..utils.validation import check_nonnegative_float, check_pool
 from .contract import follows_contract
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance",)))
 def ibal_sampling(
     classifier,
     X_pool,
@@ -82,10 +82,6 @@ def ibal_sampling(
     .. [1] Pezeshkpour, Zhao and Singh, "Data Importance-Based Active Learning for
        Limited Labels", 2020, Eq. 2.
     """
-    if is_dask_array(X_pool):  # each row chunk scored where it lives
-        return dask_ibal_sampling(
-            classifier, X_pool, n_instances, reading=reading, reg_lambda=reg_lambda, exact=exact,
-            X_labelled=X_labelled, y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                          layer=layer, batch_size=batch_size)
@@ -93,7 +89,7 @@ def ibal_sampling(
     return select_lowest(scores, n_instances, warn_ties=True)
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance", "distance")))
 def ibal_distance_sampling(
     classifier,
     X_pool,
@@ -148,12 +144,6 @@ def ibal_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
-    if is_dask_array(X_pool):  # each row chunk scored where it lives
-        refuse_distance_cache(distance_cache)
-        return dask_ibal_distance_sampling(
-            classifier, X_pool, n_instances, gamma=gamma, embedding=embedding, reading=reading,
-            reg_lambda=reg_lambda, exact=exact, X_labelled=X_labelled,
-            y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)

@@ -7,13 +7,13 @@ skorch's per-sample ``predict_proba`` (METHOD.md section 7).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from ..embedding.codes import check_embedding
-from ..pools.dask_scoring import refuse_distance_cache
-from ..pools.dask_strategies import dask_entropy_distance_sampling, dask_rowwise_sampling
+from ..pools.dask_strategies import dask_query, dask_rowwise_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import fitted_estimator, labelled_view
 from ..scoring.distance_term import DEFAULT_GAMMA, entropy_distance_scores
@@ -24,22 +24,15 @@ from ..utils.validation import (
     check_nonnegative_float,
     check_pool,
     check_positive_int,
-    is_dask_array,
 )
 from .contract import follows_contract
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
 
 
-def _rank_by_probabilities(strategy, score, classifier, X_pool, n_instances, batch_size, *,
+def _rank_by_probabilities(score, classifier, X_pool, n_instances, batch_size, *,
                            highest: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n_instances`` pool points of highest (or lowest) ``score(probas)``.
-
-    A Dask pool is scored chunk by chunk by ``strategy`` itself, where each chunk lives.
-    """
-    if is_dask_array(X_pool):
-        return dask_rowwise_sampling(strategy, classifier, X_pool, n_instances,
-                                     highest=highest, batch_size=batch_size)
+    """The ``n_instances`` pool points of highest (or lowest) ``score(probas)``."""
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
@@ -47,7 +40,7 @@ def _rank_by_probabilities(strategy, score, classifier, X_pool, n_instances, bat
     return select(score(probas), n_instances, warn_ties=True)
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=True))
 def entropy_sampling(
     classifier,
     X_pool,
@@ -88,11 +81,11 @@ def entropy_sampling(
     ``random_state``: The selection is deterministic: ties go to the lower pool index
     (modAL leaves the order of ties to ``argpartition``).
     """
-    return _rank_by_probabilities(entropy_sampling, modal_entropy, classifier, X_pool,
+    return _rank_by_probabilities(modal_entropy, classifier, X_pool,
                                   n_instances, batch_size, highest=True)
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=False))
 def margin_sampling(
     classifier,
     X_pool,
@@ -129,11 +122,12 @@ def margin_sampling(
     the gap between the two largest probabilities; zero for a one-column output,
     as in modAL.
     """
-    return _rank_by_probabilities(margin_sampling, modal_margin, classifier, X_pool,
+    return _rank_by_probabilities(modal_margin, classifier, X_pool,
                                   n_instances, batch_size, highest=False)
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=functools.partial(dask_query, terms=("entropy", "distance"),
+                                                highest=True))
 def entropy_distance_sampling(
     classifier,
     X_pool,
@@ -178,11 +172,6 @@ def entropy_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
-    if is_dask_array(X_pool):  # each row chunk scored where it lives
-        refuse_distance_cache(distance_cache)
-        return dask_entropy_distance_sampling(
-            classifier, X_pool, n_instances, gamma=gamma, embedding=embedding,
-            X_labelled=X_labelled, y_labelled=y_labelled, layer=layer, batch_size=batch_size)
     X_pool, n_instances = check_pool(X_pool, n_instances)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pools.dask_scoring import check_dask_pool
+from ..pools.dask_strategies import dask_uniform_query
 from ..scoring.selection import select_lowest
-from ..utils.validation import check_pool, is_dask_array, make_random_state, n_samples
+from ..utils.validation import check_pool, make_random_state, n_samples
 from .contract import follows_contract
 
 __all__ = ["random_sampling"]
 
 
-@follows_contract(dask_pool=True)
+@follows_contract(dask_pool=dask_uniform_query)
 def random_sampling(
     classifier,
     X_pool,
@@ -40,9 +40,6 @@ def random_sampling(
     A Dask pool is never read: the draws need only its number of rows, and the
     picks are those of the same pool in memory.
     """
-    if is_dask_array(X_pool):
-        n_instances = check_dask_pool(X_pool, n_instances)
-    else:
-        X_pool, n_instances = check_pool(X_pool, n_instances)
+    X_pool, n_instances = check_pool(X_pool, n_instances)
     draws = make_random_state(random_state).random_sample(n_samples(X_pool))  # [N]
     return select_lowest(draws, n_instances)

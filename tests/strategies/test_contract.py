@@ -109,3 +109,36 @@ def test_bad_inputs_raise_clear_errors(name, pool, n_instances, error, match, di
     }[pool]
     with pytest.raises(error, match=match):
         STRATEGIES[name](digits_learner, bad, n_instances)
+
+
+def test_the_contract_sends_a_dask_pool_to_the_declared_backend_with_bound_arguments():
+    """One place decides how a pool is read: the strategy body never sees a Dask array."""
+    da = pytest.importorskip("dask.array")
+    from modal_ibal.strategies import follows_contract
+
+    received = []
+
+    def backend(query, **arguments):
+        received.append((query, arguments))
+        return np.array([0]), np.array([0.0])
+
+    @follows_contract(dask_pool=backend)
+    def toy_sampling(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
+                     y_labelled=None, width: float = 2.0):
+        """A toy.
+
+        Parameters
+        ----------
+        {shared_parameters}
+        """
+        raise AssertionError("the in-memory body ran on a Dask pool")
+
+    pool = da.zeros((10, 3), chunks=5)
+    toy_sampling("model", pool, 3, width=5.0)
+    query, arguments = received[0]
+    assert query is toy_sampling
+    assert arguments == {"classifier": "model", "X_pool": pool, "n_instances": 3,
+                         "random_state": None, "X_labelled": None, "y_labelled": None,
+                         "width": 5.0}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        toy_sampling("model", pool, 3, colour="red")
