@@ -31,6 +31,7 @@ __all__ = [
     "pool_scores",
     "refuse_distance_cache",
     "ship_scorer",
+    "workers_died",
 ]
 
 
@@ -230,6 +231,8 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
     if future.status == "error":  # whatever stopped the load: the workers cannot use it
         error = future.exception()
         future.release()
+        if type(error).__name__ == "KilledWorker":  # the load itself kills the workers
+            raise workers_died(error) from error
         raise TypeError(
             "The Dask workers cannot load the model: "
             f"{type(error).__name__}: {error}. A worker process imports the model's classes "
@@ -237,6 +240,16 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
             "`if __name__ == '__main__':` or in a notebook cell."
         ) from error
     return future
+
+
+def workers_died(error: BaseException) -> RuntimeError:
+    """The error of a query whose workers died each time they ran one of its tasks."""
+    return RuntimeError(
+        "Dask workers died each time they scored part of the pool, so the query gave up "
+        f"({error}). A worker that dies on every attempt usually runs out of memory or "
+        "crashes inside the model's forward pass: read the worker logs, give the workers "
+        "more memory, or cut the pool into smaller row chunks (X_pool.rechunk)."
+    )
 
 
 def pool_scores(X_pool, scorer):

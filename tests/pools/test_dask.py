@@ -422,3 +422,54 @@ def test_a_closed_client_is_not_waited_on(data, estimators):
                      da.from_array(data[0], chunks=(CHUNK, -1)), data)
         assert time.monotonic() - start < 60
     np.testing.assert_array_equal(got[0], expected[0])
+
+
+class _FatalCodes:
+    """An embedding that kills the worker process it runs in (as an out-of-memory kill would)."""
+
+    def __init__(self):
+        self.caller = os.getpid()
+
+    def __call__(self, X):
+        if os.getpid() != self.caller:
+            os._exit(1)
+        return np.asarray(X, dtype=np.float64)
+
+
+def test_workers_that_die_on_every_attempt_fail_the_query_clearly_within_a_minute(client, data,
+                                                                                  estimators):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    X, _, X_labelled, y_labelled = data
+    pool = da.from_array(X, chunks=(CHUNK, -1))
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"Dask workers died each time .* worker logs"):
+        ibal_distance_sampling(estimators["logistic"], pool, BATCH, embedding=_FatalCodes(),
+                               X_labelled=X_labelled, y_labelled=y_labelled)
+    assert time.monotonic() - started < 60
+    client.wait_for_workers(2, timeout=TIMEOUT)  # the nannies bring the workers back
+
+
+class _FatalOnLoad(_FatalCodes):
+    """An embedding whose unpickling kills the worker process that loads it."""
+
+    def __setstate__(self, state):
+        if os.getpid() != state["caller"]:
+            os._exit(1)
+        self.__dict__.update(state)
+
+
+def test_a_model_whose_loading_kills_the_workers_fails_clearly_within_a_minute(client, data,
+                                                                               estimators):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    X, _, X_labelled, y_labelled = data
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"Dask workers died each time .* more memory"):
+        entropy_distance_sampling(estimators["logistic"], da.from_array(X, chunks=(CHUNK, -1)),
+                                  BATCH, embedding=_FatalOnLoad(), X_labelled=X_labelled,
+                                  y_labelled=y_labelled)
+    assert time.monotonic() - started < 60
+    client.wait_for_workers(2, timeout=TIMEOUT)
