@@ -119,7 +119,7 @@ def _entry(indent: int, name: str, path: Path) -> list[str]:
     """One module: its name, then its docstring's first sentence, wrapped at 100."""
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
-    summary = paragraph.split(". ")[0].rstrip(".")
+    summary = re.split(r"\.\s+(?=[A-Z])", paragraph)[0].rstrip(".")  # not at "Eq. 2"
     wrapped = textwrap.wrap(summary, 100 - 30)
     lines = [f"{' ' * indent}{name:<{30 - indent}}{wrapped[0]}"]
     return lines + [" " * 30 + line for line in wrapped[1:]]
