@@ -34,7 +34,7 @@ from .outputs import DEFAULT_BATCH_SIZE, LastLayer
 from .scikit_learn import LinearModelLayer, MLPClassifierLayer
 from .skorch_net import SkorchLayer
 
-__all__ = ["PipelineLayer", "check_fitted", "is_skorch_net", "last_layer"]
+__all__ = ["check_fitted", "is_skorch_net", "last_layer"]
 
 
 def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
@@ -63,7 +63,7 @@ def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT
     """
     if isinstance(estimator, Pipeline):
         check_is_fitted(estimator)
-        return PipelineLayer(estimator, last_layer(estimator.steps[-1][1], layer=layer,
+        return _PipelineLayer(estimator, last_layer(estimator.steps[-1][1], layer=layer,
                                                     batch_size=batch_size))
     if is_skorch_net(estimator):
         return SkorchLayer(estimator, layer=layer, batch_size=batch_size)
@@ -86,7 +86,7 @@ def is_skorch_net(estimator) -> bool:
     return isinstance(estimator, NeuralNet)
 
 
-class PipelineLayer(LastLayer):
+class _PipelineLayer(LastLayer):
     def __init__(self, pipeline: Pipeline, inner: LastLayer):
         self.pipeline, self.inner = pipeline, inner
         self.classes_, self.loss, self.has_bias = inner.classes_, inner.loss, inner.has_bias

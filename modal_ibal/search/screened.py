@@ -18,15 +18,9 @@ from .kmeans import group_rows
 
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
-    "Plan",
-    "augment",
-    "build_screen",
     "find_nearest",
-    "recheck",
-    "screen_block",
     "search_nearest",
     "search_nearest_in_cells",
-    "squared_distance",
 ]
 
 DEFAULT_BLOCK_ELEMENTS = 1 << 22  # 4M float32 = 16 MiB of candidate scores over all threads
@@ -54,7 +48,7 @@ class _Screen:
     norm_error: float  # relative error of the float32 squared norm of x_i
 
 
-def build_screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
+def _build_screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
     """Prepare the labelled codes for pool rows handled in ``work`` (float32 or float64)."""
     codes = Z_labelled.astype(np.float64)  # [n, k]
     # the mid-range: equal rows give radius 0; any centre is exact for distances
@@ -71,14 +65,14 @@ def build_screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
     return _Screen(codes, center, scale, radius * scale, ranking, relative, 1.25 * (k + 4) * _U32)
 
 
-def squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise float64 squared distance; the one formula behind every returned distance."""
     difference = a - b  # [p, k]
     return np.square(difference, out=difference).sum(axis=1)  # [p]
 
 
 @dataclass(frozen=True)
-class Plan:
+class _Plan:
     """How the search is cut: one product is ``rows`` pool rows x ``chunk`` labelled rows."""
 
     chunk: int  # labelled rows per product
@@ -86,7 +80,7 @@ class Plan:
     block: int  # pool rows per task, a multiple of ``rows``: per-row work is vectorised over it
 
     @classmethod
-    def make(cls, n_labelled: int, block_elements: int, n_workers: int) -> Plan:
+    def make(cls, n_labelled: int, block_elements: int, n_workers: int) -> _Plan:
         per_worker = max(1, min(block_elements // n_workers, _THREAD_ELEMENTS))
         n_chunks = -(-n_labelled // max(1, per_worker // _MIN_PRODUCT_ROWS))
         chunk = -(-n_labelled // n_chunks)  # balanced chunks
@@ -161,10 +155,10 @@ def search_nearest(
     """
     work = np.dtype(np.float32 if Z_pool.dtype.kind == "f" and Z_pool.itemsize <= 4
                     else np.float64)
-    screen = build_screen(Z_labelled, work)
+    screen = _build_screen(Z_labelled, work)
     n_pool = Z_pool.shape[0]
     n_workers = blas_workers()
-    plan = Plan.make(Z_labelled.shape[0], block_elements, n_workers)
+    plan = _Plan.make(Z_labelled.shape[0], block_elements, n_workers)
     nearest = np.zeros(n_pool, dtype=np.intp)
     squared = np.full(n_pool, np.inf)
     pending = np.zeros(n_pool, dtype=bool)  # [N] rows whose float32 winner is not proven
@@ -184,23 +178,23 @@ def search_nearest(
         block = Z_pool[start:stop]  # [b, k]
         needed = slice(None)
         if screen.radius > 0:  # else every labelled row is the same point: row 0 wins
-            nearest[start:stop], needed, unsure, bound = screen_block(
+            nearest[start:stop], needed, unsure, bound = _screen_block(
                 block.astype(work, copy=False), screen, plan, thread_buffers(),
                 None if known is None else known[start:stop])
             pending[start + unsure] = True
             bounds[start + unsure] = bound
         winner = nearest[start:stop][needed]
-        squared[start:stop][needed] = squared_distance(
+        squared[start:stop][needed] = _squared_distance(
             block[needed].astype(np.float64), screen.codes[winner])
 
     def settle(start: int) -> None:
         """Re-rank in float64 the candidates of one product's worth of pending rows."""
         rows = unproven[start : start + plan.rows]  # [a]
         block = Z_pool[rows].astype(np.float64)  # [a, k]
-        augmented = augment(block.astype(work, copy=False), screen, thread_buffers())[0]
-        nearest[rows] = recheck(block, augmented, bounds[rows], screen, plan.chunk,
+        augmented = _augment(block.astype(work, copy=False), screen, thread_buffers())[0]
+        nearest[rows] = _recheck(block, augmented, bounds[rows], screen, plan.chunk,
                                  thread_buffers())
-        squared[rows] = squared_distance(block, screen.codes[nearest[rows]])
+        squared[rows] = _squared_distance(block, screen.codes[nearest[rows]])
 
     run_blocks(search, range(0, n_pool, plan.block), n_workers)
     unproven = np.flatnonzero(pending)  # gathered: few products for all of them
@@ -208,7 +202,7 @@ def search_nearest(
     return nearest, squared
 
 
-def augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ...]:
+def _augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ...]:
     r"""The float32 rows :math:`[x_i, 1]` of ``block`` [b, k] in the thread's buffer.
 
     Returns them [b, k+1] (zero for far rows), :math:`\lVert x_i\rVert^2` computed in
@@ -227,8 +221,8 @@ def augment(block: np.ndarray, screen: _Screen, buffers) -> tuple[np.ndarray, ..
     return augmented, norm2, reach, far
 
 
-def screen_block(
-    block: np.ndarray, screen: _Screen, plan: Plan, buffers, known: np.ndarray | None
+def _screen_block(
+    block: np.ndarray, screen: _Screen, plan: _Plan, buffers, known: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | slice, np.ndarray, np.ndarray]:
     """Float32 winner of each row of ``block`` [b, k] (working dtype) and what is not proven.
 
@@ -237,7 +231,7 @@ def screen_block(
     get row 0); and the rows whose winner needs the float64 re-check [u] with the
     float32 score up to which their candidates lie [u].
     """
-    augmented, norm2, reach, far = augment(block, screen, buffers)
+    augmented, norm2, reach, far = _augment(block, screen, buffers)
     half = screen.relative * reach + _UNDERFLOW  # [b] >= E_i + F_i
     if known is None:
         winner, unsure, bound = _winners(augmented, far, half, screen, plan, buffers)
@@ -261,7 +255,7 @@ def screen_block(
     return winner, needed, needed[unsure], bound
 
 
-def _winners(augmented, far, half, screen: _Screen, plan: Plan, buffers) -> tuple[np.ndarray,
+def _winners(augmented, far, half, screen: _Screen, plan: _Plan, buffers) -> tuple[np.ndarray,
                                                                                    ...]:
     """Float32 winner and runner-up of each row; the rows where they are too close to call.
 
@@ -297,7 +291,7 @@ def _winners(augmented, far, half, screen: _Screen, plan: Plan, buffers) -> tupl
     return column[chunk, rows], unsure, best[unsure] + 2.0 * half[unsure]  # > 0: far take all
 
 
-def recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np.ndarray:
+def _recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np.ndarray:
     """The float64 winner among the candidates scored at most ``bound``.
 
     ``block`` [a, k] float64, ``augmented`` [a, k+1] float32 (zero rows for far
@@ -314,7 +308,7 @@ def recheck(block, augmented, bound, screen: _Screen, chunk: int, buffers) -> np
         row, column = np.nonzero(scores <= bound[:, None])  # [p] each, row-major order
         for pair in range(0, row.size, step):
             r, c = row[pair : pair + step], column[pair : pair + step] + lab  # [p]
-            squared = squared_distance(block[r], screen.codes[c])  # [p]
+            squared = _squared_distance(block[r], screen.codes[c])  # [p]
             order = np.lexsort((c, squared, r))  # by row, then distance, then labelled row
             first = order[np.r_[True, r[order[1:]] != r[order[:-1]]]]  # each row's nearest
             closer = squared[first] < best[r[first]]  # strict: earlier rows keep ties
