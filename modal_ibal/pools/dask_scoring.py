@@ -216,20 +216,18 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
     if distributed is None or not isinstance(client, distributed.Client) \
             or client.status != "running":  # local threads
         return dask.delayed(scorer, traverse=False)  # one task: each thread shares it
-    from distributed import wait
     from distributed.protocol import pickle
 
     future = client.submit(_loads, pickle.dumps(scorer), pure=False)
-    try:
-        wait(future, timeout=timeout)
+    try:  # waited on through the future's own client, default or not
+        error = future.exception(timeout=timeout)
     except TimeoutError:
         future.release()
         raise TimeoutError(
             f"No Dask worker loaded the model within {timeout:g} s; check that the cluster "
             "has running workers."
         ) from None
-    if future.status == "error":  # whatever stopped the load: the workers cannot use it
-        error = future.exception()
+    if error is not None:  # whatever stopped the load: the workers cannot use it
         future.release()
         if type(error).__name__ == "KilledWorker":  # the load itself kills the workers
             raise workers_died(error) from error
