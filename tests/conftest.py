@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import pickle
 import random
 import warnings
@@ -219,3 +221,14 @@ def write_cifar100(root, *, n_train=5, n_test=3, seed=0, str_keys=False, every_c
     with open(folder / "meta", "wb") as handle:
         pickle.dump(meta, handle)
     return folder, written
+
+
+@contextlib.contextmanager
+def two_worker_client(silence_logs: int = logging.ERROR):
+    """A distributed.Client on a LocalCluster of two worker processes of one thread each."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=silence_logs) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client

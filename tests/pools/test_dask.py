@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyCNN, make_net
+from conftest import TinyCNN, make_net, two_worker_client
 from modAL.models import ActiveLearner
 from sklearn.linear_model import LogisticRegression
 
@@ -51,9 +51,7 @@ ROWWISE_STRATEGIES = {"entropy": entropy_sampling, "margin": margin_sampling}
 @pytest.fixture(scope="module")
 def client():
     """Two worker processes of one thread each, the default scheduler while the module runs."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
+    with two_worker_client() as client:
         yield client
 
 

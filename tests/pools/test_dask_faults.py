@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import two_worker_client
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import entropy_distance_sampling, ibal_distance_sampling
@@ -23,9 +24,7 @@ BATCH, CHUNK = 5, 64
 @pytest.fixture
 def client():
     """Two worker processes that the test may kill: a fresh cluster for every test."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
-            distributed.Client(cluster) as client:
+    with two_worker_client(silence_logs=logging.CRITICAL) as client:
         yield client
 
 
