@@ -229,7 +229,7 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
         ) from None
     if error is not None:  # whatever stopped the load: the workers cannot use it
         future.release()
-        if type(error).__name__ == "KilledWorker":  # the load itself kills the workers
+        if isinstance(error, distributed.KilledWorker):  # the load itself kills the workers
             raise workers_died(error) from error
         raise TypeError(
             "The Dask workers cannot load the model: "
