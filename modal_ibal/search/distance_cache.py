@@ -233,8 +233,9 @@ def _row_hash(Z: np.ndarray) -> np.ndarray:
 
     The multipliers come from a fixed seed, so the old and the new pool are keyed alike.
     """
-    multipliers = draw_multipliers(words_per_row(Z), np.random.default_rng(_HASH_SEED))
-    return row_keys(Z, multipliers)[0]
+    multipliers = draw_multipliers(words_per_row(Z), np.random.default_rng(_HASH_SEED), n_lanes=1)
+    (lane,) = row_keys(Z, multipliers)
+    return lane
 
 
 def _match_by_keys(old: np.ndarray, new: np.ndarray) -> np.ndarray:
