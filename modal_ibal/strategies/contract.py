@@ -107,7 +107,8 @@ def follows_contract(strategy: Callable | None = None, *,
     """
     if strategy is None:
         return functools.partial(follows_contract, dask_pool=dask_pool)
-    parameters = inspect.signature(strategy).parameters
+    signature = inspect.signature(strategy)
+    parameters = signature.parameters
     positional = [name for name, p in parameters.items()
                   if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
     keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
@@ -126,7 +127,6 @@ def follows_contract(strategy: Callable | None = None, *,
             doc = doc.replace(line, textwrap.indent(SHARED_PARAMETERS, indent))
             break
     strategy.__doc__ = doc
-    signature = inspect.signature(strategy)
     if dask_pool is not None:
         DASK_POOL_STRATEGIES.append(strategy.__name__)
 
