@@ -25,7 +25,7 @@ LAYERS: dict[str, set[str]] = {
     "embedding": {"utils", "readers", "search"},
     "scoring": {"utils", "readers", "search", "embedding"},
     "coverage": {"utils", "search", "scoring"},
-    "pools": {"utils", "readers", "search", "embedding", "scoring"},
+    "pools": {"utils", "readers", "search", "embedding", "scoring", "coverage"},
     "strategies": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools"},
     "tuning": {"utils", "metrics", "strategies"},
     "experiments": {"utils", "metrics", "readers", "search", "embedding", "scoring", "coverage",

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from ..utils.validation import check_n_instances
 from .kernel import check_graph, check_weights
 
-__all__ = ["UninformativeWeightsWarning", "greedy_kernel_herding"]
+__all__ = ["UninformativeWeightsWarning", "greedy_kernel_herding", "herding_batch"]
 
 _GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 
@@ -191,3 +191,18 @@ def greedy_kernel_herding(
         if stale.size:
             gains[stale] = column_gains(stale + n_labelled)
     return np.asarray(picks, dtype=np.int64), np.asarray(values)
+
+
+def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
+                  pool_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Herding's batch over a graph of labelled rows first, then the pool: MaxHerding's query.
+
+    Labelled points weigh 0 (they cover themselves); ``pool_weights`` (default 1)
+    weigh the pool. Returns the pool indices in pick order and each pick's gain in
+    coverage, :math:`C_k`, divided by the number of points.
+    """
+    weights = (None if pool_weights is None
+               else np.concatenate([np.zeros(n_labelled), pool_weights]))  # [n + N]
+    indices, gains = greedy_kernel_herding(graph, n_labelled, n_instances, weights=weights,
+                                           symmetric=True)
+    return indices, gains / graph.shape[0]

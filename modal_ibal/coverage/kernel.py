@@ -20,9 +20,12 @@ from .clusters import DEFAULT_N_NEIGHBORS
 __all__ = [
     "check_bandwidth",
     "check_graph",
+    "check_pool_weights",
     "check_weights",
+    "kernel_graph",
     "knn_kernel_graph",
     "labelled_bandwidth",
+    "unit_rows",
 ]
 
 _DISTANCE_BLOCK_ROWS = 1024  # labelled rows per block of the smallest-distance search
@@ -128,9 +131,29 @@ def knn_kernel_graph(
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     bandwidth = check_bandwidth(bandwidth)
     algorithm = check_algorithm(algorithm)
-    n_points = Z.shape[0]
-    k = min(n_neighbors, n_points)
-    neighbours, squared = nearest_neighbours(Z, k, algorithm=algorithm)  # [M, k], [M, k]
+    k = min(n_neighbors, Z.shape[0])
+    return kernel_graph(*nearest_neighbours(Z, k, algorithm=algorithm), bandwidth)
+
+
+def kernel_graph(neighbours: np.ndarray, squared: np.ndarray,
+                 bandwidth: float | None = None) -> sp.csr_matrix:
+    """The symmetric kernel graph of :func:`knn_kernel_graph` from each point's neighbours.
+
+    Parameters
+    ----------
+    neighbours : ndarray of shape (n_points, k)
+        Distinct row indices per row, each row holding the point itself
+        (:func:`modal_ibal.search.nearest_neighbours`).
+    squared : ndarray of shape (n_points, k), float64
+        The squared distances to them; overwritten by the kernel values.
+    bandwidth : float, optional
+        As :func:`knn_kernel_graph`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_points, n_points)
+    """
+    n_points, k = neighbours.shape
     if bandwidth is None:
         bandwidth = _median_kth_distance(squared)
     values = np.exp(np.multiply(squared, -0.5 / bandwidth**2, out=squared), out=squared)  # [M, k]
@@ -144,6 +167,30 @@ def knn_kernel_graph(
     directed.has_sorted_indices = True  # and no duplicates: k distinct neighbours per row
     del values, squared, neighbours, by_column
     return directed.maximum(directed.T.tocsr())
+
+
+def unit_rows(Z: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm (norms summed in float64); all-zero rows stay zero.
+
+    Scales ``Z`` in place when it is already float32 or float64. Each row's result
+    depends on that row alone, so a pool scaled chunk by chunk gets the same rows.
+    """
+    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))  # [M]
+    Z /= np.where(norms > 0, norms, 1.0).astype(Z.dtype)[:, None]
+    return Z
+
+
+def check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
+    """Herding's pool weights: None, ``'margin'`` or ``n_pool`` finite values >= 0."""
+    if weights is None or (isinstance(weights, str) and weights == "margin"):
+        return weights
+    if isinstance(weights, str):
+        raise ValueError(
+            f"The 'weights' parameter must be None, 'margin' or an array of shape ({n_pool},). "
+            f"Got {weights!r} instead."
+        )
+    return check_weights(weights, n_pool, per="pool sample")
 
 
 def _median_kth_distance(squared: np.ndarray) -> float:

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import embed
+from ..coverage.kernel import unit_rows
+from ..embedding.codes import embed, representation_codes
 from ..readers.outputs import LastLayer
+from ..scoring.calibration import tempered_probabilities
 from ..scoring.importance import ImportanceSummary
-from ..scoring.uncertainty import modal_entropy, pool_probabilities
+from ..scoring.uncertainty import margin_weights, modal_entropy, pool_probabilities
 from ..search.cells import LabelledCells
 from ..search.nearest_labelled import nearest_labelled_distance
 from ..utils.validation import check_n_instances, is_dask_array
@@ -26,6 +28,7 @@ from ..utils.validation import check_n_instances, is_dask_array
 __all__ = [
     "WORKER_LOAD_TIMEOUT",
     "ChunkScorer",
+    "CodeScorer",
     "StrategyScorer",
     "check_dask_pool",
     "pool_scores",
@@ -143,6 +146,45 @@ class ChunkScorer:
             columns.append(nearest_labelled_distance(Z, self.Z_labelled,
                                                      cells=self.labelled_cells))  # [b]
         return np.column_stack(columns)  # [b, k]
+
+
+@dataclass(frozen=True)
+class CodeScorer:
+    r"""Kernel herding's unit codes of one pool chunk, then its margin weight when asked for.
+
+    The chunk's rows in ``representation`` (as
+    :func:`modal_ibal.embedding.codes.representation_codes` maps an in-memory pool),
+    cast to ``dtype`` and scaled to unit rows; with ``margins``, one more column:
+    :func:`modal_ibal.scoring.uncertainty.margin_weights` of the model's
+    probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
+    ``temperature``. ``layer`` reads the model (None when neither needs it);
+    ``X_empty`` is the labelled set's first zero rows, for the dtype rule.
+    """
+
+    representation: Any
+    layer: LastLayer | None
+    X_empty: np.ndarray
+    dtype: np.dtype
+    n_dims: int
+    margins: bool = False
+    temperature: float | None = None
+
+    @property
+    def n_columns(self) -> int:
+        return self.n_dims + self.margins
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        with _MODEL_LOCK:
+            outputs = None if self.layer is None else self.layer.outputs(block)
+            _, codes = representation_codes(self.representation, block, self.X_empty,
+                                            lambda: (outputs.features[:0], outputs.features))
+        columns = np.empty((block.shape[0], self.n_columns))  # [b, d (+ 1)]
+        columns[:, :self.n_dims] = unit_rows(codes.astype(self.dtype))
+        if self.margins:
+            probas = (outputs.probas if self.temperature is None
+                      else tempered_probabilities(outputs.logits, self.temperature))
+            columns[:, self.n_dims] = margin_weights(probas)
+        return columns
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 from ..utils.validation import check_n_instances, check_scores, is_dask_array
 from .dask_scoring import workers_died
 
-__all__ = ["dask_select_highest", "dask_select_lowest", "normalised"]
+__all__ = ["computed", "dask_select_highest", "dask_select_lowest", "normalised"]
 
 _KEY = np.dtype([("score", np.float64), ("index", np.int64)])
 
@@ -84,23 +84,28 @@ def dask_select_lowest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.nda
     index = da.arange(scores.shape[0], chunks=scores.chunks[0], dtype=np.int64)
     keys = da.map_blocks(_keys, scores, index, dtype=_KEY, meta=np.empty(0, dtype=_KEY))
     lowest = functools.partial(_lowest_keys, n_instances=n_instances)
-    best = _computed(da.reduction(
+    best = computed(da.reduction(
         keys, chunk=lowest, combine=lowest, aggregate=lowest, axis=0, keepdims=True,
         dtype=_KEY, output_size=n_instances, concatenate=True, meta=np.empty(0, dtype=_KEY),
     ))
     return best["index"].astype(np.intp), best["score"]
 
 
-def _computed(batch):
-    """``batch.compute()``; workers that died on every attempt at a task raise a clear error.
+def computed(collection):
+    """``collection`` computed (a list: each item, in one graph); workers that died on every
+    attempt at a task raise a clear error.
 
     The scheduler moves a task whose worker died to another worker, a few times
     (``distributed.scheduler.allowed-failures``, 3 by default), then gives up with
     ``KilledWorker``: the query then fails with what to look at, not a task key.
     """
     killed = getattr(sys.modules.get("distributed"), "KilledWorker", ())  # () catches nothing
+    import dask
+
     try:
-        return batch.compute()
+        if isinstance(collection, list):
+            return list(dask.compute(*collection))
+        return collection.compute()
     except killed as error:
         raise workers_died(error) from error
 

@@ -6,6 +6,8 @@ of its nearest cells only (see :mod:`modal_ibal.search.knn` for the method and i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..utils.threads import blas_workers, run_blocks
@@ -13,7 +15,19 @@ from ..utils.validation import check_positive_int
 from .kmeans import group_rows, lloyd, nearest_centre
 from .knn_exact import check_n_neighbors, check_points, exact_neighbours, index_type, with_self
 
-__all__ = ["DEFAULT_CELL_SIZE", "DEFAULT_N_CANDIDATES", "partitioned_neighbours"]
+__all__ = [
+    "DEFAULT_CELL_SIZE",
+    "DEFAULT_N_CANDIDATES",
+    "cell_neighbours",
+    "coarse_centres",
+    "fine_cells",
+    "neighbours_from_sorted",
+    "number_cells",
+    "partitioned_neighbours",
+    "probe_cells",
+    "ranges",
+    "search_rows",
+]
 
 DEFAULT_CELL_SIZE = 64
 DEFAULT_N_CANDIDATES = 512
@@ -23,37 +37,68 @@ _CELLS_PER_TASK = 16  # home cells per thread task
 _PACKED_COLUMN_BITS = 11  # float32 keys give up at most this many mantissa bits to the column
 
 
+def coarse_centres(n_points: int, cell_size: int,
+                   rows_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    r"""The centres of the first level of cells: :math:`\lceil\sqrt K\rceil` of them.
+
+    Fitted by :func:`modal_ibal.search.kmeans.lloyd` on a fixed sample of
+    ``_SAMPLE_PER_CELL`` points per centre, drawn from seed 0; ``rows_at(indices)``
+    returns those rows (ascending indices), so the points may live elsewhere (a
+    Dask array) and only the sample is read.
+    """
+    rng = np.random.RandomState(0)
+    n_coarse = int(np.ceil(np.sqrt(-(-n_points // cell_size))))
+    sample = rng.choice(n_points, min(n_points, _SAMPLE_PER_CELL * n_coarse), replace=False)
+    return lloyd(rows_at(np.sort(sample)), n_coarse, rng)
+
+
+def fine_cells(Z_group: np.ndarray, group: int, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One coarse cell cut into cells of about ``cell_size`` points: their centres, each row's cell.
+
+    A function of the group's rows (ascending point index) and its number alone,
+    its k-means seeded from ``(1, group)``: every coarse cell can be cut where its
+    rows are, in any order, with the same result.
+    """
+    rng = np.random.RandomState([1, group])
+    n_fine = -(-Z_group.shape[0] // cell_size)
+    sample = np.sort(rng.choice(Z_group.shape[0], min(Z_group.shape[0], _SAMPLE_PER_CELL * n_fine),
+                                replace=False))
+    centres = lloyd(Z_group[sample], n_fine, rng)  # [k, d]
+    return centres, nearest_centre(Z_group, centres)
+
+
+def number_cells(fine: list[tuple[np.ndarray, np.ndarray]], members: list[np.ndarray],
+                 n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fine cells of every coarse cell numbered in one sequence: (centres [K, d], cell [M]).
+
+    ``fine[g]`` is :func:`fine_cells` of the points ``members[g]`` (empty coarse
+    cells left out); cells are numbered coarse cell by coarse cell.
+    """
+    cell = np.empty(n_points, dtype=np.intp)
+    offset = 0
+    for (centres, labels), rows in zip(fine, members, strict=True):
+        cell[rows] = labels + offset
+        offset += centres.shape[0]
+    return np.concatenate([centres for centres, _ in fine]), cell
+
+
 def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Centres of cells of about ``cell_size`` points, and every point's cell.
 
     Two levels of k-means, each fitted on a fixed sample of ``_SAMPLE_PER_CELL``
-    points per centre: :math:`\sqrt K` coarse cells over all points, then each
-    coarse cell cut into its share of the :math:`K` fine cells. Fitting and
-    assigning cost :math:`O(M \sqrt K d)` instead of :math:`O(M K d)`.
+    points per centre: :math:`\sqrt K` coarse cells over all points
+    (:func:`coarse_centres`), then each coarse cell cut into its share of the
+    :math:`K` fine cells (:func:`fine_cells`). Fitting and assigning cost
+    :math:`O(M \sqrt K d)` instead of :math:`O(M K d)`.
     """
-    rng = np.random.RandomState(0)
-    n_points = Z.shape[0]
-    n_cells = -(-n_points // cell_size)
-    n_coarse = int(np.ceil(np.sqrt(n_cells)))
-    sample = rng.choice(n_points, min(n_points, _SAMPLE_PER_CELL * n_coarse), replace=False)
-    coarse = nearest_centre(Z, lloyd(Z[np.sort(sample)], n_coarse, rng))  # [M]
-    order, bounds = group_rows(coarse, n_coarse)
-    centres, cell = [], np.empty(n_points, dtype=np.intp)
-    for group in range(n_coarse):
-        members = order[bounds[group]:bounds[group + 1]]  # [m]
-        if members.size == 0:
-            continue
-        n_fine = -(-members.size // cell_size)
-        sample = members[np.sort(rng.choice(members.size, min(members.size,
-                                                               _SAMPLE_PER_CELL * n_fine),
-                                            replace=False))]
-        fine = lloyd(Z[sample], n_fine, rng)  # [k, d]
-        cell[members] = nearest_centre(Z[members], fine) + sum(map(len, centres))
-        centres.append(fine)
-    return np.concatenate(centres), cell
+    centres = coarse_centres(Z.shape[0], cell_size, Z.__getitem__)
+    order, bounds = group_rows(nearest_centre(Z, centres), centres.shape[0])
+    members = [order[bounds[g]:bounds[g + 1]] for g in range(centres.shape[0])]
+    fine = [fine_cells(Z[rows], g, cell_size) for g, rows in enumerate(members) if rows.size]
+    return number_cells(fine, [rows for rows in members if rows.size], Z.shape[0])
 
 
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """The concatenated ``arange(start, stop)`` of every pair, in order."""
     lengths = stops - starts
     shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
@@ -112,17 +157,18 @@ def _probe_lists(centres: np.ndarray, n_probes: int,
     return lists
 
 
-def _probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int,
-                 n_probes: int) -> tuple[np.ndarray, np.ndarray]:
+def probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int,
+                cell_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Each cell's probe cells, nearest first, until they hold ``n_candidates`` points.
 
     Returns ``(cells, starts)``: cell ``h`` probes ``cells[starts[h]:starts[h + 1]]``.
-    ``n_probes`` nearest cells are listed for every cell; only the cells whose
+    The ``4 * ceil(n_candidates / cell_size)`` nearest cells are listed for every cell; only the cells whose
     lists hold too few points (many empty cells, as exact duplicates make) are
     listed again, with twice as many probes each time, so that memory grows
     with them alone, never to :math:`K \times K`.
     """
     n_cells = len(sizes)
+    n_probes = min(n_cells, 4 * -(-n_candidates // cell_size))
     rows, homes, cells = None, [], []
     while True:
         lists = _probe_lists(centres, n_probes, rows)  # [r, P]
@@ -192,41 +238,74 @@ def partitioned_neighbours(
     n_cells = centres.shape[0]
     order, bounds = group_rows(cell, n_cells)  # [M]: sorted position -> point; [K + 1]
     sizes = np.diff(bounds)  # [K]
-    n_dims = Z.shape[1]
-    queries = np.empty((n_points, n_dims + 2), dtype=Z.dtype)  # [M, d + 2]: [z_x, 1, |z_x|^2]
-    queries[:, :n_dims] = Z[order]  # each cell's points contiguous
-    queries[:, n_dims] = 1.0
-    np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims], out=queries[:, n_dims + 1])
-    ranking = np.empty_like(queries)  # [M, d + 2]: [-2 z_c, |z_c|^2, 1], so that a product of
-    np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])  # rows is |z_x - z_c|^2
-    ranking[:, n_dims] = queries[:, n_dims + 1]
-    ranking[:, n_dims + 1] = 1.0
-    probes, probe_starts = _probe_cells(centres, sizes, n_candidates,
-                                        min(n_cells, 4 * -(-n_candidates // cell_size)))
-    probed_points = np.add.reduceat(sizes[probes], probe_starts[:-1])  # [K]: >= 1 cell each
+    queries, ranking = search_rows(Z[order])  # each cell's points contiguous
+    probes, probe_starts = probe_cells(centres, sizes, n_candidates, cell_size)
     found_sorted = np.empty((n_points, k), dtype=index_type(n_points, k))  # sorted positions
     squared_sorted = np.empty((n_points, k), dtype=Z.dtype)  # in the products' precision
     homes = np.flatnonzero(sizes)
 
     def search(first: int) -> None:
         """The neighbours of the points of ``_CELLS_PER_TASK`` home cells."""
-        task = homes[first:first + _CELLS_PER_TASK]  # [t]
-        n_compared = probed_points[task]  # [t]: candidates of each home cell
-        cells = probes[_ranges(probe_starts[task], probe_starts[task + 1])]  # own cell first
-        positions = _ranges(bounds[cells], bounds[cells + 1])  # [sum of n_compared]
-        for home, end, m in zip(task, np.cumsum(n_compared), n_compared, strict=True):
-            compared = positions[end - m:end]  # [m]
-            candidates = ranking[compared]  # [m, d + 2]
-            rows = max(1, _CELL_ELEMENTS // m)
-            for start in range(bounds[home], bounds[home + 1], rows):
-                stop = min(start + rows, bounds[home + 1])
-                squared = queries[start:stop] @ candidates.T  # [b, m]
-                best = _k_smallest_columns(squared, k)  # [b, k]
-                row_starts = np.arange(stop - start)[:, None] * m  # [b, 1]
-                squared_sorted[start:stop] = squared.ravel()[best + row_starts]
-                found_sorted[start:stop] = compared[best]
+        for home in homes[first:first + _CELLS_PER_TASK]:
+            cells = probes[probe_starts[home]:probe_starts[home + 1]]  # own cell first
+            compared = ranges(bounds[cells], bounds[cells + 1])  # sorted positions
+            rows = slice(bounds[home], bounds[home + 1])
+            best, squared_sorted[rows] = cell_neighbours(queries[rows], ranking[compared], k)
+            found_sorted[rows] = compared[best]
 
     run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
+    return neighbours_from_sorted(found_sorted, squared_sorted, order)
+
+
+def search_rows(Z_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The two sides of the search's products: ``queries[x] @ ranking[c]`` :math:`= \lVert z_x - z_c\rVert^2`.
+
+    ``queries`` rows are :math:`[z_x, 1, \lVert z_x\rVert^2]` and ``ranking`` rows
+    :math:`[-2 z_c, \lVert z_c\rVert^2, 1]`, both [m, d + 2] in ``Z_sorted``'s
+    precision; each row depends on its own point only.
+    """
+    n_points, n_dims = Z_sorted.shape
+    queries = np.empty((n_points, n_dims + 2), dtype=Z_sorted.dtype)
+    queries[:, :n_dims] = Z_sorted
+    queries[:, n_dims] = 1.0
+    np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims], out=queries[:, n_dims + 1])
+    ranking = np.empty_like(queries)
+    np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])
+    ranking[:, n_dims] = queries[:, n_dims + 1]
+    ranking[:, n_dims + 1] = 1.0
+    return queries, ranking
+
+
+def cell_neighbours(queries: np.ndarray, candidates: np.ndarray,
+                    k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``candidates`` of each of one cell's ``queries`` (:func:`search_rows`).
+
+    Returns ``(columns, squared)``, both [b, k]: the candidates' rows, and the
+    products that ranked them, unordered. The products are taken in blocks of
+    rows from the cell's first, so a cell gets the same result wherever it is searched.
+    """
+    m = candidates.shape[0]
+    columns = np.empty((queries.shape[0], k), dtype=np.intp)
+    squared_kept = np.empty((queries.shape[0], k), dtype=queries.dtype)
+    rows = max(1, _CELL_ELEMENTS // m)
+    for start in range(0, queries.shape[0], rows):
+        squared = queries[start:start + rows] @ candidates.T  # [b, m]
+        best = _k_smallest_columns(squared, k)  # [b, k]
+        row_starts = np.arange(squared.shape[0])[:, None] * m  # [b, 1]
+        squared_kept[start:start + rows] = squared.ravel()[best + row_starts]
+        columns[start:start + rows] = best
+    return columns, squared_kept
+
+
+def neighbours_from_sorted(found_sorted: np.ndarray, squared_sorted: np.ndarray,
+                           order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The search's result by point from its result by sorted position (``order``: position -> point).
+
+    Each point is put among its own neighbours (at distance exactly 0) and
+    rounding below 0 is clipped; ``found_sorted`` and ``squared_sorted`` are
+    changed in place.
+    """
+    n_points, k = found_sorted.shape
     itself = with_self(found_sorted, np.arange(n_points))  # [M, k]
     squared_sorted[itself] = 0.0
     np.maximum(squared_sorted, 0.0, out=squared_sorted)

@@ -15,10 +15,12 @@ model) the batch goes on unweighted, with a warning.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from ..pools.dask_herding import dask_herding_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from .contract import follows_contract
 from .herding import herding_sampling
@@ -26,7 +28,7 @@ from .herding import herding_sampling
 __all__ = ["default_sampling"]
 
 
-@follows_contract
+@follows_contract(dask_pool=functools.partial(dask_herding_query, weights="margin"))
 def default_sampling(
     classifier,
     X_pool,

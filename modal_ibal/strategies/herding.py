@@ -20,67 +20,29 @@ from typing import Any
 import numpy as np
 
 from ..coverage.clusters import DEFAULT_N_NEIGHBORS
-from ..coverage.herding import greedy_kernel_herding
-from ..coverage.kernel import check_weights, knn_kernel_graph, labelled_bandwidth
+from ..coverage.herding import herding_batch
+from ..coverage.kernel import check_pool_weights, knn_kernel_graph, labelled_bandwidth, unit_rows
 from ..embedding.codes import representation_codes
+from ..pools.dask_herding import dask_herding_query
+from ..readers.cold_start import resolve_cold_start
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import LabelledView, model_view
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ..scoring.uncertainty import margin_weights
 from ..search.knn import check_algorithm
 from ..utils.validation import (
+    check_number_or_word,
     check_pool,
-    check_positive_float,
     check_positive_int,
     check_same_sample_shape,
     n_samples,
 )
-from .cold_start import resolve_cold_start
 from .contract import follows_contract
 
 __all__ = ["herding_sampling"]
 
 
-def _check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
-    if weights is None or (isinstance(weights, str) and weights == "margin"):
-        return weights
-    if isinstance(weights, str):
-        raise ValueError(
-            f"The 'weights' parameter must be None, 'margin' or an array of shape ({n_pool},). "
-            f"Got {weights!r} instead."
-        )
-    return check_weights(weights, n_pool, per="pool sample")
-
-
-def _number_or_word(value: Any, name: str, word: str) -> float | str | None:
-    """None, the option ``word``, or a finite number > 0, else a named error."""
-    if value is None or (isinstance(value, str) and value == word):
-        return value
-    if isinstance(value, str):
-        raise ValueError(
-            f"The '{name}' parameter must be None, '{word}' or a float > 0. Got {value!r} instead."
-        )
-    try:
-        return check_positive_float(value, name)
-    except TypeError:
-        raise TypeError(
-            f"The '{name}' parameter must be None, '{word}' or a positive real number. Got "
-            f"{value!r} instead."
-        ) from None
-
-
-def _unit_rows(Z: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit Euclidean norm (norms summed in float64); all-zero rows stay zero.
-
-    Scales ``Z`` in place when it is already float32 or float64.
-    """
-    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
-    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))  # [M]
-    Z /= np.where(norms > 0, norms, 1.0).astype(Z.dtype)[:, None]
-    return Z
-
-
-@follows_contract
+@follows_contract(dask_pool=dask_herding_query)
 def herding_sampling(
     classifier,
     X_pool,
@@ -199,10 +161,10 @@ def herding_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    bandwidth = _number_or_word(bandwidth, "bandwidth", "labelled")
-    temperature = _number_or_word(temperature, "temperature", "calibrated")
+    bandwidth = check_number_or_word(bandwidth, "bandwidth", "labelled")
+    temperature = check_number_or_word(temperature, "temperature", "calibrated")
     batch_size = check_positive_int(batch_size, "batch_size")
-    weights = _check_pool_weights(weights, n_samples(X_pool))
+    weights = check_pool_weights(weights, n_samples(X_pool))
     algorithm = check_algorithm(algorithm)
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
     check_same_sample_shape(X_pool, start.X_labelled)
@@ -220,18 +182,14 @@ def herding_sampling(
         return view().labelled.features, view().pool.features
 
     Z_labelled, Z_pool = representation_codes(representation, X_pool, start.X_labelled, features)
-    Z = _unit_rows(np.concatenate([Z_labelled, Z_pool]))  # [n + N, d]
+    Z = unit_rows(np.concatenate([Z_labelled, Z_pool]))  # [n + N, d]
     n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
         weights = _margin_weights(start, view, temperature, random_state, layer)  # [N] or None
-    if weights is not None:
-        weights = np.concatenate([np.zeros(n_labelled), weights])  # [n + N]
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z[:n_labelled])
     graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # sparse [M, M]
-    indices, gains = greedy_kernel_herding(graph, n_labelled, n_instances,
-                                           weights=weights, symmetric=True)
-    return indices, gains / Z.shape[0]
+    return herding_batch(graph, n_labelled, n_instances, weights)
 
 
 def _margin_weights(start, view, temperature, random_state, layer) -> np.ndarray | None:

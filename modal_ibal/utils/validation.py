@@ -19,6 +19,7 @@ __all__ = [
     "check_max_samples",
     "check_n_instances",
     "check_nonnegative_float",
+    "check_number_or_word",
     "check_pool",
     "check_positive_float",
     "check_positive_int",
@@ -154,6 +155,23 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
     return int(value)
+
+
+def check_number_or_word(value: Any, name: str, word: str) -> float | str | None:
+    """None, the option ``word``, or a finite number > 0, else an error naming ``name``."""
+    if value is None or (isinstance(value, str) and value == word):
+        return value
+    if isinstance(value, str):
+        raise ValueError(
+            f"The '{name}' parameter must be None, '{word}' or a float > 0. Got {value!r} instead."
+        )
+    try:
+        return check_positive_float(value, name)
+    except TypeError:
+        raise TypeError(
+            f"The '{name}' parameter must be None, '{word}' or a positive real number. Got "
+            f"{value!r} instead."
+        ) from None
 
 
 def check_pool(X_pool: Any, n_instances: Any) -> tuple[Any, int]:

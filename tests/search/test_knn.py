@@ -52,12 +52,12 @@ def test_candidates_covering_every_point_give_the_exact_search(monkeypatch):
     """The cell search itself, not the exact shortcut: every cell probes every cell."""
     from modal_ibal.search import knn_partitioned
 
-    def every_cell(centres, sizes, n_candidates, n_probes):
+    def every_cell(centres, sizes, n_candidates, cell_size):
         n_cells = len(sizes)
         return np.tile(np.arange(n_cells), n_cells), np.arange(0, n_cells**2 + 1, n_cells)
 
     searched = []
-    monkeypatch.setattr(knn_partitioned, "_probe_cells",
+    monkeypatch.setattr(knn_partitioned, "probe_cells",
                         lambda *args: searched.append(1) or every_cell(*args))
     Z = blobs(500)
     got = partitioned_neighbours(Z, 7, cell_size=16, n_candidates=64)  # 64 < 500: no shortcut
@@ -183,13 +183,13 @@ def test_many_duplicates_extend_only_the_short_probe_lists(monkeypatch):
     assert all(rows < n_cells for rows, _ in listed[1:]), "only the short rows are listed again"
     assert sum(rows * probes for rows, probes in listed) < n_cells * n_cells / 2
 
-    def full_lists(centres, sizes, n_candidates, n_probes):  # every cell probes every cell
+    def full_lists(centres, sizes, n_candidates, cell_size):  # every cell probes every cell
         lists = original(centres, centres.shape[0])
         counts = np.cumsum(sizes[lists], axis=1)
         taken = np.arange(lists.shape[1]) < ((counts < n_candidates).sum(axis=1) + 1)[:, None]
         return lists[taken], np.concatenate([[0], np.cumsum(taken.sum(axis=1))])
 
-    monkeypatch.setattr(module, "_probe_cells", full_lists)
+    monkeypatch.setattr(module, "probe_cells", full_lists)
     reference = partitioned_neighbours(Z, 20)
     np.testing.assert_array_equal(found, reference[0])
     np.testing.assert_array_equal(squared, reference[1])

@@ -1,0 +1,153 @@
+r"""Kernel herding on a Dask pool: codes and weights where the chunks live, the greedy here.
+
+The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal.default_sampling`
+(``weights='margin'``):
+
+1. the labelled set is read here (its codes, the model's temperature when asked
+   to calibrate it); the model is shipped once to the workers
+   (:func:`modal_ibal.pools.dask_scoring.ship_scorer`), which map every pool chunk
+   to its unit-row codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`);
+2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` labelled + pool
+   points (or with ``algorithm='brute'``) the codes, not the pool, come here and
+   the query is the in-memory one: the same picks;
+3. above, the codes stay on the workers for the partitioned neighbour search
+   (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), and only
+   the :math:`M \times k` neighbours, their distances and the :math:`N` weights
+   come here, where the kernel graph is built and the greedy runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..coverage.clusters import DEFAULT_N_NEIGHBORS
+from ..coverage.herding import herding_batch
+from ..coverage.kernel import (
+    check_pool_weights,
+    kernel_graph,
+    knn_kernel_graph,
+    labelled_bandwidth,
+    unit_rows,
+)
+from ..embedding.codes import representation_codes
+from ..readers.cold_start import resolve_cold_start
+from ..readers.last_layer import last_layer
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
+from ..search.knn import EXACT_SEARCH_MAX_POINTS, check_algorithm
+from ..utils.validation import (
+    check_number_or_word,
+    check_positive_int,
+    check_same_sample_shape,
+    is_dask_array,
+)
+from .dask_neighbours import dask_partitioned_neighbours
+from .dask_scoring import CodeScorer, check_dask_pool, pool_scores
+from .dask_selection import computed
+
+__all__ = ["dask_herding_query"]
+
+
+def dask_herding_query(
+    query: Callable,
+    classifier,
+    X_pool,
+    n_instances: int = 1,
+    *,
+    random_state: Any = None,
+    representation: Any = "inputs",
+    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    bandwidth: float | str | None = None,
+    weights: Any = None,
+    temperature: float | str | None = None,
+    algorithm: str = "auto",
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""MaxHerding (or margin-weighted herding) on a Dask pool; see :func:`modal_ibal.herding_sampling`.
+
+    Parameters
+    ----------
+    query : callable
+        The strategy whose backend this is (unused).
+    classifier, n_instances, random_state, representation, n_neighbors, bandwidth, temperature, algorithm, X_labelled, y_labelled, layer, batch_size
+        The strategy's arguments, bound by the contract.
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Chunked along rows only.
+    weights : {None, 'margin'} or ndarray of shape (n_pool,)
+        As the strategy's; given values are an in-memory array.
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices in pick order.
+    query_scores : ndarray of shape (n_instances,)
+        Each pick's coverage gain.
+
+    Notes
+    -----
+    Exact where the in-memory query is exact: up to 10,000 labelled + pool
+    points (or ``algorithm='brute'``) the picks are those of the same pool in
+    memory. Above, the neighbours are the in-memory partitioned search's (same
+    cells, candidates and products), so the picks are too, up to rounding in the
+    last bits of a squared distance (float64 codes) or a nearest-centre near tie.
+    Memory here: :math:`O(M k)` for the graph (about 40 bytes per point and
+    neighbour while it is built), :math:`O(n d)` for the labelled set.
+    """
+    import dask
+    import dask.array as da
+
+    n_instances = check_dask_pool(X_pool, n_instances)
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    bandwidth = check_number_or_word(bandwidth, "bandwidth", "labelled")
+    temperature = check_number_or_word(temperature, "temperature", "calibrated")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    weights = check_pool_weights(weights, int(X_pool.shape[0]))
+    algorithm = check_algorithm(algorithm)
+    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+    X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # a cold start: no rows
+             if is_dask_array(start.X_labelled) else np.asarray(start.X_labelled))
+    check_same_sample_shape(X_pool, X_lab)
+    margins = isinstance(weights, str) and start.fitted
+    if margins and temperature == "calibrated":
+        temperature = select_temperature(start.estimator, X_lab, start.y_labelled,
+                                         temperatures=DEFAULT_TEMPERATURES,
+                                         random_state=random_state, layer=layer)
+    reads_model = margins or (isinstance(representation, str) and representation == "features")
+    if reads_model:
+        start.require_model("representation='features'")
+    layer_reader = (last_layer(start.estimator, layer=layer, batch_size=batch_size)
+                    if reads_model else None)
+    probe = np.asarray(X_pool[:1].compute())  # one pool row: the codes' width and dtype
+
+    def features() -> tuple[np.ndarray, np.ndarray]:
+        return layer_reader.outputs(X_lab).features, layer_reader.outputs(probe).features
+
+    Z_labelled, Z_probe = representation_codes(representation, probe, X_lab, features)
+    Z_labelled = unit_rows(Z_labelled)
+    n_labelled, n_dims = Z_labelled.shape
+    scorer = CodeScorer(representation, layer_reader, X_lab[:0], Z_probe.dtype, n_dims,
+                        margins=margins, temperature=None if not margins else temperature)
+    columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
+    lazy = [columns[:, :n_dims].astype(Z_probe.dtype)] + ([columns[:, n_dims]] if margins else [])
+    n_points = n_labelled + int(X_pool.shape[0])
+    if isinstance(bandwidth, str):
+        bandwidth = labelled_bandwidth(Z_labelled)
+    if algorithm == "brute" or (algorithm == "auto" and n_points <= EXACT_SEARCH_MAX_POINTS):
+        parts = computed(lazy)  # the codes come here; the rest is the in-memory query
+        graph = knn_kernel_graph(np.concatenate([Z_labelled, parts[0]]), n_neighbors, bandwidth,
+                                 algorithm=algorithm)
+    else:  # the codes stay on the workers, read once by the model
+        parts = list(dask.persist(*lazy))
+        Z = da.concatenate([da.from_array(Z_labelled, chunks=(max(1, n_labelled), n_dims)),
+                            parts[0]])
+        graph = kernel_graph(*dask_partitioned_neighbours(Z, min(n_neighbors, n_points)),
+                             bandwidth)
+        parts[1:] = computed(parts[1:])
+    pool_weights = parts[1] if margins else (None if isinstance(weights, str) else weights)
+    return herding_batch(graph, n_labelled, n_instances, pool_weights)

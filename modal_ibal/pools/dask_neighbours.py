@@ -1,0 +1,210 @@
+r"""The partitioned k-nearest-neighbour search on a Dask array: cells and candidates on the workers.
+
+The inverted-file search of :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`,
+split where its work lies, with the same cells, candidates and products, so the neighbours
+found are the in-memory search's:
+
+1. the coarse k-means centres are fitted here on a fixed sample of rows (the
+   only rows read into this process), and every point is assigned to its nearest
+   centre on the worker that holds it (a map);
+2. the points are shuffled by coarse cell (``dask.array.shuffle``), so that every
+   coarse cell is whole on one worker, where it is cut into its fine cells and
+   its rows sorted by fine cell;
+3. the fine centres (:math:`K \times d`) come here, where each cell's probe list
+   is made; each block of home cells is then searched on a worker against the
+   rows of its probe cells, fetched from the blocks that hold them (a second
+   shuffle, of candidate rows only);
+4. only the :math:`M \times k` neighbours and squared distances come back.
+
+Memory here: the point-to-cell labels (8 bytes a point), the fine centres and the
+result, :math:`O(M k)`; never the points. The workers hold the points twice (as
+given and shuffled) while the query runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..search.kmeans import group_rows, nearest_centre
+from ..search.knn_exact import check_n_neighbors, exact_neighbours, index_type
+from ..search.knn_partitioned import (
+    DEFAULT_CELL_SIZE,
+    DEFAULT_N_CANDIDATES,
+    cell_neighbours,
+    coarse_centres,
+    fine_cells,
+    neighbours_from_sorted,
+    probe_cells,
+    ranges,
+    search_rows,
+)
+from ..utils.threads import one_blas_thread
+from ..utils.validation import check_positive_int
+from .dask_selection import computed
+
+__all__ = ["dask_partitioned_neighbours"]
+
+_BLOCKS_PER_BATCH = 8  # search results brought here at once, so that only their rows are held twice
+
+
+def _assign(block: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    with one_blas_thread():
+        return nearest_centre(block, centres)
+
+
+def _cut_block(block: np.ndarray, groups: np.ndarray, bounds: np.ndarray, offsets: np.ndarray,
+               cell_size: int) -> tuple[tuple[list[np.ndarray], np.ndarray], np.ndarray]:
+    """Cut the coarse cells of one shuffled block into fine cells; sort its rows by fine cell.
+
+    ``block[bounds[i]:bounds[i + 1]]`` are coarse cell ``groups[i]``'s rows; its fine
+    cells are numbered from ``offsets[i]``. Returns ((fine centres per coarse cell,
+    every row's fine cell), the rows sorted by fine cell, stably).
+    """
+    with one_blas_thread():
+        centres, labels = [], []
+        for i, group in enumerate(groups):
+            fine, cell = fine_cells(block[bounds[i]:bounds[i + 1]], int(group),
+                                    cell_size)
+            centres.append(fine)
+            labels.append(cell + offsets[i])
+    labels = np.concatenate(labels)
+    return (centres, labels), block[np.argsort(labels, kind="stable")]
+
+
+def _rows_of_cells(sorted_block: np.ndarray, first: int, cells: np.ndarray,
+                   cell_bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted positions, rows) of the points of ``cells`` in a block that starts at ``first``."""
+    positions = ranges(cell_bounds[cells], cell_bounds[cells + 1])
+    return positions, sorted_block[positions - first]
+
+
+def _search_block(sorted_block: np.ndarray, first: int, homes: np.ndarray, probes: np.ndarray,
+                  probe_starts: np.ndarray, cell_bounds: np.ndarray, pieces: list,
+                  k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbours (sorted positions) and squared distances of one block's points.
+
+    ``homes`` are the block's cells, ``probes[probe_starts[i]:probe_starts[i + 1]]``
+    the probe list of ``homes[i]``, and ``pieces`` the (positions, rows) of every
+    probed cell, in ascending positions.
+    """
+    positions = np.concatenate([piece[0] for piece in pieces])  # ascending
+    queries, _ = search_rows(sorted_block)
+    _, ranking = search_rows(np.concatenate([piece[1] for piece in pieces]))
+    found = np.empty((sorted_block.shape[0], k), dtype=index_type(cell_bounds[-1], k))
+    squared = np.empty((sorted_block.shape[0], k), dtype=sorted_block.dtype)
+    with one_blas_thread():
+        for i, home in enumerate(homes):
+            cells = probes[probe_starts[i]:probe_starts[i + 1]]  # own cell first
+            compared = ranges(cell_bounds[cells], cell_bounds[cells + 1])  # sorted positions
+            rows = slice(cell_bounds[home] - first, cell_bounds[home + 1] - first)
+            best, squared[rows] = cell_neighbours(queries[rows],
+                                                  ranking[np.searchsorted(positions, compared)], k)
+            found[rows] = compared[best]
+    return found, squared
+
+
+def _group_blocks(chunk_sizes: tuple[int, ...], group_sizes: np.ndarray) -> list[np.ndarray]:
+    """The coarse cells in each block of the shuffled array (blocks never split a cell)."""
+    ends = np.cumsum(group_sizes)
+    block_ends = np.cumsum(chunk_sizes)
+    last = np.searchsorted(ends, block_ends) + 1  # groups up to and including the block's end
+    first = np.concatenate([[0], last[:-1]])
+    return [np.arange(a, b) for a, b in zip(first, last, strict=True)]
+
+
+def dask_partitioned_neighbours(
+    Z,
+    n_neighbors: int,
+    *,
+    cell_size: int = DEFAULT_CELL_SIZE,
+    n_candidates: int = DEFAULT_N_CANDIDATES,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Each point's :math:`k` nearest neighbours among the rows of a Dask array, by partition.
+
+    Parameters
+    ----------
+    Z : dask.array.Array of shape (n_points, n_dims)
+        Finite points, float32 or float64, chunked along rows only.
+    n_neighbors : int
+        :math:`k \le` ``n_points``.
+    cell_size, n_candidates : int
+        As :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`.
+
+    Returns
+    -------
+    neighbours : ndarray of shape (n_points, n_neighbors)
+    squared : ndarray of shape (n_points, n_neighbors), float64
+        As :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours` on the
+        computed array: the same cells (the coarse k-means on the same sample,
+        each coarse cell cut by the same seeded k-means), the same candidate
+        lists in the same order and the same products, so the same neighbours,
+        unless a point's nearest centre is a near tie that BLAS rounds
+        differently in a block of another shape.
+
+    Notes
+    -----
+    Up to ``cell_size`` points, or ``n_candidates`` or more, the search is exact
+    and the points are gathered here.
+    """
+    import dask
+
+    n_points = int(Z.shape[0])
+    k = check_n_neighbors(n_neighbors, n_points)
+    cell_size = check_positive_int(cell_size, "cell_size")
+    n_candidates = max(check_positive_int(n_candidates, "n_candidates"), k)
+    if n_candidates >= n_points or n_points <= cell_size:
+        return exact_neighbours(computed(Z), k)
+    centres = coarse_centres(n_points, cell_size, lambda rows: computed(Z[rows]))  # [G, d]
+    coarse = computed(Z.map_blocks(_assign, centres, drop_axis=1, dtype=np.intp))  # [M]
+    order, bounds = group_rows(coarse, centres.shape[0])
+    del coarse
+    groups = np.flatnonzero(np.diff(bounds))  # the coarse cells that hold points
+    group_sizes = np.diff(bounds)[groups]
+    n_fine = -(-group_sizes // cell_size)
+    offsets = np.cumsum(n_fine) - n_fine  # each coarse cell's first fine cell
+    shuffled = Z.shuffle([order[bounds[g]:bounds[g + 1]].tolist() for g in groups], axis=0)
+    shuffled = shuffled.rechunk({1: -1})  # the shuffle may cut columns to bound a chunk's size
+    in_block = _group_blocks(shuffled.chunks[0], group_sizes)
+    cut = []
+    for block, members in zip(shuffled.to_delayed().ravel(), in_block, strict=True):
+        starts = np.concatenate([[0], np.cumsum(group_sizes[members])])
+        cut.append(dask.delayed(_cut_block, nout=2)(block, groups[members], starts,
+                                                    offsets[members], cell_size))
+    persisted = dask.persist(*[part[0] for part in cut], *[part[1] for part in cut])
+    sorted_blocks = persisted[len(cut):]  # stay on the workers
+    fine = computed(list(persisted[:len(cut)]))  # [(centres per coarse cell, labels)] per block
+    del cut, persisted
+    cell = np.empty(n_points, dtype=np.intp)
+    cell[order] = np.concatenate([labels for _, labels in fine])
+    fine_centres = np.concatenate([c for centres_, _ in fine for c in centres_])  # [K, d]
+    del fine
+    n_cells = fine_centres.shape[0]
+    sorted_order, cell_bounds = group_rows(cell, n_cells)  # sorted position -> point
+    del cell
+    probes, probe_starts = probe_cells(fine_centres, np.diff(cell_bounds), n_candidates,
+                                       cell_size)
+    block_cells = [np.arange(offsets[m[0]], offsets[m[-1]] + n_fine[m[-1]]) for m in in_block]
+    block_of_cell = np.repeat(np.arange(len(block_cells)), [len(c) for c in block_cells])
+    block_first = cell_bounds[[c[0] for c in block_cells]]
+    shared_bounds = dask.delayed(cell_bounds)
+    searches = []
+    for b, homes in enumerate(block_cells):
+        lists = probes[probe_starts[homes[0]]:probe_starts[homes[-1] + 1]]
+        needed = np.unique(lists)
+        owners = block_of_cell[needed]
+        pieces = [dask.delayed(_rows_of_cells)(sorted_blocks[s], block_first[s],
+                                               needed[owners == s], shared_bounds)
+                  for s in np.unique(owners)]
+        searches.append(dask.delayed(_search_block, nout=2)(
+            sorted_blocks[b], block_first[b], homes, lists,
+            probe_starts[homes[0]:homes[-1] + 2] - probe_starts[homes[0]],
+            shared_bounds, pieces, k))
+    found_sorted = np.empty((n_points, k), dtype=index_type(n_points, k))
+    squared_sorted = np.empty((n_points, k), dtype=Z.dtype)
+    for batch in range(0, len(searches), _BLOCKS_PER_BATCH):  # a few blocks' results held here
+        results = computed(searches[batch:batch + _BLOCKS_PER_BATCH])
+        for b, (found, squared) in enumerate(results, start=batch):
+            rows = slice(block_first[b], block_first[b] + found.shape[0])
+            found_sorted[rows], squared_sorted[rows] = found, squared
+        del results
+    return neighbours_from_sorted(found_sorted, squared_sorted, sorted_order)

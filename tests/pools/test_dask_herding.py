@@ -1,0 +1,139 @@
+"""Kernel herding on a Dask pool: the in-memory picks, the neighbour graph built on the workers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_net, net_learner, two_worker_client
+from modAL.models import ActiveLearner
+from sklearn.linear_model import LogisticRegression
+
+from modal_ibal import default_sampling, herding_sampling
+from modal_ibal.pools import dask_herding, dask_neighbours
+from modal_ibal.search.knn_partitioned import partitioned_neighbours
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with two_worker_client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def digits_pool(digits):
+    """40 labelled digits, the other 1,757 as the pool, and a skorch learner on the 40."""
+    X, y = digits
+    return X[:40], y[:40], X[40:], net_learner(X[:40], y[:40])
+
+
+def _points(n, n_dims, dtype, seed=0):
+    """Gaussian points with 500 exact duplicates (ties everywhere in the search)."""
+    Z = np.random.RandomState(seed).randn(n, n_dims).astype(dtype)
+    Z[:500] = Z[500:1000]
+    return Z
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distributed_search_finds_the_in_memory_partitioned_neighbours(client, dtype):
+    Z = _points(12_000, 8, dtype)
+    expected = partitioned_neighbours(Z, 20)
+    got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(1_700, -1)), 20)
+    np.testing.assert_array_equal(got[0], expected[0])
+    if dtype == np.float32:
+        np.testing.assert_array_equal(got[1], expected[1])
+    else:  # float64 row norms may differ in the last bit with the array they sit in
+        np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-13)
+
+
+def test_distributed_search_on_local_threads_too():
+    Z = _points(3_000, 4, np.float32, seed=1)
+    expected = partitioned_neighbours(Z, 7, cell_size=16, n_candidates=64)
+    got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(500, -1)), 7,
+                                                      cell_size=16, n_candidates=64)
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+QUERIES = {
+    "default": lambda c, X: default_sampling(c, X, 20),
+    "default-features": lambda c, X: default_sampling(c, X, 20, representation="features"),
+    "herding-unweighted": lambda c, X: herding_sampling(c, X, 20),
+    "herding-calibrated": lambda c, X: herding_sampling(
+        c, X, 20, weights="margin", temperature="calibrated", bandwidth="labelled",
+        random_state=0),
+    "default-partitioned": lambda c, X: herding_sampling(c, X, 20, weights="margin",
+                                                         algorithm="partitioned"),
+    "herding-given-weights": lambda c, X: herding_sampling(
+        c, X, 20, weights=np.linspace(0.0, 1.0, X.shape[0]), algorithm="partitioned"),
+}
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_same_picks_as_in_memory(client, digits_pool, name):
+    _, _, X_pool, learner = digits_pool
+    expected = QUERIES[name](learner, X_pool)
+    got = QUERIES[name](learner, da.from_array(X_pool, chunks=(333, -1)))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=0)
+
+
+def test_cold_start_on_a_dask_pool_through_modal(client, digits_pool):
+    """An unfitted net and no labels: modAL's query on a Dask pool gives the in-memory batch."""
+    _, _, X_pool, _ = digits_pool
+    learner = ActiveLearner(make_net(max_epochs=2), query_strategy=default_sampling)
+    expected, _ = default_sampling(learner, X_pool, 10)
+    indices, rows = learner.query(da.from_array(X_pool, chunks=(400, -1)), n_instances=10)
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(rows.compute(), X_pool[expected])
+
+
+def test_above_the_exact_limit_the_graph_is_built_on_the_workers(client, monkeypatch):
+    """10,500 points: the partitioned path, the in-memory picks, and no pool on the client."""
+    rng = np.random.RandomState(3)
+    X = rng.randn(10_500, 6).astype(np.float32)
+    X_labelled, y_labelled = X[:30], (X[:30, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X_labelled, y_labelled)
+    pool = X[30:]
+    expected = default_sampling(model, pool, 15, X_labelled=X_labelled, y_labelled=y_labelled)
+    brought = []
+
+    def recording(collection):
+        result = original(collection)
+        for part in result if isinstance(result, list) else [result]:
+            if isinstance(part, np.ndarray) and part.ndim == 2 and part.shape[1] == 6:
+                brought.append(part.shape[0])  # rows of codes that reached this process
+        return result
+
+    original = dask_neighbours.computed
+    monkeypatch.setattr(dask_neighbours, "computed", recording)
+    monkeypatch.setattr(dask_herding, "computed", recording)
+    got = default_sampling(model, da.from_array(pool, chunks=(2_000, -1)), 15,
+                           X_labelled=X_labelled, y_labelled=y_labelled)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=0)
+    assert brought and max(brought) <= 32 * 13, "only the coarse k-means sample comes here"
+
+
+def test_bad_arguments_fail_before_the_pool_is_read(digits_pool, monkeypatch):
+    _, _, X_pool, learner = digits_pool
+    pool = da.from_array(X_pool, chunks=(500, -1))
+    read = []
+    monkeypatch.setattr(type(pool), "__array__", lambda self, *a, **k: read.append(1))
+    monkeypatch.setattr(type(pool), "compute", lambda self, *a, **k: read.append(1))
+    with pytest.raises(ValueError, match="'weights' parameter must have shape"):
+        herding_sampling(learner, pool, 5, weights=np.ones(3))
+    with pytest.raises(ValueError, match="'bandwidth' parameter must be None, 'labelled'"):
+        herding_sampling(learner, pool, 5, bandwidth="wide")
+    with pytest.raises(ValueError, match="'algorithm' parameter"):
+        herding_sampling(learner, pool, 5, algorithm="kd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = ActiveLearner(make_net(max_epochs=1), query_strategy=default_sampling)
+    with pytest.raises(ValueError, match="representation='features' needs a fitted model"):
+        default_sampling(cold, pool, 5, representation="features")
+    assert not read, "the pool must not be read before the error"
