@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,3 +49,19 @@ def test_the_start_here_loop_runs_as_written(capsys):
     labels, accuracy = re.fullmatch(r"(\d+) labels, accuracy (\d\.\d\d)\n", printed).groups()
     assert int(labels) == 100
     assert float(accuracy) > 0.5  # 100 covering labels on digits: far above chance (0.1)
+
+
+def test_the_dask_example_runs_as_written_on_a_smaller_pool(tmp_path):
+    """The README's default_sampling loop on a LocalCluster, run as a script (20,000 rows)."""
+    pytest.importorskip("distributed")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Pools that do not fit in memory"):]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    written = "(1_000_000, 64), chunks=(100_000, 64)"
+    assert written in block
+    script = tmp_path / "dask_example.py"
+    script.write_text(block.replace(written, "(20_000, 64), chunks=(5_000, 64)"))  # > 10,000:
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,  # the
+                         timeout=300, cwd=tmp_path, check=False)  # partitioned path
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "60 labels"

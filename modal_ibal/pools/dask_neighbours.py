@@ -23,6 +23,8 @@ given and shuffled) while the query runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..search.kmeans import group_rows, nearest_centre
@@ -146,14 +148,50 @@ def dask_partitioned_neighbours(
     Up to ``cell_size`` points, or ``n_candidates`` or more, the search is exact
     and the points are gathered here.
     """
-    import dask
-
     n_points = int(Z.shape[0])
     k = check_n_neighbors(n_neighbors, n_points)
     cell_size = check_positive_int(cell_size, "cell_size")
     n_candidates = max(check_positive_int(n_candidates, "n_candidates"), k)
     if n_candidates >= n_points or n_points <= cell_size:
         return exact_neighbours(computed(Z), k)
+    cells = _shuffled_cells(Z, cell_size)
+    probes = probe_cells(cells.centres, np.diff(cells.bounds), n_candidates, cell_size,
+                         cells.coarse)
+    found_sorted = np.empty((n_points, k), dtype=index_type(n_points, k))
+    squared_sorted = np.empty((n_points, k), dtype=Z.dtype)
+    searches = _block_searches(cells, *probes, k)
+    for batch in range(0, len(searches), _BLOCKS_PER_BATCH):  # a few blocks' results held here
+        results = computed(searches[batch:batch + _BLOCKS_PER_BATCH])
+        for b, (found, squared) in enumerate(results, start=batch):
+            rows = slice(cells.block_first[b], cells.block_first[b] + found.shape[0])
+            found_sorted[rows], squared_sorted[rows] = found, squared
+        del results
+    return neighbours_from_sorted(found_sorted, squared_sorted, cells.order)
+
+
+@dataclass
+class _ShuffledCells:
+    """The fine cells of a Dask array, its rows on the workers sorted by cell, block by block.
+
+    Sorted position ``p`` is point ``order[p]``; cell ``h`` holds the sorted positions
+    ``bounds[h]:bounds[h + 1]``; block ``b`` (``sorted_blocks[b]``, on a worker) holds
+    the cells ``block_cells[b]`` from sorted position ``block_first[b]`` on.
+    """
+
+    centres: np.ndarray  # [K, d]
+    bounds: np.ndarray  # [K + 1]
+    order: np.ndarray  # [M]
+    coarse: tuple[np.ndarray, np.ndarray]  # coarse centres, each one's first fine cell
+    sorted_blocks: list
+    block_cells: list[np.ndarray]
+    block_first: np.ndarray
+
+
+def _shuffled_cells(Z, cell_size: int) -> _ShuffledCells:
+    """Coarse cells fitted here and assigned on the workers, cut into fine cells where they are."""
+    import dask
+
+    n_points = int(Z.shape[0])
     centres = coarse_centres(n_points, cell_size, lambda rows: computed(Z[rows]))  # [G, d]
     coarse = computed(Z.map_blocks(_assign, centres, drop_axis=1, dtype=np.intp))  # [M]
     order, bounds = group_rows(coarse, centres.shape[0])
@@ -164,47 +202,44 @@ def dask_partitioned_neighbours(
     offsets = np.cumsum(n_fine) - n_fine  # each coarse cell's first fine cell
     shuffled = Z.shuffle([order[bounds[g]:bounds[g + 1]].tolist() for g in groups], axis=0)
     shuffled = shuffled.rechunk({1: -1})  # the shuffle may cut columns to bound a chunk's size
-    in_block = _group_blocks(shuffled.chunks[0], group_sizes)
-    cut = []
-    for block, members in zip(shuffled.to_delayed().ravel(), in_block, strict=True):
-        starts = np.concatenate([[0], np.cumsum(group_sizes[members])])
-        cut.append(dask.delayed(_cut_block, nout=2)(block, groups[members], starts,
-                                                    offsets[members], cell_size))
+    blocks = [(block, members) for block, members in zip(
+        shuffled.to_delayed().ravel(), _group_blocks(shuffled.chunks[0], group_sizes),
+        strict=True) if members.size]  # an empty chunk holds no cell
+    cut = [dask.delayed(_cut_block, nout=2)(
+        block, groups[members], np.concatenate([[0], np.cumsum(group_sizes[members])]),
+        offsets[members], cell_size) for block, members in blocks]
     persisted = dask.persist(*[part[0] for part in cut], *[part[1] for part in cut])
-    sorted_blocks = persisted[len(cut):]  # stay on the workers
     fine = computed(list(persisted[:len(cut)]))  # [(centres per coarse cell, labels)] per block
-    del cut, persisted
     cell = np.empty(n_points, dtype=np.intp)
     cell[order] = np.concatenate([labels for _, labels in fine])
-    fine_centres = np.concatenate([c for centres_, _ in fine for c in centres_])  # [K, d]
-    del fine
+    fine_centres = np.concatenate([c for block_centres, _ in fine for c in block_centres])
     n_cells = fine_centres.shape[0]
     sorted_order, cell_bounds = group_rows(cell, n_cells)  # sorted position -> point
-    del cell
-    probes, probe_starts = probe_cells(fine_centres, np.diff(cell_bounds), n_candidates,
-                                       cell_size)
-    block_cells = [np.arange(offsets[m[0]], offsets[m[-1]] + n_fine[m[-1]]) for m in in_block]
-    block_of_cell = np.repeat(np.arange(len(block_cells)), [len(c) for c in block_cells])
-    block_first = cell_bounds[[c[0] for c in block_cells]]
-    shared_bounds = dask.delayed(cell_bounds)
+    block_cells = [np.arange(offsets[m[0]], offsets[m[-1]] + n_fine[m[-1]]) for _, m in blocks]
+    return _ShuffledCells(fine_centres, cell_bounds, sorted_order,
+                          (centres[groups], np.append(offsets, n_cells)),
+                          list(persisted[len(cut):]), block_cells,
+                          cell_bounds[[cells[0] for cells in block_cells]])
+
+
+def _block_searches(cells: _ShuffledCells, probes: np.ndarray, probe_starts: np.ndarray,
+                    k: int) -> list:
+    """One delayed search per block: its cells against the rows of their probe cells."""
+    import dask
+
+    block_of_cell = np.repeat(np.arange(len(cells.block_cells)),
+                              [len(homes) for homes in cells.block_cells])
+    shared_bounds = dask.delayed(cells.bounds)
     searches = []
-    for b, homes in enumerate(block_cells):
+    for b, homes in enumerate(cells.block_cells):
         lists = probes[probe_starts[homes[0]]:probe_starts[homes[-1] + 1]]
         needed = np.unique(lists)
         owners = block_of_cell[needed]
-        pieces = [dask.delayed(_rows_of_cells)(sorted_blocks[s], block_first[s],
+        pieces = [dask.delayed(_rows_of_cells)(cells.sorted_blocks[s], cells.block_first[s],
                                                needed[owners == s], shared_bounds)
                   for s in np.unique(owners)]
         searches.append(dask.delayed(_search_block, nout=2)(
-            sorted_blocks[b], block_first[b], homes, lists,
+            cells.sorted_blocks[b], cells.block_first[b], homes, lists,
             probe_starts[homes[0]:homes[-1] + 2] - probe_starts[homes[0]],
             shared_bounds, pieces, k))
-    found_sorted = np.empty((n_points, k), dtype=index_type(n_points, k))
-    squared_sorted = np.empty((n_points, k), dtype=Z.dtype)
-    for batch in range(0, len(searches), _BLOCKS_PER_BATCH):  # a few blocks' results held here
-        results = computed(searches[batch:batch + _BLOCKS_PER_BATCH])
-        for b, (found, squared) in enumerate(results, start=batch):
-            rows = slice(block_first[b], block_first[b] + found.shape[0])
-            found_sorted[rows], squared_sorted[rows] = found, squared
-        del results
-    return neighbours_from_sorted(found_sorted, squared_sorted, sorted_order)
+    return searches

@@ -10,7 +10,9 @@ pair, :math:`O(M^2 d)`: 40 s at 100,000 x 64 on one core. The partitioned search
 1. two levels of k-means (a few Lloyd iterations on a fixed sample) cut the
    points into cells of about ``cell_size`` points;
 2. each cell's candidates are the points of the cells whose centres lie nearest
-   to its own centre, taken in that order until they number ``n_candidates``;
+   to its own centre, taken in that order until they number ``n_candidates``
+   (above 16,384 cells, those nearest cells are sought among the fine cells of
+   the 32 coarse cells nearest to its own, not among all);
 3. every point of the cell is compared with those candidates only, with one
    matrix product per cell, and keeps the :math:`k` nearest.
 

@@ -129,6 +129,12 @@ def herding_sampling(
     ``X_training``, or a bare estimator without ``X_labelled``) :math:`m(x) = 0`
     and the batch is pure coverage; an unfitted model is never read.
 
+    **Dask pools.** A ``dask.array`` pool is read where its chunks live
+    (:func:`modal_ibal.pools.dask_herding.dask_herding_query`): the workers map each
+    chunk to its codes and margin weights, the neighbour search runs on them, and
+    only the :math:`M \times k` neighbour lists come to the caller; the picks are
+    those of the same pool in memory.
+
     **No silent degeneration.** When no unpicked point gains weighted coverage
     any more (a saturated model gives every point margin weight 0), the rest of
     the batch maximises unweighted coverage, with an

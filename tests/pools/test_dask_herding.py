@@ -51,6 +51,19 @@ def test_distributed_search_finds_the_in_memory_partitioned_neighbours(client, d
         np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-13)
 
 
+def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, monkeypatch):
+    """The probe lists of large pools (chosen among nearby coarse cells): still the same."""
+    from modal_ibal.search import knn_partitioned
+
+    monkeypatch.setattr(knn_partitioned, "_ALL_PAIRS_MAX_CELLS", 0)
+    monkeypatch.setattr(knn_partitioned, "_NEAR_COARSE", 3)
+    Z = _points(12_000, 8, np.float32, seed=2)
+    expected = partitioned_neighbours(Z, 20)
+    got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(2_500, -1)), 20)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_distributed_search_on_local_threads_too():
     Z = _points(3_000, 4, np.float32, seed=1)
     expected = partitioned_neighbours(Z, 7, cell_size=16, n_candidates=64)

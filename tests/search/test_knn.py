@@ -52,7 +52,7 @@ def test_candidates_covering_every_point_give_the_exact_search(monkeypatch):
     """The cell search itself, not the exact shortcut: every cell probes every cell."""
     from modal_ibal.search import knn_partitioned
 
-    def every_cell(centres, sizes, n_candidates, cell_size):
+    def every_cell(centres, sizes, n_candidates, cell_size, coarse=None):
         n_cells = len(sizes)
         return np.tile(np.arange(n_cells), n_cells), np.arange(0, n_cells**2 + 1, n_cells)
 
@@ -183,7 +183,7 @@ def test_many_duplicates_extend_only_the_short_probe_lists(monkeypatch):
     assert all(rows < n_cells for rows, _ in listed[1:]), "only the short rows are listed again"
     assert sum(rows * probes for rows, probes in listed) < n_cells * n_cells / 2
 
-    def full_lists(centres, sizes, n_candidates, cell_size):  # every cell probes every cell
+    def full_lists(centres, sizes, n_candidates, cell_size, coarse=None):  # all probe all
         lists = original(centres, centres.shape[0])
         counts = np.cumsum(sizes[lists], axis=1)
         taken = np.arange(lists.shape[1]) < ((counts < n_candidates).sum(axis=1) + 1)[:, None]
@@ -195,3 +195,31 @@ def test_many_duplicates_extend_only_the_short_probe_lists(monkeypatch):
     np.testing.assert_array_equal(squared, reference[1])
     group = np.arange(25_000)[:, None] // 5_000
     assert (found[:25_000] // 5_000 == group).all(), "each copy's neighbours are its copies"
+
+
+def test_probe_lists_among_nearby_coarse_cells_keep_the_search(monkeypatch):
+    """Above the all-pairs threshold a cell's probes come from nearby coarse cells only."""
+    from modal_ibal.search import knn_partitioned
+
+    Z = blobs(20_000)
+    all_pairs = partitioned_neighbours(Z, 10, cell_size=16)
+    chosen = []
+    original = knn_partitioned._probe_lists
+
+    def recording(centres, n_probes, rows=None, among=None):
+        lists = original(centres, n_probes, rows, among)
+        if among is not None:
+            chosen.append((rows, among, lists))
+        return lists
+
+    monkeypatch.setattr(knn_partitioned, "_ALL_PAIRS_MAX_CELLS", 0)
+    monkeypatch.setattr(knn_partitioned, "_NEAR_COARSE", 4)
+    monkeypatch.setattr(knn_partitioned, "_probe_lists", recording)
+    nearby = partitioned_neighbours(Z, 10, cell_size=16)
+    assert chosen, "the nearby-coarse lists must have been used"
+    for rows, among, lists in chosen:
+        assert len(among) < 1_250  # fewer than all the cells
+        np.testing.assert_array_equal(lists[:, 0], rows)  # each cell first in its own list
+        assert np.isin(lists, among).all()
+    truth = true_neighbours(Z, 10)
+    assert recall(nearby[0], truth) >= recall(all_pairs[0], truth) - 0.01
