@@ -28,7 +28,8 @@ In memory
     (default ``--n``; 0 skips it) are computed into one numpy array, and the same
     strategies run once on it, with the process's peak extra resident memory. Set
     ``--in-memory-n`` to the largest pool that fits in one machine's memory. At the
-    same N, the picks are compared with the Dask picks.
+    same N, the picks are compared with the Dask picks: the share of the in-memory
+    batch that the Dask query also picked (1 with the same order: the same batch).
 "generate only"
     The wall time of a pass that generates every chunk and sums it, on the cluster:
     the share of a Dask query that a pool in memory does not pay.
@@ -68,6 +69,8 @@ STRATEGIES = {
     "entropy-d": modal_ibal.entropy_distance_sampling,
     "entropy": modal_ibal.entropy_sampling,
     "margin": modal_ibal.margin_sampling,
+    "default": modal_ibal.default_sampling,
+    "herding": modal_ibal.herding_sampling,
 }
 
 
@@ -180,7 +183,7 @@ def report(args, dask_results: dict, memory_results: dict | None, loads: tuple[s
         "",
         "| strategy | Dask s | peak extra per worker MB | worker peak RSS MB | caller peak "
         f"extra MB | in memory (N = {args.in_memory_n:,}) s | in memory peak extra MB | "
-        "same picks |",
+        "share of in-memory picks |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in args.strategies:
@@ -188,7 +191,9 @@ def report(args, dask_results: dict, memory_results: dict | None, loads: tuple[s
         memory = (memory_results or {}).get(name)
         same = "-"
         if memory is not None and args.in_memory_n == args.n:
-            same = "yes" if memory["indices"] == row["indices"] else "no"
+            shared = len(set(memory["indices"]) & set(row["indices"])) / len(row["indices"])
+            same = ("1 (same order)" if memory["indices"] == row["indices"]
+                    else f"{shared:.3f}")
         lines.append(
             f"| {name} | {row['seconds']:.1f} | "
             f"{' / '.join(_mb(x) for x in row['worker_peak_extra'])} | "

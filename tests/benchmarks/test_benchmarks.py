@@ -139,3 +139,19 @@ def test_herding_peer_table_names_sizes_that_did_not_finish():
     table = herding_speed.peer_table(rows)
     assert "| 5,000 | 4.00 s, 800 MB | 0.50 s, 40 MB | 8.0x |" in table
     assert "| 40,000 | did not finish (exit 1, MemoryError) |" in table
+
+
+def test_dask_pool_report_gives_the_share_of_in_memory_picks():
+    dask_pool = pytest.importorskip("benchmarks.dask_pool")
+    args = dask_pool.parser().parse_args(["--n", "1000", "--strategies", "default,herding"])
+    args.in_memory_n = args.n
+    row = {"seconds": 1.0, "worker_peak_extra": [1, 2], "worker_peak_rss": [3, 4],
+           "caller_peak_extra": 5}
+    dask_results = {"generate only": {"seconds": 0.1},
+                    "default": {**row, "indices": [3, 1, 2, 7]},
+                    "herding": {**row, "indices": [3, 1, 2, 7]}}
+    memory_results = {"default": {"seconds": 2.0, "peak_extra": 6, "indices": [3, 1, 2, 7]},
+                      "herding": {"seconds": 2.0, "peak_extra": 6, "indices": [3, 2, 9, 8]}}
+    table = dask_pool.report(args, dask_results, memory_results, ("0", "0")).splitlines()
+    assert table[-2].startswith("| default |") and table[-2].endswith("| 1 (same order) |")
+    assert table[-1].startswith("| herding |") and table[-1].endswith("| 0.500 |")
