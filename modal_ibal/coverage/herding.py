@@ -198,8 +198,21 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     """Herding's batch over a graph of labelled rows first, then the pool: MaxHerding's query.
 
     Labelled points weigh 0 (they cover themselves); ``pool_weights`` (default 1)
-    weigh the pool. Returns the pool indices in pick order and each pick's gain in
-    coverage, :math:`C_k`, divided by the number of points.
+    weigh the pool.
+
+    Parameters
+    ----------
+    graph : scipy.sparse.csr_matrix of shape (n_labelled + n_pool, n_labelled + n_pool)
+        Symmetric kernel values (:func:`modal_ibal.coverage.kernel.kernel_graph`).
+    n_labelled, n_instances : int
+    pool_weights : ndarray of shape (n_pool,), optional
+
+    Returns
+    -------
+    query_indices : ndarray of shape (n_instances,)
+        Pool indices in pick order.
+    query_scores : ndarray of shape (n_instances,)
+        Each pick's gain in :math:`C_k`, the weighted coverage divided by the number of points.
     """
     weights = (None if pool_weights is None
                else np.concatenate([np.zeros(n_labelled), pool_weights]))  # [n + N]

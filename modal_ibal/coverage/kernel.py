@@ -174,6 +174,15 @@ def unit_rows(Z: np.ndarray) -> np.ndarray:
 
     Scales ``Z`` in place when it is already float32 or float64. Each row's result
     depends on that row alone, so a pool scaled chunk by chunk gets the same rows.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_points, n_dims)
+
+    Returns
+    -------
+    ndarray of shape (n_points, n_dims)
+        float32 for float32 ``Z``, else float64.
     """
     Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
     norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))  # [M]
@@ -182,7 +191,22 @@ def unit_rows(Z: np.ndarray) -> np.ndarray:
 
 
 def check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
-    """Herding's pool weights: None, ``'margin'`` or ``n_pool`` finite values >= 0."""
+    """Herding's pool weights: None, ``'margin'`` or ``n_pool`` finite values >= 0.
+
+    Parameters
+    ----------
+    weights : None, 'margin' or array-like of shape (n_pool,)
+    n_pool : int
+
+    Returns
+    -------
+    None, 'margin' or ndarray of shape (n_pool,), float64
+
+    Raises
+    ------
+    ValueError
+        For another word, a wrong shape, or values that are negative or not finite.
+    """
     if weights is None or (isinstance(weights, str) and weights == "margin"):
         return weights
     if isinstance(weights, str):

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils.validation import as_numpy, n_samples
 from .cache import CachedEmbedding
 
-__all__ = ["check_embedding", "embed", "representation_codes"]
+__all__ = ["check_embedding", "check_representation", "embed", "representation_codes"]
 
 
 def embed(embedding: Any, X, name: str = "embedding") -> np.ndarray:
@@ -108,6 +108,32 @@ def _flatten(X, name: str) -> np.ndarray:
     return array.reshape(array.shape[0], int(np.prod(array.shape[1:], dtype=np.int64)))
 
 
+def check_representation(representation: Any) -> None:
+    """Fail before any pool is read when ``representation`` names no space to work in.
+
+    Parameters
+    ----------
+    representation : {'inputs', 'features'}, transformer or callable
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    sklearn.exceptions.NotFittedError
+        For a scikit-learn transformer that is not fitted (:func:`check_embedding`).
+    """
+    if isinstance(representation, str) and representation in ("inputs", "features"):
+        return
+    if not isinstance(representation, str) and (hasattr(representation, "transform")
+                                                 or callable(representation)):
+        check_embedding(representation, "representation")
+        return
+    raise ValueError(
+        "The 'representation' parameter must be 'inputs', 'features', a fitted "
+        f"transformer or a callable. Got {representation!r} instead."
+    )
+
+
 def representation_codes(
     representation: Any,
     X_pool,
@@ -134,26 +160,16 @@ def representation_codes(
     Z_pool : ndarray of shape (n_pool, n_dims)
         float32 when both are float32, else float64; finite.
     """
+    check_representation(representation)
     if isinstance(representation, str):
         if representation == "features":
             Z_labelled, Z_pool = features()
-        elif representation == "inputs":
-            Z_labelled, Z_pool = _flatten(X_labelled, "X_labelled"), _flatten(X_pool, "X_pool")
         else:
-            raise ValueError(
-                "The 'representation' parameter must be 'inputs', 'features', a fitted "
-                f"transformer or a callable. Got {representation!r} instead."
-            )
-    elif hasattr(representation, "transform") or callable(representation):
-        check_embedding(representation, "representation")
+            Z_labelled, Z_pool = _flatten(X_labelled, "X_labelled"), _flatten(X_pool, "X_pool")
+    else:
         Z_pool = embed(representation, X_pool, "representation")
         Z_labelled = (embed(representation, X_labelled, "representation")
                       if n_samples(X_labelled) else np.asarray(Z_pool)[:0])  # a cold start
-    else:
-        raise ValueError(
-            "The 'representation' parameter must be 'inputs', 'features', a fitted "
-            f"transformer or a callable. Got {representation!r} instead."
-        )
     Z_labelled, Z_pool = np.asarray(Z_labelled), np.asarray(Z_pool)
     if Z_labelled.shape[1:] != Z_pool.shape[1:]:
         raise ValueError(

@@ -16,9 +16,10 @@ found are the in-memory search's:
    shuffle, of candidate rows only);
 4. only the :math:`M \times k` neighbours and squared distances come back.
 
-Memory here: the point-to-cell labels (8 bytes a point), the fine centres and the
-result, :math:`O(M k)`; never the points. The workers hold the points twice (as
-given and shuffled) while the query runs.
+Memory here: a few point-length index arrays (each point's coarse and fine cell,
+the orders they sort into) and the shuffle's lists of point indices, about 70 bytes a
+point; the fine centres; and the result, :math:`O(M k)`; never the points. The workers
+hold the points twice (as given and sorted by cell) while the search runs.
 """
 
 from __future__ import annotations
@@ -36,22 +37,57 @@ from ..search.knn_partitioned import (
     coarse_centres,
     fine_cells,
     neighbours_from_sorted,
-    probe_cells,
-    ranges,
     search_rows,
 )
+from ..search.probes import probe_cells, ranges
 from ..utils.threads import one_blas_thread
-from ..utils.validation import check_positive_int
+from ..utils.validation import check_positive_int, is_dask_array
 from .dask_selection import computed
 
 __all__ = ["dask_partitioned_neighbours"]
 
-_BLOCKS_PER_BATCH = 8  # search results brought here at once, so that only their rows are held twice
+_BLOCKS_PER_BATCH = 8  # search results brought here at once (at least): only theirs are held twice
 
 
-def _assign(block: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def _assign(block: np.ndarray, centres: np.ndarray, block_info=None) -> np.ndarray:
+    """Each row's nearest coarse centre, after checking that the rows are finite."""
+    if not np.isfinite(block).all():
+        start, stop = block_info[0]["array-location"][0]
+        raise ValueError(
+            f"The 'Z' parameter holds NaN or infinite values in rows {start} to {stop - 1}."
+        )
     with one_blas_thread():
         return nearest_centre(block, centres)
+
+
+def _check_dask_points(Z):
+    """A 2-D Dask array of finite numbers (checked on the workers), in float, one column chunk."""
+    if not is_dask_array(Z):
+        raise TypeError(
+            f"The 'Z' parameter must be a dask.array.Array. Got {type(Z).__name__} instead; "
+            "search an in-memory array with modal_ibal.search.nearest_neighbours."
+        )
+    if Z.ndim != 2 or Z.dtype.kind not in "iuf":
+        raise ValueError(
+            "The 'Z' parameter must be a 2-D array of numbers, one row per point. Got shape "
+            f"{Z.shape} and dtype {Z.dtype} instead."
+        )
+    if Z.shape[0] == 0 or any(np.isnan(size) for size in Z.chunks[0]):
+        raise ValueError(
+            "The 'Z' parameter must hold at least one point, in row chunks of known sizes "
+            "(call Z.compute_chunk_sizes() after boolean indexing)."
+        )
+    Z = Z.rechunk({1: -1}) if len(Z.chunks[1]) > 1 else Z
+    return Z if Z.dtype.kind == "f" else Z.astype(np.float64)
+
+
+def _results_at_once() -> int:
+    """How many blocks' search results to bring here at once: enough to keep every thread busy."""
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(), "__self__", None)  # a distributed.Client's get
+    threads = sum(client.nthreads().values()) if hasattr(client, "nthreads") else 0
+    return max(_BLOCKS_PER_BATCH, 2 * threads)
 
 
 def _cut_block(block: np.ndarray, groups: np.ndarray, bounds: np.ndarray, offsets: np.ndarray,
@@ -143,11 +179,26 @@ def dask_partitioned_neighbours(
         unless a point's nearest centre is a near tie that BLAS rounds
         differently in a block of another shape.
 
+    Raises
+    ------
+    TypeError
+        If ``Z`` is not a Dask array.
+    ValueError
+        If ``Z`` is not 2-D numbers, has no rows, unknown row chunks, or values
+        that are not finite (found on the workers), or ``n_neighbors`` exceeds
+        the points.
+
     Notes
     -----
     Up to ``cell_size`` points, or ``n_candidates`` or more, the search is exact
-    and the points are gathered here.
+    and the points are gathered here. ``Z`` is read three times (a sample, the
+    assignment to coarse cells, the shuffle): persist it first when it is costly
+    to compute, as :func:`modal_ibal.pools.dask_herding.dask_herding_query` does
+    with the codes. A coarse cell is never split, so one holding many more points
+    than the others (e.g. many exact duplicates) becomes one large block, searched
+    by one task.
     """
+    Z = _check_dask_points(Z)
     n_points = int(Z.shape[0])
     k = check_n_neighbors(n_neighbors, n_points)
     cell_size = check_positive_int(cell_size, "cell_size")
@@ -160,8 +211,9 @@ def dask_partitioned_neighbours(
     found_sorted = np.empty((n_points, k), dtype=index_type(n_points, k))
     squared_sorted = np.empty((n_points, k), dtype=Z.dtype)
     searches = _block_searches(cells, *probes, k)
-    for batch in range(0, len(searches), _BLOCKS_PER_BATCH):  # a few blocks' results held here
-        results = computed(searches[batch:batch + _BLOCKS_PER_BATCH])
+    at_once = _results_at_once()
+    for batch in range(0, len(searches), at_once):  # only a few blocks' results held twice
+        results = computed(searches[batch:batch + at_once])
         for b, (found, squared) in enumerate(results, start=batch):
             rows = slice(cells.block_first[b], cells.block_first[b] + found.shape[0])
             found_sorted[rows], squared_sorted[rows] = found, squared

@@ -171,9 +171,13 @@ class CodeScorer:
 
     @property
     def n_columns(self) -> int:
+        """The codes' width, plus one for the margin weight."""
         return self.n_dims + self.margins
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
+        """The [b, d (+ 1)] float64 columns of one chunk of ``b`` rows."""
+        if block.shape[0] == 0:  # an empty chunk: no model or embedding call
+            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             outputs = None if self.layer is None else self.layer.outputs(block)
             _, codes = representation_codes(self.representation, block, self.X_empty,

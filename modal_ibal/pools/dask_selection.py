@@ -92,8 +92,10 @@ def dask_select_lowest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.nda
 
 
 def computed(collection):
-    """``collection`` computed (a list: each item, in one graph); workers that died on every
-    attempt at a task raise a clear error.
+    """``collection`` computed; workers that died on every attempt at a task raise a clear error.
+
+    A list is computed item by item in one graph (items that are not Dask
+    collections pass through) and comes back as a list.
 
     The scheduler moves a task whose worker died to another worker, a few times
     (``distributed.scheduler.allowed-failures``, 3 by default), then gives up with

@@ -14,6 +14,7 @@ from ..utils.threads import blas_workers, run_blocks
 from ..utils.validation import check_positive_int
 from .kmeans import group_rows, lloyd, nearest_centre
 from .knn_exact import check_n_neighbors, check_points, exact_neighbours, index_type, with_self
+from .probes import probe_cells, ranges
 
 __all__ = [
     "DEFAULT_CELL_SIZE",
@@ -22,10 +23,7 @@ __all__ = [
     "coarse_centres",
     "fine_cells",
     "neighbours_from_sorted",
-    "number_cells",
     "partitioned_neighbours",
-    "probe_cells",
-    "ranges",
     "search_rows",
 ]
 
@@ -35,8 +33,6 @@ _CELL_ELEMENTS = 1 << 22  # candidate scores held at once for one cell
 _SAMPLE_PER_CELL = 32  # k-means is fitted on this many points per centre
 _CELLS_PER_TASK = 16  # home cells per thread task
 _PACKED_COLUMN_BITS = 11  # float32 keys give up at most this many mantissa bits to the column
-_ALL_PAIRS_MAX_CELLS = 1 << 14  # up to this many cells, probe lists compare every pair
-_NEAR_COARSE = 32  # above, a cell's probes are chosen in this many nearby coarse cells
 
 
 def coarse_centres(n_points: int, cell_size: int,
@@ -44,9 +40,20 @@ def coarse_centres(n_points: int, cell_size: int,
     r"""The centres of the first level of cells: :math:`\lceil\sqrt K\rceil` of them.
 
     Fitted by :func:`modal_ibal.search.kmeans.lloyd` on a fixed sample of
-    ``_SAMPLE_PER_CELL`` points per centre, drawn from seed 0; ``rows_at(indices)``
-    returns those rows (ascending indices), so the points may live elsewhere (a
-    Dask array) and only the sample is read.
+    ``_SAMPLE_PER_CELL`` points per centre, drawn from seed 0, so the points may
+    live elsewhere (a Dask array) and only the sample is read.
+
+    Parameters
+    ----------
+    n_points : int
+        :math:`M`, the points to be cut into :math:`K = \lceil M / \text{cell\_size}\rceil` cells.
+    cell_size : int
+    rows_at : callable
+        ``rows_at(indices)`` returns the points at those (ascending) indices.
+
+    Returns
+    -------
+    ndarray of shape (n_coarse, n_dims)
     """
     rng = np.random.RandomState(0)
     n_coarse = int(np.ceil(np.sqrt(-(-n_points // cell_size))))
@@ -60,6 +67,19 @@ def fine_cells(Z_group: np.ndarray, group: int, cell_size: int) -> tuple[np.ndar
     A function of the group's rows (ascending point index) and its number alone,
     its k-means seeded from ``(1, group)``: every coarse cell can be cut where its
     rows are, in any order, with the same result.
+
+    Parameters
+    ----------
+    Z_group : ndarray of shape (m, n_dims)
+        The points of coarse cell ``group``, in ascending point index.
+    group : int
+    cell_size : int
+
+    Returns
+    -------
+    centres : ndarray of shape (ceil(m / cell_size), n_dims)
+    cell : ndarray of shape (m,)
+        Each row's fine cell, numbered within the group.
     """
     rng = np.random.RandomState([1, group])
     n_fine = -(-Z_group.shape[0] // cell_size)
@@ -69,7 +89,7 @@ def fine_cells(Z_group: np.ndarray, group: int, cell_size: int) -> tuple[np.ndar
     return centres, nearest_centre(Z_group, centres)
 
 
-def number_cells(fine: list[tuple[np.ndarray, np.ndarray]], members: list[np.ndarray],
+def _number_cells(fine: list[tuple[np.ndarray, np.ndarray]], members: list[np.ndarray],
                  n_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fine cells of every coarse cell numbered in one sequence.
 
@@ -99,16 +119,9 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray, tuple
     members = [order[bounds[g]:bounds[g + 1]] for g in range(centres.shape[0])]
     filled = [g for g, rows in enumerate(members) if rows.size]
     fine = [fine_cells(Z[members[g]], g, cell_size) for g in filled]
-    fine_centres, cell, first_cell = number_cells(fine, [members[g] for g in filled],
+    fine_centres, cell, first_cell = _number_cells(fine, [members[g] for g in filled],
                                                   Z.shape[0])
     return fine_centres, cell, (centres[filled], first_cell)
-
-
-def ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """The concatenated ``arange(start, stop)`` of every pair, in order."""
-    lengths = stops - starts
-    shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return np.arange(lengths.sum()) + shift
 
 
 def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
@@ -136,96 +149,6 @@ def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
     keys |= columns.astype(keys.dtype)
     keys.partition(k - 1, axis=1)
     return keys[:, :k] & mask
-
-
-def _probe_lists(centres: np.ndarray, n_probes: int, rows: np.ndarray | None = None,
-                 among: np.ndarray | None = None) -> np.ndarray:
-    """For each cell of ``rows`` (default all), the ``n_probes`` cells with the nearest centres.
-
-    Chosen among the cells ``among`` (ascending, holding ``rows``; default all);
-    nearest first, the cell itself first; in blocks of rows, so that no
-    :math:`K \times K` matrix is held for many cells.
-    """
-    rows = np.arange(centres.shape[0]) if rows is None else rows
-    among = np.arange(centres.shape[0]) if among is None else among
-    others = centres[among]  # [A, d]
-    c_norms = np.einsum("ij,ij->i", others, others)  # [A]
-    n_probes = min(n_probes, len(among))
-    step = max(1, _CELL_ELEMENTS // len(among))
-    lists = np.empty((len(rows), n_probes), dtype=np.intp)
-    for start in range(0, len(rows), step):
-        own = rows[start:start + step]  # [b]
-        between = centres[own] @ others.T  # [b, A]
-        between *= -2.0
-        between += c_norms
-        between[np.arange(len(own)), np.searchsorted(among, own)] = -np.inf  # own cell first
-        near = (np.argpartition(between, n_probes - 1, axis=1)[:, :n_probes]
-                if n_probes < len(among) else np.broadcast_to(np.arange(len(among)),
-                                                              between.shape))
-        ranks = np.argsort(np.take_along_axis(between, near, axis=1), axis=1, kind="stable")
-        lists[start:start + len(own)] = among[np.take_along_axis(near, ranks, axis=1)]
-    return lists
-
-
-def _first_probe_lists(centres: np.ndarray, n_probes: int,
-                       coarse: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    r"""Every cell's ``n_probes`` nearest cells: among all cells, or among nearby coarse cells.
-
-    Up to ``_ALL_PAIRS_MAX_CELLS`` cells (1,048,576 points at 64 a cell) every
-    pair of centres is compared, :math:`O(K^2 d)`. Above, ``coarse`` (the coarse
-    centres and where each coarse cell's fine cells start) limits a cell's choice
-    to the fine cells of the ``_NEAR_COARSE`` coarse cells nearest to its own,
-    :math:`O(K^{3/2} d)`: at 10,000,000 points all pairs would take about 450 s. On
-    400,000 noisy digits rows, forced below its threshold, this choice found as
-    many true neighbours as all pairs (recall 0.9998 for both; 0.9970 with 8 coarse
-    cells, 0.9990 with 16).
-    """
-    n_cells = centres.shape[0]
-    if coarse is None or n_cells <= _ALL_PAIRS_MAX_CELLS:
-        return _probe_lists(centres, n_probes)
-    coarse_centres, first_cell = coarse
-    nearby = _probe_lists(coarse_centres, _NEAR_COARSE)  # [G, c]: itself first
-    lists = np.empty((n_cells, n_probes), dtype=np.intp)
-    for group, groups in enumerate(nearby):
-        own = np.arange(first_cell[group], first_cell[group + 1])
-        among = np.sort(ranges(first_cell[groups], first_cell[groups + 1]))
-        lists[own] = _probe_lists(centres, n_probes, own,
-                                  among if len(among) >= n_probes else None)
-    return lists
-
-
-def probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int, cell_size: int,
-                coarse: tuple[np.ndarray, np.ndarray] | None = None,
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's probe cells, nearest first, until they hold ``n_candidates`` points.
-
-    Returns ``(cells, starts)``: cell ``h`` probes ``cells[starts[h]:starts[h + 1]]``.
-    The ``4 * ceil(n_candidates / cell_size)`` nearest cells are listed for every
-    cell (:func:`_first_probe_lists`, with ``coarse`` as :func:`number_cells` returns
-    it); only the cells whose lists hold too few points (many empty cells, as exact
-    duplicates make) are listed again, among all cells, with twice as many probes
-    each time, so that memory grows with them alone, never to :math:`K \times K`.
-    """
-    n_cells = len(sizes)
-    n_probes = min(n_cells, 4 * -(-n_candidates // cell_size))
-    rows, homes, cells = None, [], []
-    lists = _first_probe_lists(centres, n_probes, coarse)  # [K, P]
-    while True:
-        counts = np.cumsum(sizes[lists], axis=1)  # [r, P]
-        done = (counts[:, -1] >= n_candidates) | (n_probes == n_cells)  # [r]
-        enough = (counts < n_candidates).sum(axis=1) + 1  # [r]: cells taken per cell
-        taken = (np.arange(n_probes) < enough[:, None]) & done[:, None]  # [r, P]
-        row, column = np.nonzero(taken)  # row-major: each cell's probes in order
-        every = np.arange(n_cells) if rows is None else rows
-        homes.append(every[row])
-        cells.append(lists[row, column])
-        rows = every[~done]
-        if rows.size == 0:
-            break
-        n_probes = min(n_cells, 2 * n_probes)
-        lists = _probe_lists(centres, n_probes, rows)  # [r, P]
-    order, starts = group_rows(np.concatenate(homes), n_cells)  # each cell's probes in order
-    return np.concatenate(cells)[order], starts
 
 
 def partitioned_neighbours(
@@ -300,9 +223,15 @@ def partitioned_neighbours(
 def search_rows(Z_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""The two sides of the search's products: ``queries[x] @ ranking[c]`` :math:`= \lVert z_x - z_c\rVert^2`.
 
-    ``queries`` rows are :math:`[z_x, 1, \lVert z_x\rVert^2]` and ``ranking`` rows
-    :math:`[-2 z_c, \lVert z_c\rVert^2, 1]`, both [m, d + 2] in ``Z_sorted``'s
-    precision; each row depends on its own point only.
+    Parameters
+    ----------
+    Z_sorted : ndarray of shape (m, d), float32 or float64
+
+    Returns
+    -------
+    queries, ranking : ndarray of shape (m, d + 2), in ``Z_sorted``'s precision
+        Rows :math:`[z_x, 1, \lVert z_x\rVert^2]` and
+        :math:`[-2 z_c, \lVert z_c\rVert^2, 1]`; each row depends on its own point only.
     """
     n_points, n_dims = Z_sorted.shape
     queries = np.empty((n_points, n_dims + 2), dtype=Z_sorted.dtype)
@@ -318,11 +247,28 @@ def search_rows(Z_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cell_neighbours(queries: np.ndarray, candidates: np.ndarray,
                     k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest ``candidates`` of each of one cell's ``queries`` (:func:`search_rows`).
+    r"""The ``k`` nearest ``candidates`` of each of one cell's ``queries`` (:func:`search_rows`).
 
-    Returns ``(columns, squared)``, both [b, k]: the candidates' rows, and the
-    products that ranked them, unordered. The products are taken in blocks of
-    rows from the cell's first, so a cell gets the same result wherever it is searched.
+    Parameters
+    ----------
+    queries : ndarray of shape (b, d + 2)
+        The cell's rows of :func:`search_rows` ``queries``.
+    candidates : ndarray of shape (m, d + 2)
+        Rows of :func:`search_rows` ``ranking``, the cell's own first.
+    k : int
+        At most ``m``.
+
+    Returns
+    -------
+    columns : ndarray of shape (b, k)
+        The chosen rows of ``candidates``, unordered.
+    squared : ndarray of shape (b, k)
+        The products that ranked them, :math:`\lVert z_x - z_c\rVert^2` up to rounding.
+
+    Notes
+    -----
+    The products are taken in blocks of rows from the cell's first, so a cell gets
+    the same result wherever it is searched.
     """
     m = candidates.shape[0]
     columns = np.empty((queries.shape[0], k), dtype=np.intp)
@@ -344,6 +290,19 @@ def neighbours_from_sorted(found_sorted: np.ndarray, squared_sorted: np.ndarray,
     Each point is put among its own neighbours (at distance exactly 0) and
     rounding below 0 is clipped; ``found_sorted`` and ``squared_sorted`` are
     changed in place.
+
+    Parameters
+    ----------
+    found_sorted : ndarray of shape (M, k)
+        Sorted positions of each sorted position's neighbours.
+    squared_sorted : ndarray of shape (M, k)
+    order : ndarray of shape (M,)
+        The point at each sorted position.
+
+    Returns
+    -------
+    neighbours, squared
+        As :func:`partitioned_neighbours`.
     """
     n_points, k = found_sorted.shape
     itself = with_self(found_sorted, np.arange(n_points))  # [M, k]

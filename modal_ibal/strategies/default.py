@@ -78,8 +78,9 @@ def default_sampling(
     kernel width read off it) was measured against these defaults and not
     adopted; :func:`herding_sampling` offers both as options.
 
-    A ``dask.array`` pool is read on the workers, with the picks of the same pool in
-    memory (:func:`modal_ibal.pools.dask_herding.dask_herding_query`).
+    A ``dask.array`` pool is read on the workers
+    (:func:`modal_ibal.pools.dask_herding.dask_herding_query`), with the picks of the
+    same pool in memory up to the rounding its notes describe.
 
     ``random_state`` is ignored: the greedy is deterministic. Up to 10,000
     labelled + pool points the neighbour graph comes from an exact search; above,

@@ -131,9 +131,10 @@ def herding_sampling(
 
     **Dask pools.** A ``dask.array`` pool is read where its chunks live
     (:func:`modal_ibal.pools.dask_herding.dask_herding_query`): the workers map each
-    chunk to its codes and margin weights, the neighbour search runs on them, and
-    only the :math:`M \times k` neighbour lists come to the caller; the picks are
-    those of the same pool in memory.
+    chunk to its codes and margin weights; above 10,000 points the neighbour search
+    runs on them too, and only the :math:`M \times k` neighbour lists come to the caller; the picks are
+    those of the same pool in memory, up to the rounding that backend's notes
+    describe (every test and benchmark run gave the same picks).
 
     **No silent degeneration.** When no unpicked point gains weighted coverage
     any more (a saturated model gives every point margin weight 0), the rest of

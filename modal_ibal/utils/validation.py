@@ -158,7 +158,27 @@ def check_positive_int(value: Any, name: str) -> int:
 
 
 def check_number_or_word(value: Any, name: str, word: str) -> float | str | None:
-    """None, the option ``word``, or a finite number > 0, else an error naming ``name``."""
+    """None, the option ``word``, or a finite number > 0, else an error naming ``name``.
+
+    Parameters
+    ----------
+    value : None, str or real number
+    name : str
+        The user's parameter, for the messages.
+    word : str
+        The one word allowed.
+
+    Returns
+    -------
+    None, ``word`` or float
+
+    Raises
+    ------
+    ValueError
+        For another word, or a number that is not finite and > 0.
+    TypeError
+        For anything else.
+    """
     if value is None or (isinstance(value, str) and value == word):
         return value
     if isinstance(value, str):

@@ -53,10 +53,10 @@ def test_distributed_search_finds_the_in_memory_partitioned_neighbours(client, d
 
 def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, monkeypatch):
     """The probe lists of large pools (chosen among nearby coarse cells): still the same."""
-    from modal_ibal.search import knn_partitioned
+    from modal_ibal.search import probes
 
-    monkeypatch.setattr(knn_partitioned, "_ALL_PAIRS_MAX_CELLS", 0)
-    monkeypatch.setattr(knn_partitioned, "_NEAR_COARSE", 3)
+    monkeypatch.setattr(probes, "_ALL_PAIRS_MAX_CELLS", 0)
+    monkeypatch.setattr(probes, "_NEAR_COARSE", 3)
     Z = _points(12_000, 8, np.float32, seed=2)
     expected = partitioned_neighbours(Z, 20)
     got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(2_500, -1)), 20)
@@ -144,9 +144,42 @@ def test_bad_arguments_fail_before_the_pool_is_read(digits_pool, monkeypatch):
         herding_sampling(learner, pool, 5, bandwidth="wide")
     with pytest.raises(ValueError, match="'algorithm' parameter"):
         herding_sampling(learner, pool, 5, algorithm="kd")
+    with pytest.raises(ValueError, match="'representation' parameter must be 'inputs'"):
+        herding_sampling(learner, pool, 5, representation="pixels")
+    with pytest.raises(ValueError, match="'y_labelled' parameter holds labels \\['99'\\]"):
+        default_sampling(learner.estimator, pool, 5, X_labelled=X_pool[:3],
+                         y_labelled=np.array([0, 1, 99]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cold = ActiveLearner(make_net(max_epochs=1), query_strategy=default_sampling)
     with pytest.raises(ValueError, match="representation='features' needs a fitted model"):
         default_sampling(cold, pool, 5, representation="features")
     assert not read, "the pool must not be read before the error"
+
+
+def test_an_empty_chunk_and_an_embedding_give_the_in_memory_picks(client, digits_pool):
+    from sklearn.decomposition import PCA
+
+    _, _, X_pool, learner = digits_pool
+    pca = PCA(8, random_state=0).fit(X_pool)
+    expected = default_sampling(learner, X_pool, 12, representation=pca)
+    pool = da.from_array(X_pool, chunks=((0, 700, X_pool.shape[0] - 700), (64,)))
+    got = default_sampling(learner, pool, 12, representation=pca)
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+def test_distributed_search_checks_its_points():
+    search = dask_neighbours.dask_partitioned_neighbours
+    with pytest.raises(TypeError, match=r"'Z' parameter must be a dask\.array\.Array"):
+        search(np.zeros((10, 2)), 3)
+    with pytest.raises(ValueError, match="'Z' parameter must be a 2-D array of numbers"):
+        search(da.zeros(10, chunks=5), 3)
+    Z = _points(3_000, 4, np.float32, seed=4)
+    Z[2_100] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite values in rows 2000 to 2999"):
+        search(da.from_array(Z, chunks=(1_000, -1)), 5, cell_size=16, n_candidates=64)
+    integers = np.random.RandomState(5).randint(0, 50, size=(3_000, 3))
+    got = search(da.from_array(integers, chunks=(700, -1)), 5, cell_size=16, n_candidates=64)
+    expected = partitioned_neighbours(integers.astype(np.float64), 5, cell_size=16,
+                                      n_candidates=64)
+    np.testing.assert_array_equal(got[0], expected[0])

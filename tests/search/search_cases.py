@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from sklearn.neighbors import NearestNeighbors
 
 
 def brute_force(Z_pool, Z_labelled):
@@ -68,3 +69,20 @@ def datasets():
 
 
 DATASETS = datasets()
+
+
+def blobs(n_points: int, n_dims: int = 8, seed: int = 0) -> np.ndarray:
+    """Points around 30 Gaussian centres: clusters with borders, as real codes have."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(30, n_dims)) * 3
+    return (centres[rng.integers(0, 30, n_points)]
+            + rng.normal(size=(n_points, n_dims))).astype(np.float32)
+
+
+def true_neighbours(Z: np.ndarray, k: int) -> np.ndarray:
+    return NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z, return_distance=False)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = (found[:, :, None] == truth[:, None, :]).any(axis=2)  # [M, k]
+    return float(hits.mean())
