@@ -8,8 +8,9 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
    (:func:`modal_ibal.pools.dask_scoring.ship_scorer`), which map every pool chunk
    to its unit-row codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`);
 2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` labelled + pool
-   points (or with ``algorithm='brute'``) the codes, not the pool, come here and
-   the query is the in-memory one: the same picks;
+   points (or with ``algorithm='brute'``) the codes come here (with
+   ``representation='inputs'`` they are the pool's rows, flattened) and the query
+   is the in-memory one: the same picks;
 3. above, the codes stay on the workers for the partitioned neighbour search
    (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), and only
    the :math:`M \times k` neighbours, their distances and the :math:`N` weights
