@@ -28,14 +28,22 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..utils.validation import check_n_instances
-from .kernel import check_graph, check_weights
+from ..search.knn import check_algorithm
+from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
+from .kernel import check_graph, check_pool_weights, check_weights
 
-__all__ = ["UninformativeWeightsWarning", "greedy_kernel_herding", "herding_batch"]
+__all__ = [
+    "HerdingOptions",
+    "UninformativeWeightsWarning",
+    "check_herding_options",
+    "greedy_kernel_herding",
+    "herding_batch",
+]
 
 _GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 
@@ -219,3 +227,44 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     indices, gains = greedy_kernel_herding(graph, n_labelled, n_instances, weights=weights,
                                            symmetric=True)
     return indices, gains / graph.shape[0]
+
+
+class HerdingOptions(NamedTuple):
+    """Kernel herding's options, checked (:func:`check_herding_options`)."""
+
+    n_neighbors: int
+    bandwidth: float | str | None
+    weights: str | np.ndarray | None
+    temperature: float | str | None
+    algorithm: str
+
+
+def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weights: Any,
+                          temperature: Any, algorithm: Any) -> HerdingOptions:
+    """The options of :func:`modal_ibal.herding_sampling`, checked for a pool of ``n_pool``.
+
+    One check for the in-memory strategy and its Dask backend.
+
+    Parameters
+    ----------
+    n_pool : int
+    n_neighbors, bandwidth, weights, temperature, algorithm
+        As :func:`modal_ibal.herding_sampling` takes them.
+
+    Returns
+    -------
+    HerdingOptions
+        ``weights`` as float64 values when given as an array.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the option that is wrong.
+    """
+    return HerdingOptions(
+        check_positive_int(n_neighbors, "n_neighbors"),
+        check_number_or_word(bandwidth, "bandwidth", "labelled"),
+        check_pool_weights(weights, n_pool),
+        check_number_or_word(temperature, "temperature", "calibrated"),
+        check_algorithm(algorithm),
+    )

@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..coverage.clusters import DEFAULT_N_NEIGHBORS
-from ..coverage.herding import herding_batch
+from ..coverage.herding import check_herding_options, herding_batch
 from ..coverage.kernel import (
-    check_pool_weights,
     kernel_graph,
     knn_kernel_graph,
     labelled_bandwidth,
@@ -38,9 +37,8 @@ from ..readers.cold_start import resolve_cold_start
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
-from ..search.knn import EXACT_SEARCH_MAX_POINTS, check_algorithm
+from ..search.knn import EXACT_SEARCH_MAX_POINTS
 from ..utils.validation import (
-    check_number_or_word,
     check_positive_int,
     check_same_sample_shape,
     n_samples,
@@ -108,12 +106,10 @@ def dask_herding_query(
     import dask.array as da
 
     n_instances = check_dask_pool(X_pool, n_instances)
-    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    bandwidth = check_number_or_word(bandwidth, "bandwidth", "labelled")
-    temperature = check_number_or_word(temperature, "temperature", "calibrated")
+    n_neighbors, bandwidth, weights, temperature, algorithm = check_herding_options(
+        int(X_pool.shape[0]), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
+        temperature=temperature, algorithm=algorithm)
     batch_size = check_positive_int(batch_size, "batch_size")
-    weights = check_pool_weights(weights, int(X_pool.shape[0]))
-    algorithm = check_algorithm(algorithm)
     check_representation(representation)
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read

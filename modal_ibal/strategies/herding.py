@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..coverage.clusters import DEFAULT_N_NEIGHBORS
-from ..coverage.herding import herding_batch
-from ..coverage.kernel import check_pool_weights, knn_kernel_graph, labelled_bandwidth, unit_rows
+from ..coverage.herding import check_herding_options, herding_batch
+from ..coverage.kernel import knn_kernel_graph, labelled_bandwidth, unit_rows
 from ..embedding.codes import representation_codes
 from ..pools.dask_herding import dask_herding_query
 from ..readers.cold_start import resolve_cold_start
@@ -29,9 +29,7 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import LabelledView, model_view
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ..scoring.uncertainty import margin_weights
-from ..search.knn import check_algorithm
 from ..utils.validation import (
-    check_number_or_word,
     check_pool,
     check_positive_int,
     check_same_sample_shape,
@@ -167,12 +165,10 @@ def herding_sampling(
        Learning Method for All Label Budgets", ICLR 2025.
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
-    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    bandwidth = check_number_or_word(bandwidth, "bandwidth", "labelled")
-    temperature = check_number_or_word(temperature, "temperature", "calibrated")
+    n_neighbors, bandwidth, weights, temperature, algorithm = check_herding_options(
+        n_samples(X_pool), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
+        temperature=temperature, algorithm=algorithm)
     batch_size = check_positive_int(batch_size, "batch_size")
-    weights = check_pool_weights(weights, n_samples(X_pool))
-    algorithm = check_algorithm(algorithm)
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
     check_same_sample_shape(X_pool, start.X_labelled)
     views = []
