@@ -33,15 +33,17 @@ from ..search.knn_exact import check_n_neighbors, exact_neighbours, index_type
 from ..search.knn_partitioned import (
     DEFAULT_CELL_SIZE,
     DEFAULT_N_CANDIDATES,
-    cell_neighbours,
     coarse_centres,
     fine_cells,
+    first_fine_cells,
     neighbours_from_sorted,
+    search_cells,
     search_rows,
 )
 from ..search.probes import probe_cells, ranges
 from ..utils.threads import one_blas_thread
 from ..utils.validation import check_positive_int, is_dask_array
+from .dask_scoring import running_client
 from .dask_selection import computed
 
 __all__ = ["dask_partitioned_neighbours"]
@@ -83,10 +85,8 @@ def _check_dask_points(Z):
 
 def _results_at_once() -> int:
     """How many blocks' search results to bring here at once: enough to keep every thread busy."""
-    from dask.base import get_scheduler
-
-    client = getattr(get_scheduler(), "__self__", None)  # a distributed.Client's get
-    threads = sum(client.nthreads().values()) if hasattr(client, "nthreads") else 0
+    client = running_client()
+    threads = 0 if client is None else sum(client.nthreads().values())
     return max(_BLOCKS_PER_BATCH, 2 * threads)
 
 
@@ -121,23 +121,18 @@ def _search_block(sorted_block: np.ndarray, first: int, homes: np.ndarray, probe
                   k: int) -> tuple[np.ndarray, np.ndarray]:
     """The neighbours (sorted positions) and squared distances of one block's points.
 
-    ``homes`` are the block's cells, ``probes[probe_starts[i]:probe_starts[i + 1]]``
-    the probe list of ``homes[i]``, and ``pieces`` the (positions, rows) of every
-    probed cell, in ascending positions.
+    ``homes`` are the block's cells, whose rows ``sorted_block`` holds from sorted
+    position ``first`` on, and ``pieces`` the (positions, rows) of every cell they
+    probe, in ascending positions.
     """
-    positions = np.concatenate([piece[0] for piece in pieces])  # ascending
     queries, _ = search_rows(sorted_block)
     _, ranking = search_rows(np.concatenate([piece[1] for piece in pieces]))
     found = np.empty((sorted_block.shape[0], k), dtype=index_type(cell_bounds[-1], k))
     squared = np.empty((sorted_block.shape[0], k), dtype=sorted_block.dtype)
     with one_blas_thread():
-        for i, home in enumerate(homes):
-            cells = probes[probe_starts[i]:probe_starts[i + 1]]  # own cell first
-            compared = ranges(cell_bounds[cells], cell_bounds[cells + 1])  # sorted positions
-            rows = slice(cell_bounds[home] - first, cell_bounds[home + 1] - first)
-            best, squared[rows] = cell_neighbours(queries[rows],
-                                                  ranking[np.searchsorted(positions, compared)], k)
-            found[rows] = compared[best]
+        search_cells(homes, probes, probe_starts, cell_bounds, queries, ranking, k, found,
+                     squared, first=first,
+                     positions=np.concatenate([piece[0] for piece in pieces]))
     return found, squared
 
 
@@ -250,8 +245,7 @@ def _shuffled_cells(Z, cell_size: int) -> _ShuffledCells:
     del coarse
     groups = np.flatnonzero(np.diff(bounds))  # the coarse cells that hold points
     group_sizes = np.diff(bounds)[groups]
-    n_fine = -(-group_sizes // cell_size)
-    offsets = np.cumsum(n_fine) - n_fine  # each coarse cell's first fine cell
+    first_cell = first_fine_cells(group_sizes, cell_size)  # [G + 1]
     shuffled = Z.shuffle([order[bounds[g]:bounds[g + 1]].tolist() for g in groups], axis=0)
     shuffled = shuffled.rechunk({1: -1})  # the shuffle may cut columns to bound a chunk's size
     blocks = [(block, members) for block, members in zip(
@@ -259,7 +253,7 @@ def _shuffled_cells(Z, cell_size: int) -> _ShuffledCells:
         strict=True) if members.size]  # an empty chunk holds no cell
     cut = [dask.delayed(_cut_block, nout=2)(
         block, groups[members], np.concatenate([[0], np.cumsum(group_sizes[members])]),
-        offsets[members], cell_size) for block, members in blocks]
+        first_cell[members], cell_size) for block, members in blocks]
     persisted = dask.persist(*[part[0] for part in cut], *[part[1] for part in cut])
     fine = computed(list(persisted[:len(cut)]))  # [(centres per coarse cell, labels)] per block
     cell = np.empty(n_points, dtype=np.intp)
@@ -267,9 +261,9 @@ def _shuffled_cells(Z, cell_size: int) -> _ShuffledCells:
     fine_centres = np.concatenate([c for block_centres, _ in fine for c in block_centres])
     n_cells = fine_centres.shape[0]
     sorted_order, cell_bounds = group_rows(cell, n_cells)  # sorted position -> point
-    block_cells = [np.arange(offsets[m[0]], offsets[m[-1]] + n_fine[m[-1]]) for _, m in blocks]
+    block_cells = [np.arange(first_cell[m[0]], first_cell[m[-1] + 1]) for _, m in blocks]
     return _ShuffledCells(fine_centres, cell_bounds, sorted_order,
-                          (centres[groups], np.append(offsets, n_cells)),
+                          (centres[groups], first_cell),
                           list(persisted[len(cut):]), block_cells,
                           cell_bounds[[cells[0] for cells in block_cells]])
 
@@ -282,6 +276,7 @@ def _block_searches(cells: _ShuffledCells, probes: np.ndarray, probe_starts: np.
     block_of_cell = np.repeat(np.arange(len(cells.block_cells)),
                               [len(homes) for homes in cells.block_cells])
     shared_bounds = dask.delayed(cells.bounds)
+    shared_probes = dask.delayed(probes), dask.delayed(probe_starts)  # in the graph once
     searches = []
     for b, homes in enumerate(cells.block_cells):
         lists = probes[probe_starts[homes[0]]:probe_starts[homes[-1] + 1]]
@@ -291,7 +286,6 @@ def _block_searches(cells: _ShuffledCells, probes: np.ndarray, probe_starts: np.
                                                needed[owners == s], shared_bounds)
                   for s in np.unique(owners)]
         searches.append(dask.delayed(_search_block, nout=2)(
-            cells.sorted_blocks[b], cells.block_first[b], homes, lists,
-            probe_starts[homes[0]:homes[-1] + 2] - probe_starts[homes[0]],
+            cells.sorted_blocks[b], cells.block_first[b], homes, *shared_probes,
             shared_bounds, pieces, k))
     return searches

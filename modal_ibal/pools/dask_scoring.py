@@ -33,6 +33,7 @@ __all__ = [
     "check_dask_pool",
     "pool_scores",
     "refuse_distance_cache",
+    "running_client",
     "ship_scorer",
     "workers_died",
 ]
@@ -255,13 +256,11 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
         When no worker has loaded it within ``timeout`` seconds.
     """
     import dask
-    from dask.base import get_scheduler
 
-    client = getattr(get_scheduler(), "__self__", None)  # the Client whose get would compute
-    distributed = sys.modules.get("distributed")  # imported wherever a Client exists
-    if distributed is None or not isinstance(client, distributed.Client) \
-            or client.status != "running":  # local threads
+    client = running_client()
+    if client is None:  # local threads
         return dask.delayed(scorer, traverse=False)  # one task: each thread shares it
+    import distributed
     from distributed.protocol import pickle
 
     future = client.submit(_loads, pickle.dumps(scorer), pure=False)
@@ -284,6 +283,22 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
             "`if __name__ == '__main__':` or in a notebook cell."
         ) from error
     return future
+
+
+def running_client():
+    """The running ``distributed.Client`` that a ``compute`` would use now, or None.
+
+    None when the active scheduler is Dask's local threads (no client set up,
+    the one set up closed, or a local scheduler chosen with ``dask.config.set``).
+    """
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(), "__self__", None)  # the Client whose get would compute
+    distributed = sys.modules.get("distributed")  # imported wherever a Client exists
+    if distributed is None or not isinstance(client, distributed.Client) \
+            or client.status != "running":
+        return None
+    return client
 
 
 def workers_died(error: BaseException) -> RuntimeError:

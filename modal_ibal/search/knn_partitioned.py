@@ -22,8 +22,10 @@ __all__ = [
     "cell_neighbours",
     "coarse_centres",
     "fine_cells",
+    "first_fine_cells",
     "neighbours_from_sorted",
     "partitioned_neighbours",
+    "search_cells",
     "search_rows",
 ]
 
@@ -89,20 +91,22 @@ def fine_cells(Z_group: np.ndarray, group: int, cell_size: int) -> tuple[np.ndar
     return centres, nearest_centre(Z_group, centres)
 
 
-def _number_cells(fine: list[tuple[np.ndarray, np.ndarray]], members: list[np.ndarray],
-                 n_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The fine cells of every coarse cell numbered in one sequence.
+def first_fine_cells(group_sizes: np.ndarray, cell_size: int) -> np.ndarray:
+    r"""Where each coarse cell's fine cells start, numbered coarse cell by coarse cell.
 
-    ``fine[g]`` is :func:`fine_cells` of the points ``members[g]`` (empty coarse
-    cells left out); cells are numbered coarse cell by coarse cell. Returns the
-    centres [K, d], every point's cell [M], and where each coarse cell's fine
-    cells start [G + 1].
+    Parameters
+    ----------
+    group_sizes : ndarray of shape (n_groups,)
+        Points in each (non-empty) coarse cell, in order.
+    cell_size : int
+
+    Returns
+    -------
+    ndarray of shape (n_groups + 1,)
+        Coarse cell ``i`` holds fine cells ``[first[i], first[i + 1])``: as many as
+        :func:`fine_cells` cuts it into, :math:`\lceil m / \text{cell\_size} \rceil`.
     """
-    cell = np.empty(n_points, dtype=np.intp)
-    first_cell = np.cumsum([0] + [centres.shape[0] for centres, _ in fine])  # [G + 1]
-    for (_, labels), rows, offset in zip(fine, members, first_cell[:-1], strict=True):
-        cell[rows] = labels + offset
-    return np.concatenate([centres for centres, _ in fine]), cell, first_cell
+    return np.concatenate([[0], np.cumsum(-(-np.asarray(group_sizes) // cell_size))])
 
 
 def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -116,12 +120,16 @@ def _cells(Z: np.ndarray, cell_size: int) -> tuple[np.ndarray, np.ndarray, tuple
     """
     centres = coarse_centres(Z.shape[0], cell_size, Z.__getitem__)
     order, bounds = group_rows(nearest_centre(Z, centres), centres.shape[0])
-    members = [order[bounds[g]:bounds[g + 1]] for g in range(centres.shape[0])]
-    filled = [g for g, rows in enumerate(members) if rows.size]
-    fine = [fine_cells(Z[members[g]], g, cell_size) for g in filled]
-    fine_centres, cell, first_cell = _number_cells(fine, [members[g] for g in filled],
-                                                  Z.shape[0])
-    return fine_centres, cell, (centres[filled], first_cell)
+    groups = np.flatnonzero(np.diff(bounds))  # the coarse cells that hold points
+    first_cell = first_fine_cells(np.diff(bounds)[groups], cell_size)
+    cell = np.empty(Z.shape[0], dtype=np.intp)
+    fine_centres = []
+    for group, first in zip(groups, first_cell[:-1], strict=True):
+        rows = order[bounds[group]:bounds[group + 1]]
+        group_centres, labels = fine_cells(Z[rows], group, cell_size)
+        cell[rows] = labels + first
+        fine_centres.append(group_centres)
+    return np.concatenate(fine_centres), cell, (centres[groups], first_cell)
 
 
 def _k_smallest_columns(squared: np.ndarray, k: int) -> np.ndarray:
@@ -209,12 +217,8 @@ def partitioned_neighbours(
 
     def search(first: int) -> None:
         """The neighbours of the points of ``_CELLS_PER_TASK`` home cells."""
-        for home in homes[first:first + _CELLS_PER_TASK]:
-            cells = probes[probe_starts[home]:probe_starts[home + 1]]  # own cell first
-            compared = ranges(bounds[cells], bounds[cells + 1])  # sorted positions
-            rows = slice(bounds[home], bounds[home + 1])
-            best, squared_sorted[rows] = cell_neighbours(queries[rows], ranking[compared], k)
-            found_sorted[rows] = compared[best]
+        search_cells(homes[first:first + _CELLS_PER_TASK], probes, probe_starts, bounds,
+                     queries, ranking, k, found_sorted, squared_sorted)
 
     run_blocks(search, range(0, len(homes), _CELLS_PER_TASK), blas_workers())
     return neighbours_from_sorted(found_sorted, squared_sorted, order)
@@ -243,6 +247,45 @@ def search_rows(Z_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ranking[:, n_dims] = queries[:, n_dims + 1]
     ranking[:, n_dims + 1] = 1.0
     return queries, ranking
+
+
+def search_cells(homes: np.ndarray, probes: np.ndarray, probe_starts: np.ndarray,
+                 bounds: np.ndarray, queries: np.ndarray, ranking: np.ndarray, k: int,
+                 found: np.ndarray, squared: np.ndarray, *, first: int = 0,
+                 positions: np.ndarray | None = None) -> None:
+    """Search the points of the cells ``homes`` against their probe cells' points, in place.
+
+    The one loop of the partitioned search, in memory and on a Dask worker.
+
+    Parameters
+    ----------
+    homes : ndarray of ints
+        The cells whose points are searched.
+    probes, probe_starts : ndarray
+        As :func:`modal_ibal.search.probes.probe_cells` returns them.
+    bounds : ndarray of shape (n_cells + 1,)
+        Cell ``h`` holds the sorted positions ``bounds[h]:bounds[h + 1]``.
+    queries : ndarray of shape (m, d + 2)
+        :func:`search_rows` ``queries`` of the sorted positions from ``first`` on.
+    ranking : ndarray of shape (r, d + 2)
+        :func:`search_rows` ``ranking`` of the sorted positions ``positions``
+        (ascending; default all, in order).
+    k : int
+    found, squared : ndarray of shape (m, k)
+        Filled at the homes' rows: the neighbours' sorted positions, and the
+        products that ranked them.
+    first : int, default=0
+        The sorted position of the first row of ``queries``, ``found`` and ``squared``.
+    positions : ndarray, optional
+    """
+    for home in homes:
+        cells = probes[probe_starts[home]:probe_starts[home + 1]]  # own cell first
+        compared = ranges(bounds[cells], bounds[cells + 1])  # sorted positions
+        rows = slice(bounds[home] - first, bounds[home + 1] - first)
+        candidates = ranking[compared if positions is None
+                             else np.searchsorted(positions, compared)]
+        best, squared[rows] = cell_neighbours(queries[rows], candidates, k)
+        found[rows] = compared[best]
 
 
 def cell_neighbours(queries: np.ndarray, candidates: np.ndarray,
