@@ -37,7 +37,7 @@ from ..readers.cold_start import resolve_cold_start
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
-from ..search.knn import EXACT_SEARCH_MAX_POINTS
+from ..search.knn import searches_exactly
 from ..utils.validation import (
     check_positive_int,
     check_same_sample_shape,
@@ -142,7 +142,7 @@ def dask_herding_query(
     n_points = n_labelled + int(X_pool.shape[0])
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z_labelled)
-    if algorithm == "brute" or (algorithm == "auto" and n_points <= EXACT_SEARCH_MAX_POINTS):
+    if searches_exactly(algorithm, n_points):
         codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
         graph = knn_kernel_graph(np.concatenate([Z_labelled, codes]), n_neighbors, bandwidth,
                                  algorithm=algorithm)

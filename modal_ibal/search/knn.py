@@ -32,7 +32,13 @@ import numpy as np
 from .knn_exact import check_points, exact_neighbours
 from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
 
-__all__ = ["ALGORITHMS", "EXACT_SEARCH_MAX_POINTS", "check_algorithm", "nearest_neighbours"]
+__all__ = [
+    "ALGORITHMS",
+    "EXACT_SEARCH_MAX_POINTS",
+    "check_algorithm",
+    "nearest_neighbours",
+    "searches_exactly",
+]
 
 ALGORITHMS = ("auto", "brute", "partitioned")
 EXACT_SEARCH_MAX_POINTS = 10_000
@@ -46,6 +52,14 @@ def check_algorithm(algorithm) -> str:
             f"Got {algorithm!r} instead."
         )
     return algorithm
+
+
+def searches_exactly(algorithm: str, n_points: int) -> bool:
+    """Whether ``algorithm`` (checked) searches ``n_points`` points exactly, by brute force.
+
+    ``'brute'`` always, ``'auto'`` up to ``EXACT_SEARCH_MAX_POINTS`` points.
+    """
+    return algorithm == "brute" or (algorithm == "auto" and n_points <= EXACT_SEARCH_MAX_POINTS)
 
 
 def nearest_neighbours(
@@ -83,8 +97,7 @@ def nearest_neighbours(
         clipped at 0 (a point's own distance is exactly 0).
     """
     Z = check_points(Z)
-    algorithm = check_algorithm(algorithm)
-    if algorithm == "brute" or (algorithm == "auto" and Z.shape[0] <= EXACT_SEARCH_MAX_POINTS):
+    if searches_exactly(check_algorithm(algorithm), Z.shape[0]):
         return exact_neighbours(Z, n_neighbors)
     return partitioned_neighbours(Z, n_neighbors, cell_size=cell_size,
                                   n_candidates=n_candidates)
