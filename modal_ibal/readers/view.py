@@ -7,7 +7,7 @@ fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
 model's final layer on both, at most once per query (:func:`labelled_view`). The
 coverage strategies also start cold, from no labels and an unfitted model
-(:func:`resolve_cold_start`, :data:`COLD_START_STRATEGIES`).
+(:func:`modal_ibal.readers.cold_start.resolve_cold_start`, :data:`COLD_START_STRATEGIES`).
 """
 
 from __future__ import annotations
