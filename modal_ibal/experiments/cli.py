@@ -140,13 +140,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     strategies = args.strategies if args.strategies is not None else spec.strategies
     reference = _reference(args.reference, strategies)
     check_folder(out, _OUT_OPTION)
-    try:
-        result = run_experiment(spec, strategies, args.seeds, out, resume=args.resume,
-                                progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"modal-ibal: interrupted. Finished runs are in {out}/runs; run the same "
-              "command with --resume to continue.", file=sys.stderr)
-        return 130
+    result = run_experiment(spec, strategies, args.seeds, out, resume=args.resume,
+                            progress=not args.no_progress)
     command = "modal-ibal " + shlex.join(argv)
     summary = write_summary(out, result.results, result.timings, title=spec.name,
                             command=command, reference=reference)
@@ -232,6 +227,15 @@ def _repair_hint(path: Path) -> str:
     return "Delete it and run the same command with --resume."
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """The one line printed on Ctrl-C; ``run`` says where its finished runs are."""
+    if args.command != "run":
+        return "modal-ibal: interrupted."
+    out = args.out or f"results/{args.experiment}"
+    return (f"modal-ibal: interrupted. Finished runs are in {out}/runs; run the same command "
+            "with --resume to continue.")
+
+
 def _show_warning(show):
     """``warnings.showwarning`` that prints damaged-run warnings as one line each."""
     from .files import DamagedRunWarning
@@ -265,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "summarize":
                 return _summarize(args, argv)
             return _list()
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130
     except RunFailedError as error:
         traceback.print_exception(error.__cause__, file=sys.stderr)
         out = getattr(args, "out", None) or f"results/{args.experiment}"

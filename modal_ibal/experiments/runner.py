@@ -33,17 +33,20 @@ differences there.
 epochs); resuming, or writing into a folder whose runs were made, with other
 settings is refused rather than mixed.
 
-Note: modAL's ``query`` calls a strategy a second time when the first call
-raises (any exception, including ``KeyboardInterrupt``), so a failing strategy
-runs twice and Ctrl-C during a query may need pressing twice.
+Interrupts: skorch's ``fit`` swallows ``KeyboardInterrupt`` and modAL's ``query``
+calls a strategy again after any exception (a failing one runs twice), so
+:func:`run_one` handles SIGINT itself: Ctrl-C stops it, writing no run file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +74,6 @@ __all__ = [
     "run_one",
     "score_predictions",
 ]
-
 
 
 class RunFailedError(RuntimeError):
@@ -178,6 +180,8 @@ def run_one(
     RunFailedError
         When the strategy, the fit or the evaluation raises, naming the strategy,
         seed, round and stage, chained to the original exception.
+    KeyboardInterrupt
+        On SIGINT (Ctrl-C), also where a fit or a query swallows it.
     """
     from modAL.models import ActiveLearner
 
@@ -190,38 +194,74 @@ def run_one(
                      float(value)))
 
     round_, stage = 0, "fit"
-    try:
-        start = time.perf_counter()
-        learner = ActiveLearner(
-            estimator=spec.build_model(seed), query_strategy=strategy,
-            X_training=split.X_pool[split.initial], y_training=split.y_pool[split.initial],
-        )
-        record(0, "fit_seconds", time.perf_counter() - start)
-        for round_ in range(spec.n_rounds + 1):
-            if round_ > 0:
-                stage = "query"
-                candidates = np.flatnonzero(~labelled)
-                start = time.perf_counter()
-                query_indices, _ = learner.query(
-                    split.X_pool[candidates], n_instances=spec.batch_size,
-                    random_state=derive_seed(seed, QUERY, round_))
-                query_seconds = time.perf_counter() - start
-                chosen = candidates[_check_query(query_indices, len(candidates), spec.batch_size)]
-                labelled[chosen] = True
-                stage = "fit"
-                start = time.perf_counter()
-                learner.teach(split.X_pool[chosen], split.y_pool[chosen])
-                record(round_, "fit_seconds", time.perf_counter() - start)
-                record(round_, "query_seconds", query_seconds)
-            stage = "evaluate"
-            predictions = learner.predict(split.X_test)
-            for metric, value in score_predictions(split.y_test, predictions).items():
-                record(round_, metric, value)
-            if on_round is not None:
-                on_round(round_)
-    except Exception as exc:
-        raise RunFailedError(strategy_name, seed, round_, stage, exc) from exc
+    with _stop_on_interrupt() as check:
+        try:
+            start = time.perf_counter()
+            learner = ActiveLearner(
+                estimator=spec.build_model(seed),
+                query_strategy=functools.partial(_unless_interrupted, check, strategy),
+                X_training=split.X_pool[split.initial], y_training=split.y_pool[split.initial],
+            )
+            check()
+            record(0, "fit_seconds", time.perf_counter() - start)
+            for round_ in range(spec.n_rounds + 1):
+                if round_ > 0:
+                    stage = "query"
+                    candidates = np.flatnonzero(~labelled)
+                    start = time.perf_counter()
+                    indices, _ = learner.query(
+                        split.X_pool[candidates], n_instances=spec.batch_size,
+                        random_state=derive_seed(seed, QUERY, round_))
+                    query_seconds = time.perf_counter() - start
+                    check()
+                    chosen = candidates[_check_query(indices, len(candidates), spec.batch_size)]
+                    labelled[chosen] = True
+                    stage = "fit"
+                    start = time.perf_counter()
+                    learner.teach(split.X_pool[chosen], split.y_pool[chosen])
+                    check()
+                    record(round_, "fit_seconds", time.perf_counter() - start)
+                    record(round_, "query_seconds", query_seconds)
+                stage = "evaluate"
+                predictions = learner.predict(split.X_test)
+                for metric, value in score_predictions(split.y_test, predictions).items():
+                    record(round_, metric, value)
+                if on_round is not None:
+                    on_round(round_)
+        except Exception as exc:
+            check()  # a step that swallowed an interrupt may fail because of it
+            raise RunFailedError(strategy_name, seed, round_, stage, exc) from exc
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[Callable[[], None]]:
+    """Make SIGINT raise ``KeyboardInterrupt`` in the block, in the main thread unless ignored.
+
+    Yields ``check()``, which raises it again after a step that swallowed it.
+    """
+    interrupted = threading.Event()
+
+    def check() -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+
+    def handle(signum, frame) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)  # None: not set from Python
+    with contextlib.ExitStack() as restore:
+        if threading.current_thread() is threading.main_thread() and previous != signal.SIG_IGN:
+            restore.callback(signal.signal, signal.SIGINT, previous or signal.SIG_DFL)
+            signal.signal(signal.SIGINT, handle)
+        yield check
+
+
+def _unless_interrupted(check: Callable[[], None], strategy: Callable, *args, **kwargs):
+    """``strategy(*args, **kwargs)`` after ``check()``: modAL calls it again after an interrupt."""
+    check()
+    return strategy(*args, **kwargs)
 
 
 def _check_query(query_indices, n_candidates: int, batch_size: int) -> np.ndarray:
