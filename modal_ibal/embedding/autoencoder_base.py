@@ -19,11 +19,12 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch import nn
 
+from ..utils.blocks import FORWARD_ROWS, fixed_blocks, pad_rows
+from ..utils.locks import object_lock
 from ..utils.randomness import seeded_torch_rng
 
 __all__ = ["ATTRIBUTES_DOC", "PARAMETERS_DOC", "BaseAutoencoder", "as_float32", "check_widths"]
 
-_TRANSFORM_BATCH = 4096
 _SEED_BOUND = np.iinfo(np.int32).max
 
 
@@ -153,13 +154,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         module = self.net_.module_
-        module.eval()
         codes = np.empty((X.shape[0], self.latent_dim), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, X.shape[0], _TRANSFORM_BATCH):  # standardised batch by batch
-                batch = self._standardise(X[start : start + _TRANSFORM_BATCH])
-                batch = torch.from_numpy(batch).to(self.device_)
-                codes[start : start + _TRANSFORM_BATCH] = module.encode(batch).cpu().numpy()
+        # blocks of one size, the last padded: a sample's code does not depend on the
+        # samples encoded with it (utils.blocks)
+        with object_lock(module), torch.no_grad():
+            module.eval()
+            for rows in fixed_blocks(X.shape[0], FORWARD_ROWS):
+                batch = torch.from_numpy(self._standardise(X[rows])).to(self.device_)
+                encoded = module.encode(pad_rows(batch, FORWARD_ROWS))
+                codes[rows] = encoded[:rows.stop - rows.start].cpu().numpy()
         return codes
 
     @property

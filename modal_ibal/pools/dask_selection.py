@@ -1,8 +1,9 @@
 """The batch from a Dask pool's scores, by a tree reduction.
 
-A tree reduction of (score, pool index) pairs, ties to the
-lower index as :func:`modal_ibal.scoring.selection.select_lowest` breaks them; only the batch
-reaches the caller.
+A tree reduction of (ranking key, pool index, score) records, ranked as
+:func:`modal_ibal.scoring.selection.select_lowest` ranks (scores rounded by
+:func:`~modal_ibal.scoring.selection.ranking_keys`, ties to the lower index); only the
+batch reaches the caller.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import sys
 
 import numpy as np
 
+from ..scoring.selection import ranking_keys
 from ..utils.validation import check_n_instances, check_scores, is_dask_array
 from .dask_scoring import workers_died
 
 __all__ = ["computed", "dask_select_highest", "dask_select_lowest", "normalised"]
 
-_KEY = np.dtype([("score", np.float64), ("index", np.int64)])
+_KEY = np.dtype([("key", np.float64), ("index", np.int64), ("score", np.float64)])
 
 
 def normalised(values):
@@ -29,19 +31,20 @@ def normalised(values):
 
 
 def _keys(scores: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """(score, pool index) records of one chunk."""
+    """(ranking key, pool index, score) records of one chunk."""
     keys = np.empty(scores.shape[0], dtype=_KEY)
     keys["score"] = check_scores(np.asarray(scores, dtype=np.float64), "query")
+    keys["key"] = ranking_keys(keys["score"])
     keys["index"] = index
     return keys
 
 
 def _lowest_keys(keys: np.ndarray, axis=None, keepdims=None, *, n_instances: int) -> np.ndarray:
-    """The ``n_instances`` smallest records, ordered by score and then by pool index."""
+    """The ``n_instances`` smallest records, ordered by ranking key and then by pool index."""
     if keys.shape[0] > n_instances:
-        threshold = np.partition(keys["score"], n_instances - 1)[n_instances - 1]
-        keys = keys[keys["score"] <= threshold]  # every candidate, ties at the threshold too
-    order = np.lexsort((keys["index"], keys["score"]))[:n_instances]
+        threshold = np.partition(keys["key"], n_instances - 1)[n_instances - 1]
+        keys = keys[keys["key"] <= threshold]  # every candidate, ties at the threshold too
+    order = np.lexsort((keys["index"], keys["key"]))[:n_instances]
     return keys[order]
 
 
@@ -67,9 +70,11 @@ def dask_select_lowest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.nda
     Notes
     -----
     Pool point :math:`i` is chosen when fewer than :math:`B` points come before it
-    in the lexicographic order
+    in the lexicographic order of (ranking key, index), :math:`r(s)` the score rounded
+    by :func:`modal_ibal.scoring.selection.ranking_keys`:
 
-    .. math::  (s_j, j) < (s_i, i) \iff s_j < s_i \ \text{or}\ (s_j = s_i \ \text{and}\ j < i).
+    .. math::  (s_j, j) < (s_i, i) \iff r(s_j) < r(s_i) \ \text{or}\
+               (r(s_j) = r(s_i) \ \text{and}\ j < i).
 
     Cost: :math:`O(N)` over the chunks, :math:`O(B \log B)` per merge.
     """

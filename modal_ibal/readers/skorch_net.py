@@ -8,9 +8,12 @@ hook is removed and every submodule's mode restored afterwards.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
+from ..utils.blocks import FORWARD_ROWS, fixed_blocks, pad_rows
+from ..utils.locks import object_lock
 from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor
 from .labels import output_classes
@@ -76,7 +79,9 @@ class SkorchLayer(LastLayer):
 
         net.check_is_fitted()
         self.net, self.batch_size = net, int(batch_size)
-        self.row_block = self.batch_size  # the forward batches start at multiples of it
+        # every forward pass sees exactly this many rows (the last block padded), so a
+        # row's outputs do not depend on the rows read with it (utils.blocks)
+        self.row_block = min(self.batch_size, FORWARD_ROWS)
         self.module = net.module_
         self.layer_name, self.linear = final_linear(self.module, layer)
         self.classes_ = output_classes(net, self.layer_name, self.linear.out_features)
@@ -99,21 +104,23 @@ class SkorchLayer(LastLayer):
 
         known = isinstance(X, np.ndarray) or is_tensor(X)
         record = _Recorder(len(X) if known else None)
-        handle = self.linear.register_forward_hook(record)
-        try:
-            with preserved_train_modes(self.module), torch.no_grad():
-                self.module.eval()
-                for out in self._forward_batches(X):
-                    out = out[0] if isinstance(out, tuple) else out
-                    if self._outputs_are_probabilities:
-                        _check_probabilities(out)
-        except RuntimeError as error:
-            shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
-            raise ValueError(
-                f"The module could not process the samples of shape {shape}: {error}"
-            ) from error
-        finally:
-            handle.remove()
+        # the hook and the train/eval flags are the module's, shared by every thread
+        with object_lock(self.module):
+            handle = self.linear.register_forward_hook(record)
+            try:
+                with preserved_train_modes(self.module), torch.no_grad():
+                    self.module.eval()
+                    for out in self._forward_batches(X, record):
+                        out = out[0] if isinstance(out, tuple) else out
+                        if self._outputs_are_probabilities:
+                            _check_probabilities(out)
+            except RuntimeError as error:
+                shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
+                raise ValueError(
+                    f"The module could not process the samples of shape {shape}: {error}"
+                ) from error
+            finally:
+                handle.remove()
         if record.n_rows == 0 or record.input_ndim != 2:
             raise ValueError(
                 f"The final nn.Linear '{self.layer_name}' must receive 2-D input "
@@ -121,15 +128,16 @@ class SkorchLayer(LastLayer):
             )
         return record.result()
 
-    def _forward_batches(self, X):
-        """Fast path for arrays and tensors; skorch's own iterator for anything else."""
+    def _forward_batches(self, X, record: _Recorder):
+        """Fast path for arrays and tensors, in padded blocks; skorch's own iterator for the rest."""
         if not (isinstance(X, np.ndarray) or is_tensor(X)):
             with preserved_global_random_state():  # skorch's DataLoader draws a seed
                 yield from self.net.forward_iter(X, training=False)
             return
-        for start in range(0, len(X), self.batch_size):
-            batch = module_input(X[start : start + self.batch_size], self.module)
-            yield self.module(batch)
+        for rows in fixed_blocks(len(X), self.row_block):
+            batch = module_input(X[rows], self.module)
+            record.keep = batch.shape[0]  # the padding rows are not recorded
+            yield self.module(pad_rows(batch, self.row_block))
 
 
 def module_input(batch, module):
@@ -166,6 +174,10 @@ def module_input(batch, module):
 class _Recorder:
     """Forward hook that keeps the final layer's input and output, batch by batch, as float32.
 
+    Only the forward passes of the thread that made it are kept: a module is
+    shared by every thread, and another thread may run it (skorch's own
+    ``predict_proba``) while the hook is in place.
+
     When the number of samples is known, each batch is copied into arrays allocated
     once, so a batch's tensors are freed as soon as it is recorded: peak memory is
     the result plus one batch, not twice the result (a list of batches, then their
@@ -175,14 +187,18 @@ class _Recorder:
 
     def __init__(self, n_samples: int | None):
         self.n_samples = n_samples
+        self.thread = threading.get_ident()  # another thread's forward pass is not ours
+        self.keep: int | None = None  # rows of the next batch to keep (the rest: padding)
         self.n_rows = 0
         self.input_ndim = 0
         self.arrays: tuple[np.ndarray, np.ndarray] | None = None
         self.batches: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __call__(self, _module, inputs, output) -> None:
-        features = inputs[0].detach().float().cpu().numpy()  # [b, d]
-        logits = output.detach().float().cpu().numpy()  # [b, C]
+        if threading.get_ident() != self.thread:
+            return
+        features = inputs[0].detach()[:self.keep].float().cpu().numpy()  # [b, d]
+        logits = output.detach()[:self.keep].float().cpu().numpy()  # [b, C]
         self.input_ndim = features.ndim
         start, stop = self.n_rows, self.n_rows + len(features)
         self.n_rows = stop

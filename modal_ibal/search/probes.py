@@ -55,12 +55,29 @@ def _probe_lists(centres: np.ndarray, n_probes: int, rows: np.ndarray | None = N
         between *= -2.0
         between += c_norms
         between[np.arange(len(own)), np.searchsorted(among, own)] = -np.inf  # own cell first
-        near = (np.argpartition(between, n_probes - 1, axis=1)[:, :n_probes]
-                if n_probes < len(among) else np.broadcast_to(np.arange(len(among)),
-                                                              between.shape))
+        near = _smallest_columns(between, n_probes)  # [b, P]
         ranks = np.argsort(np.take_along_axis(between, near, axis=1), axis=1, kind="stable")
         lists[start:start + len(own)] = among[np.take_along_axis(near, ranks, axis=1)]
     return lists
+
+
+def _smallest_columns(values: np.ndarray, n: int) -> np.ndarray:
+    """The columns of each row's ``n`` smallest values, ascending; equal values to the lower column.
+
+    ``argpartition`` leaves the choice among equal values to its algorithm, which
+    differs between numpy's SIMD builds (AVX-512, AVX2): cells whose centres are
+    equally near (the empty copies of duplicated points) would then be probed on
+    one CPU and not on another. Here the ``n``-th smallest value of each row is
+    found first; every column below it is taken, and the lowest columns at it.
+    """
+    if n >= values.shape[1]:
+        return np.broadcast_to(np.arange(values.shape[1]), values.shape)
+    threshold = np.partition(values, n - 1, axis=1)[:, n - 1:n]  # [b, 1]
+    below = values < threshold  # [b, A]
+    at = values == threshold  # [b, A]
+    room = n - below.sum(axis=1, keepdims=True)  # [b, 1]
+    taken = below | (at & (np.cumsum(at, axis=1, dtype=np.int32) <= room))  # [b, A]: n per row
+    return np.nonzero(taken)[1].reshape(values.shape[0], n)  # row-major: ascending columns
 
 
 def _first_probe_lists(centres: np.ndarray, n_probes: int,

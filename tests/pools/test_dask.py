@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyCNN, make_net, two_worker_client
+from conftest import TinyCNN, assert_same_query, make_net, two_worker_client
 from modAL.models import ActiveLearner
 from sklearn.linear_model import LogisticRegression
 
@@ -93,12 +93,37 @@ def test_same_picks_as_in_memory_ties_included(client, data, estimators, estimat
     estimator = estimators[estimator_name]
     expected = _query(strategy, estimator, X, data)
     indices, scores = _query(strategy, estimator, da.from_array(X, chunks=(CHUNK, -1)), data)
-    np.testing.assert_array_equal(indices, expected[0])
-    np.testing.assert_array_equal(scores, expected[1])
+    assert_same_query((indices, scores), expected)
     last = np.flatnonzero(group == group[indices[-1]])  # the tie group at the batch's edge
     chosen = np.intersect1d(last, indices)
     assert chosen.size < last.size  # the batch ends inside a group of equal scores ...
     np.testing.assert_array_equal(chosen, last[: chosen.size])  # ... and took its lowest indices
+
+
+@pytest.mark.parametrize("estimator_name", ["skorch", "logistic"])
+@pytest.mark.parametrize("strategy_name", [*LABELLED_STRATEGIES, *ROWWISE_STRATEGIES])
+def test_other_chunkings_and_row_orders_give_the_same_answer(client, data, estimators,
+                                                             estimator_name, strategy_name):
+    """Order dependence shows on any CPU: shuffle the rows, cut the chunks otherwise.
+
+    Identical rows must score alike wherever they sit, so the batch holds the same
+    rows (as groups of copies) in the same order, and each group's copies are the
+    lowest indices of the new order.
+    """
+    strategy = {**LABELLED_STRATEGIES, **ROWWISE_STRATEGIES}[strategy_name]
+    X, group, _, _ = data
+    estimator = estimators[estimator_name]
+    expected = _query(strategy, estimator, X, data)
+    for seed, chunks in ((1, (N_POOL,)), (2, (1, 350, 349)), (3, (13,) * 53 + (11,))):
+        order = np.random.default_rng(seed).permutation(N_POOL)
+        for pool in (X[order], da.from_array(X[order], chunks=(chunks, -1))):
+            indices, scores = _query(strategy, estimator, pool, data)
+            np.testing.assert_array_equal(group[order][indices], group[expected[0]])
+            np.testing.assert_allclose(scores, expected[1], rtol=1e-9, atol=1e-12)
+            for copies in np.unique(group[order][indices]):
+                members = np.flatnonzero(group[order] == copies)
+                chosen = np.intersect1d(members, indices)
+                np.testing.assert_array_equal(chosen, members[:chosen.size])
 
 
 def test_image_pool_same_picks(client):
@@ -111,8 +136,7 @@ def test_image_pool_same_picks(client):
     expected = ibal_distance_sampling(net, X, 7, X_labelled=X[:50], y_labelled=y[:50])
     got = ibal_distance_sampling(net, da.from_array(X, chunks=(64, 1, 8, 8)), 7,
                                  X_labelled=X[:50], y_labelled=y[:50])
-    np.testing.assert_array_equal(got[0], expected[0])
-    np.testing.assert_array_equal(got[1], expected[1])
+    assert_same_query(got, expected)
 
 
 def _cuda_available() -> bool:
@@ -264,8 +288,7 @@ def test_worker_killed_mid_query_completes(client, data, estimators, tmp_path):
         assert pid in client.run(os.getpid).values()
         os.kill(pid, signal.SIGKILL)
         indices, scores = query.result(timeout=TIMEOUT)
-    np.testing.assert_array_equal(indices, expected[0])
-    np.testing.assert_array_equal(scores, expected[1])
+    assert_same_query((indices, scores), expected)
     client.wait_for_workers(2, timeout=TIMEOUT)
 
 

@@ -45,10 +45,9 @@ def test_distributed_search_finds_the_in_memory_partitioned_neighbours(client, d
     expected = partitioned_neighbours(Z, 20)
     got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(1_700, -1)), 20)
     np.testing.assert_array_equal(got[0], expected[0])
-    if dtype == np.float32:
-        np.testing.assert_array_equal(got[1], expected[1])
-    else:  # float64 row norms may differ in the last bit with the array they sit in
-        np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-13)
+    # row norms and products may differ in the last bits with the block they sit in
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-13)
 
 
 def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, monkeypatch):
@@ -61,7 +60,7 @@ def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, mo
     expected = partitioned_neighbours(Z, 20)
     got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(2_500, -1)), 20)
     np.testing.assert_array_equal(got[0], expected[0])
-    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=1e-6)
 
 
 def test_distributed_search_on_local_threads_too():

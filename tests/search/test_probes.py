@@ -9,37 +9,65 @@ from modal_ibal.search import probes
 from modal_ibal.search.knn_partitioned import partitioned_neighbours
 
 
-def test_many_duplicates_extend_only_the_short_probe_lists(monkeypatch):
-    """Exact copies empty most cells: only the cells whose probes hold too few points grow."""
+def _all_probe_all(centres, sizes, n_candidates):
+    """Reference: every cell ranks every cell, then takes them until it has the candidates."""
+    lists = probes._probe_lists(centres, centres.shape[0])
+    counts = np.cumsum(sizes[lists], axis=1)
+    taken = np.arange(lists.shape[1]) < ((counts < n_candidates).sum(axis=1) + 1)[:, None]
+    return lists[taken], np.concatenate([[0], np.cumsum(taken.sum(axis=1))])
+
+
+def test_only_the_short_probe_lists_are_extended(monkeypatch):
+    """Empty cells around a clump leave its lists short: only those cells are listed again.
+
+    Integer centres make every centre-to-centre score exact, so the lists are the
+    same on any CPU.
+    """
+    rng = np.random.default_rng(0)
+    centres = rng.integers(-20, 20, size=(400, 8)).astype(np.float64)
+    centres[:60] = centres[0]  # a clump of 60 cells at one place (as exact copies make) ...
+    sizes = np.full(400, 64)
+    sizes[:59] = 0  # ... all empty but its last
+    listed = []
+    original = probes._probe_lists
+
+    def recording(centres, n_probes, rows=None, among=None):
+        listed.append((centres.shape[0] if rows is None else len(rows), n_probes))
+        return original(centres, n_probes, rows, among)
+
+    monkeypatch.setattr(probes, "_probe_lists", recording)
+    cells, starts = probes.probe_cells(centres, sizes, 512, 64)
+    assert listed[0] == (400, 32)
+    assert len(listed) > 1 and all(rows < 100 for rows, _ in listed[1:]), \
+        "only the cells at and around the clump are listed again"
+    assert sum(rows * n for rows, n in listed) < 400 * 400 / 2
+    reference = _all_probe_all(centres, sizes, 512)
+    np.testing.assert_array_equal(cells, reference[0])
+    np.testing.assert_array_equal(starts, reference[1])
+    held = np.add.reduceat(sizes[cells], starts[:-1])
+    assert (held >= 512).all(), "every list ends up with enough candidates"
+
+
+def test_many_duplicates_find_what_probing_every_cell_finds(monkeypatch):
+    """Exact copies empty most cells; the short probe lists, extended, find what all cells do.
+
+    Which copies are a copy's neighbours is a choice among equal distances (0): the
+    search promises the distances, to rounding, and that they are true distances.
+    """
     from modal_ibal.search import knn_partitioned
 
     rng = np.random.default_rng(0)
     copies = np.repeat(rng.standard_normal((5, 16)), 5_000, axis=0)
     Z = np.vstack([copies, rng.standard_normal((5_000, 16))]).astype(np.float32)
-    listed = []
-    original = probes._probe_lists
-
-    def recording(centres, n_probes, rows=None):
-        listed.append((centres.shape[0] if rows is None else len(rows), n_probes))
-        return original(centres, n_probes, rows)
-
-    monkeypatch.setattr(probes, "_probe_lists", recording)
     found, squared = partitioned_neighbours(Z, 20)
-    n_cells = listed[0][0]
-    assert len(listed) > 1, "the fixture must leave some probe lists short"
-    assert all(rows < n_cells for rows, _ in listed[1:]), "only the short rows are listed again"
-    assert sum(rows * probes for rows, probes in listed) < n_cells * n_cells / 2
-
-    def full_lists(centres, sizes, n_candidates, cell_size, coarse=None):  # all probe all
-        lists = original(centres, centres.shape[0])
-        counts = np.cumsum(sizes[lists], axis=1)
-        taken = np.arange(lists.shape[1]) < ((counts < n_candidates).sum(axis=1) + 1)[:, None]
-        return lists[taken], np.concatenate([[0], np.cumsum(taken.sum(axis=1))])
-
-    monkeypatch.setattr(knn_partitioned, "probe_cells", full_lists)
-    reference = partitioned_neighbours(Z, 20)
-    np.testing.assert_array_equal(found, reference[0])
-    np.testing.assert_array_equal(squared, reference[1])
+    monkeypatch.setattr(knn_partitioned, "probe_cells",
+                        lambda centres, sizes, n_candidates, *_, **__: _all_probe_all(
+                            centres, sizes, n_candidates))
+    _, reference = partitioned_neighbours(Z, 20)
+    np.testing.assert_allclose(squared, reference, rtol=1e-4, atol=1e-4)
+    true_squared = ((Z[found] - Z[:, None, :]) ** 2).sum(axis=2)  # [M, k]
+    np.testing.assert_allclose(squared, true_squared, rtol=1e-4, atol=1e-4)
+    assert all(len(set(row)) == 20 for row in found), "neighbours are distinct"
     group = np.arange(25_000)[:, None] // 5_000
     assert (found[:25_000] // 5_000 == group).all(), "each copy's neighbours are its copies"
 
@@ -68,3 +96,14 @@ def test_probe_lists_among_nearby_coarse_cells_keep_the_search(monkeypatch):
         assert np.isin(lists, among).all()
     truth = true_neighbours(Z, 10)
     assert recall(nearby[0], truth) >= recall(all_pairs[0], truth) - 0.01
+
+
+def test_equal_centre_distances_are_probed_by_the_lower_cell_whatever_the_cpu():
+    """Ties among equally near cells go to the lower cell, not to argpartition's algorithm."""
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 4, size=(50, 40)).astype(np.float64)  # many exact ties
+    for n in (1, 5, 17, 39, 40):
+        chosen = probes._smallest_columns(values, n)
+        columns = np.broadcast_to(np.arange(40), values.shape)
+        reference = np.lexsort((columns, values), axis=1)[:, :n]  # by value, then column
+        np.testing.assert_array_equal(np.sort(chosen, axis=1), np.sort(reference, axis=1))
