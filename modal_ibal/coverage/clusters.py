@@ -27,6 +27,7 @@ __all__ = [
     "KMEANS_MAX_CLUSTERS",
     "cluster_labels",
     "pick_per_cluster",
+    "safe_scale_exponent",
     "typical_picks",
     "typicality",
     "uncovered_clusters",
@@ -35,6 +36,42 @@ __all__ = [
 DEFAULT_N_NEIGHBORS = 20
 KMEANS_MAX_CLUSTERS = 50  # beyond: the labelled points anchor their clusters
 DEFAULT_MAX_CLUSTER_SAMPLES = 20_000
+_SAFE_EXPONENT = 32  # codes of largest magnitude in [2**-32, 2**32] are clustered as they are
+
+
+def safe_scale_exponent(*codes: np.ndarray) -> int:
+    r"""The power of two that makes the codes' squared distances safe to compute, as its exponent.
+
+    Parameters
+    ----------
+    *codes : ndarray of shape (n_samples, n_dims)
+        Arrays scaled together (e.g. labelled and pool codes); empty ones are skipped.
+
+    Returns
+    -------
+    int
+        :math:`e` such that :math:`2^e z` has its largest magnitude in :math:`[1/2, 1)`
+        when that of :math:`z` lies outside :math:`[2^{-32}, 2^{32}]`; 0 otherwise.
+
+    Notes
+    -----
+    Squared distances of float32 codes overflow beyond magnitudes of about
+    :math:`10^{19}` and underflow below about :math:`10^{-19}`: k-means then
+    fails with numpy's RuntimeWarnings only, and typicality's floor on the mean
+    distance makes every point tie. Multiplying every coordinate by the same
+    power of two (``numpy.ldexp``) changes only the exponents, exactly for every
+    value not negligible beside the largest, so nearest neighbours, k-means
+    partitions and the order of distances stay those of the codes.
+    """
+    largest = 0.0
+    for Z in codes:
+        if Z.size:
+            largest = max(largest, abs(float(Z.max())), abs(float(Z.min())))
+    if not np.isfinite(largest) or largest == 0.0 or (
+        2.0**-_SAFE_EXPONENT <= largest <= 2.0**_SAFE_EXPONENT
+    ):
+        return 0
+    return -int(np.frexp(largest)[1])
 
 
 def typicality(Z: np.ndarray, n_neighbors: int = DEFAULT_N_NEIGHBORS) -> np.ndarray:
@@ -281,7 +318,18 @@ def typical_picks(
     :func:`pick_per_cluster` on all :math:`K` clusters whenever at least :math:`B`
     free clusters hold a pool point (otherwise the covered pool points join their
     nearest labelled point's cluster and it runs on all of them).
+
+    Codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`) are first
+    scaled by a power of two (:func:`safe_scale_exponent`): the same picks,
+    without overflow; the scores are the typicality of the codes as given.
     """
+    shift = safe_scale_exponent(Z_labelled, Z_pool)
+    if shift:  # typicality is inverse distance: scaled back by the same power of two
+        picks, scores = typical_picks(
+            np.ldexp(Z_labelled, shift), np.ldexp(Z_pool, shift), n_instances, rng,
+            n_neighbors=n_neighbors, max_cluster_samples=max_cluster_samples,
+            preference=preference)
+        return picks, np.ldexp(scores, shift)
     n_labelled = Z_labelled.shape[0]
     n_clusters = min(n_labelled + n_instances, n_labelled + Z_pool.shape[0])
     if n_clusters <= KMEANS_MAX_CLUSTERS:

@@ -15,7 +15,44 @@ from skorch.utils import to_numpy
 
 from ..utils.validation import as_numpy
 
-__all__ = ["ColumnLabels", "column_indices", "encode_labels", "label_columns", "output_classes"]
+__all__ = [
+    "ColumnLabels",
+    "column_indices",
+    "encode_labels",
+    "label_columns",
+    "label_vector",
+    "output_classes",
+]
+
+
+def label_vector(y, name: str = "y_labelled") -> np.ndarray:
+    """``y`` as a 1-D array of class labels, one per sample.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+    name : str
+        The parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        For any other shape, e.g. the (n_samples, n_outputs) targets of a multi-label
+        or multi-output problem: every strategy ranks single-label classes.
+    """
+    y = as_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"The '{name}' parameter must be a 1-D array of class labels, one per sample. Got "
+            f"shape {y.shape} instead; multi-label and multi-output targets are not supported."
+        )
+    return y
 
 
 def encode_labels(y, classes: np.ndarray, name: str = "y_labelled") -> np.ndarray:
@@ -33,14 +70,7 @@ def encode_labels(y, classes: np.ndarray, name: str = "y_labelled") -> np.ndarra
     -------
     ndarray of shape (n_samples,), int64
     """
-    y = as_numpy(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(
-            f"The '{name}' parameter must be a 1-D array of class labels. Got shape {y.shape} instead."
-        )
-    return label_columns(y, np.asarray(classes), name)
+    return label_columns(label_vector(y, name), np.asarray(classes), name)
 
 
 def output_classes(net, layer_name: str, n_out: int) -> np.ndarray:

@@ -24,6 +24,11 @@ the model's.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -34,7 +39,15 @@ from .outputs import DEFAULT_BATCH_SIZE, LastLayer
 from .scikit_learn import LinearModelLayer, MLPClassifierLayer
 from .skorch_net import SkorchLayer
 
-__all__ = ["check_fitted", "is_skorch_net", "last_layer"]
+__all__ = [
+    "check_fitted",
+    "check_n_features",
+    "check_single_output",
+    "is_skorch_net",
+    "last_layer",
+    "named_input_errors",
+    "single_output_message",
+]
 
 
 def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
@@ -59,8 +72,10 @@ def last_layer(estimator, *, layer: str | None = None, batch_size: int = DEFAULT
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted (skorch's ``NotInitializedError`` is one).
     TypeError
-        If the estimator has no linear output layer IBAL can read.
+        If the estimator has no linear output layer IBAL can read, or is a
+        multi-label or multi-output model (:func:`check_single_output`).
     """
+    check_single_output(estimator)
     if isinstance(estimator, Pipeline):
         check_is_fitted(estimator)
         return _PipelineLayer(estimator, last_layer(estimator.steps[-1][1], layer=layer,
@@ -95,7 +110,122 @@ class _PipelineLayer(LastLayer):
         return self.inner.reg_lambda(n_labelled)
 
     def _features_and_logits(self, X):
-        return self.inner._features_and_logits(self.pipeline[:-1].transform(X))
+        check_n_features(self.pipeline, X, "X")
+        if len(self.pipeline) > 1:  # a one-step pipeline has nothing to transform
+            X = self.pipeline[:-1].transform(X)
+        return self.inner._features_and_logits(X)
+
+
+def check_single_output(estimator) -> None:
+    """Refuse a fitted multi-label or multi-output classifier, naming what makes it one.
+
+    Every strategy ranks the classes of one label per sample: the model's
+    ``predict_proba`` must give one (n_samples, n_classes) array. A model fitted on
+    (n_samples, n_outputs) targets gives one array per output (``MultiOutputClassifier``,
+    ``ClassifierChain``, forests, neighbours) or independent per-label
+    probabilities (``OneVsRestClassifier`` or ``MLPClassifier`` on a label
+    indicator matrix). A ``Pipeline`` is judged by its final step.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+
+    Raises
+    ------
+    TypeError
+        When the model is multi-label or multi-output.
+    """
+    model = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    reason = _multi_output_reason(model)
+    if reason is not None:
+        raise TypeError(single_output_message(estimator, reason))
+
+
+def single_output_message(estimator, what: str) -> str:
+    """The error message for a classifier whose probabilities are not one (n, C) array."""
+    return (
+        "The 'classifier' parameter must be a single-output classifier whose predict_proba "
+        f"gives an (n_samples, n_classes) array. Got {type(estimator).__name__}, {what}, "
+        "instead: multi-label and multi-output models are not supported."
+    )
+
+
+def _multi_output_reason(model) -> str | None:
+    """Why a fitted scikit-learn-style ``model`` is multi-output, or None when it is not."""
+    classes = getattr(model, "classes_", None)
+    if isinstance(classes, (list, tuple)) or (isinstance(classes, np.ndarray) and classes.ndim != 1):
+        return f"fitted on {len(classes)} outputs (its classes_ holds one array per output)"
+    if getattr(model, "multilabel_", False) is True:
+        return "fitted on multi-label targets (one probability per label)"
+    n_outputs = getattr(model, "n_outputs_", 1)
+    # MLPClassifier counts a softmax's classes as outputs; a logistic output with
+    # several columns is one probability per label
+    if (isinstance(n_outputs, numbers.Integral) and n_outputs > 1
+            and getattr(model, "out_activation_", None) != "softmax"):
+        return f"fitted on {n_outputs} outputs (multi-label or multi-output targets)"
+    return None
+
+
+def check_n_features(estimator, X, name: str) -> None:
+    """Refuse samples whose number of features differs from what the model was fitted on.
+
+    Read from scikit-learn's ``n_features_in_`` (a ``Pipeline``'s first step);
+    models without it (skorch nets) are not checked here: the module's own error
+    is named by :func:`named_input_errors`.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    X : array-like of shape (n_samples, n_features)
+    name : str
+        The user's parameter, for the message.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` is not 2-D, or has another number of features.
+    """
+    expected = getattr(estimator, "n_features_in_", None)
+    if not isinstance(expected, numbers.Integral) or not hasattr(X, "shape"):
+        return
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"The '{name}' parameter must be 2-D (n_samples, n_features) for a "
+            f"{type(estimator).__name__}. Got shape {shape} instead."
+        )
+    if shape[1] != expected:
+        raise ValueError(
+            f"The '{name}' parameter has {shape[1]} features, but the model was fitted on "
+            f"{expected}."
+        )
+
+
+@contextmanager
+def named_input_errors(name: str) -> Iterator[None]:
+    """Raise a module's failure on the samples of ``name`` as a ValueError naming it.
+
+    A skorch module that cannot take the samples (e.g. a first ``nn.Linear`` of 16
+    inputs given 10 features) raises torch's ``RuntimeError`` from skorch's own
+    ``predict_proba``, and the reader's ``ValueError`` made from one; both are
+    raised again with the user's parameter named. Subclasses of ``RuntimeError``
+    (out of memory, not implemented) and other errors pass unchanged.
+
+    Parameters
+    ----------
+    name : str
+        The user's parameter whose samples the model reads inside the block.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if type(error) is not RuntimeError:
+            raise
+        raise ValueError(f"The '{name}' parameter does not fit the model: {error}") from error
+    except ValueError as error:
+        if type(error.__cause__) is not RuntimeError:
+            raise
+        raise ValueError(f"The '{name}' parameter does not fit the model: {error}") from error
 
 
 def check_fitted(estimator) -> None:

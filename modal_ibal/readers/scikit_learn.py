@@ -18,12 +18,18 @@ from .outputs import DEFAULT_REG_LAMBDA, LastLayer
 __all__ = ["LinearModelLayer", "MLPClassifierLayer"]
 
 
-def _as_2d_float(X, name: str = "X") -> np.ndarray:
+def _as_2d_float(X, n_features: int, name: str = "X") -> np.ndarray:
+    """``X`` as float64 (n_samples, n_features), the model's number of input features."""
     X = as_numpy(X)
     if X.ndim != 2:
         raise ValueError(
             f"The '{name}' parameter must be 2-D (n_samples, n_features) for a scikit-learn "
             f"linear model. Got shape {X.shape} instead."
+        )
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"The '{name}' parameter has {X.shape[1]} features, but the model was fitted on "
+            f"{n_features}."
         )
     return X.astype(np.float64, copy=False)
 
@@ -75,7 +81,7 @@ class LinearModelLayer(LastLayer):
         return self._binary_factor / (2.0 * C * n_labelled)
 
     def _features_and_logits(self, X):
-        features = _as_2d_float(X)
+        features = _as_2d_float(X, self.model.coef_.shape[1])
         z = features @ self.model.coef_.T + self.model.intercept_  # [n, C] or [n, 1]
         return features, (_binary_as_softmax(z) if z.shape[1] == 1 else z)
 
@@ -98,11 +104,14 @@ class MLPClassifierLayer(LastLayer):
     def __init__(self, model: MLPClassifier):
         check_is_fitted(model)
         if model.out_activation_ not in ("softmax", "logistic") or (
-            model.out_activation_ == "logistic" and len(model.classes_) != 2
+            model.out_activation_ == "logistic"
+            and (len(model.classes_) != 2 or model.n_outputs_ != 1)
         ):
             raise TypeError(
                 "MLPClassifier must be a single-label classifier (softmax output, or logistic "
-                "for two classes) for representer values."
+                "for two classes) for representer values. Got out_activation_="
+                f"{model.out_activation_!r} with {model.n_outputs_} outputs instead (a "
+                "multi-label MLPClassifier has one logistic output per label)."
             )
         self.model = model
         self.classes_ = model.classes_
@@ -119,7 +128,7 @@ class MLPClassifierLayer(LastLayer):
 
     def _features_and_logits(self, X):
         activation = _ACTIVATIONS[self.model.activation]
-        hidden = _as_2d_float(X)
+        hidden = _as_2d_float(X, self.model.coefs_[0].shape[0])
         for W, b in zip(self.model.coefs_[:-1], self.model.intercepts_[:-1], strict=True):
             hidden = activation(hidden @ W + b)  # [n, h]
         z = hidden @ self.model.coefs_[-1] + self.model.intercepts_[-1]  # [n, C] or [n, 1]

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from ..utils.validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
-from .last_layer import check_fitted, last_layer
+from .last_layer import check_fitted, check_n_features, last_layer, named_input_errors
 from .outputs import (
     DEFAULT_BATCH_SIZE,
     LastLayer,
@@ -93,7 +93,8 @@ class LabelledView:
     @functools.cached_property
     def pool(self) -> LastLayerOutputs:
         """Final-layer features, logits and probabilities of the whole pool (read once)."""
-        return self.layer.outputs(self.X_pool)
+        with named_input_errors("X_pool"):
+            return self.layer.outputs(self.X_pool)
 
     @property
     def _streams(self) -> bool:
@@ -107,7 +108,8 @@ class LabelledView:
         the whole pool are held; otherwise from :attr:`pool`.
         """
         if self._streams:
-            return read_probabilities(self.layer, self.X_pool)
+            with named_input_errors("X_pool"):
+                return read_probabilities(self.layer, self.X_pool)
         return self.pool.probas
 
     def pool_chunks(self, rows: int) -> Iterator[tuple[slice, LastLayerOutputs]]:
@@ -121,7 +123,8 @@ class LabelledView:
         the same chunks sliced from :attr:`pool`.
         """
         if self._streams:
-            yield from outputs_in_chunks(self.layer, self.X_pool, rows)
+            with named_input_errors("X_pool"):
+                yield from outputs_in_chunks(self.layer, self.X_pool, rows)
             return
         pool = self.pool
         step = chunk_rows(self.layer, rows)
@@ -278,11 +281,13 @@ def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None =
     check_same_sample_shape(X_pool, X_labelled)
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
+    check_n_features(estimator, X_pool, "X_pool")
     y_index = reader.encode_labels(y_labelled)
     if n_samples(X_labelled) == 0:
-        pool = reader.outputs(X_pool)
+        with named_input_errors("X_pool"):
+            pool = reader.outputs(X_pool)
         empty = LastLayerOutputs(pool.features[:0], pool.logits[:0], pool.probas[:0])
         return LabelledView.with_pool_outputs(reader, X_pool, pool, empty, y_index, X_labelled)
-    return LabelledView(
-        reader, X_pool, reader.outputs(X_labelled), y_index, X_labelled
-    )
+    with named_input_errors("X_labelled"):
+        labelled = reader.outputs(X_labelled)
+    return LabelledView(reader, X_pool, labelled, y_index, X_labelled)

@@ -26,7 +26,8 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from ..readers.last_layer import last_layer
+from ..readers.labels import label_vector
+from ..readers.last_layer import check_single_output, last_layer
 from ..utils.validation import as_numpy, check_positive_int, make_random_state
 
 __all__ = [
@@ -150,7 +151,8 @@ def select_temperature(
         raise ValueError(
             f"The 'validation_size' parameter must be in (0, 1). Got {validation_size!r} instead."
         )
-    y = as_numpy(y_labelled)
+    check_single_output(estimator)
+    y = label_vector(y_labelled, "y_labelled")
     if len(y) < 5:
         return 1.0
     _, counts = np.unique(y, return_counts=True)

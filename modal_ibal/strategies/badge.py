@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..readers.last_layer import last_layer
+from ..readers.last_layer import check_n_features, last_layer, named_input_errors
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import fitted_estimator
 from ..scoring.representer import fold_bias
@@ -130,5 +130,8 @@ def badge_sampling(
     estimator = fitted_estimator(classifier)
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
-    A, F = _gradient_factors(reader, reader.outputs(X_pool))
+    check_n_features(estimator, X_pool, "X_pool")
+    with named_input_errors("X_pool"):
+        outputs = reader.outputs(X_pool)
+    A, F = _gradient_factors(reader, outputs)
     return _kmeanspp_factorised(A, F, n_instances, make_random_state(random_state))

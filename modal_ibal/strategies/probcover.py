@@ -16,8 +16,12 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 
 from ..coverage.balls import greedy_max_coverage
+from ..coverage.clusters import safe_scale_exponent
+from ..readers.cold_start import ColdStart
+from ..readers.labels import label_vector
+from ..readers.last_layer import check_single_output
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..utils.validation import as_numpy, check_nonnegative_float, check_pool, make_random_state
+from ..utils.validation import check_nonnegative_float, check_pool, make_random_state
 from .cold_start import cold_start_codes
 from .contract import follows_contract
 
@@ -63,11 +67,21 @@ def purity_radius(
     :math:`\delta` with :math:`\pi(\delta) \ge \alpha` lies just below the
     :math:`(\lfloor (1 - \alpha) m \rfloor + 1)`-th smallest :math:`\rho`
     (Yehuda et al. search the same quantity over a grid).
+
+    Codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`) are scaled
+    by a power of two first
+    (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), and the radius
+    scaled back: the same radius, without overflow.
     """
     if isinstance(purity, bool) or not isinstance(purity, numbers.Real) or not 0 < purity <= 1:
         raise ValueError(f"The 'purity' parameter must be in (0, 1]. Got {purity!r} instead.")
-    rng = make_random_state(random_state)
     Z = np.asarray(Z)
+    shift = safe_scale_exponent(Z)
+    if shift:
+        radius = purity_radius(np.ldexp(Z, shift), n_clusters, purity=purity,
+                               random_state=random_state, max_samples=max_samples)
+        return float(np.ldexp(radius, -shift))
+    rng = make_random_state(random_state)
     if Z.shape[0] > max_samples:
         Z = Z[rng.choice(Z.shape[0], size=max_samples, replace=False)]
     n_clusters = max(2, min(n_clusters, Z.shape[0]))
@@ -153,14 +167,30 @@ def probcover_sampling(
         layer=layer, batch_size=batch_size)
     rng = make_random_state(random_state)
     Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
+    shift = safe_scale_exponent(Z)  # distances safe to square: a power of two, exact
+    Z = np.ldexp(Z, shift) if shift else Z
     if delta is None:
-        classes = getattr(start.estimator, "classes_", None) if start.fitted else None
-        n_classes = (len(classes) if classes is not None
-                     else len(np.unique(as_numpy(start.y_labelled))))
-        delta = purity_radius(Z, n_classes, purity=purity, random_state=rng)
+        delta = purity_radius(Z, _n_pseudo_classes(start), purity=purity, random_state=rng)
     else:
         delta = check_nonnegative_float(delta, "delta")
         if delta == 0:
             raise ValueError("The 'delta' parameter must be > 0. Got 0.0 instead.")
+        delta = float(np.ldexp(delta, shift))
     graph = radius_neighbors_graph(Z, radius=delta, mode="connectivity", include_self=True)
     return greedy_max_coverage(graph, Z_labelled.shape[0], n_instances, rng)
+
+
+def _n_pseudo_classes(start: ColdStart) -> int:
+    """The default radius's number of pseudo-classes: the model's classes, else the labels'."""
+    if start.fitted:
+        try:  # a multi-output model's classes_ holds one array per output
+            check_single_output(start.estimator)
+        except TypeError as error:
+            raise TypeError(
+                f"{error} ProbCover's default radius needs the model's number of classes; "
+                "pass delta=... to cover the inputs without it."
+            ) from None
+        classes = getattr(start.estimator, "classes_", None)
+        if classes is not None:
+            return len(classes)
+    return len(np.unique(label_vector(start.y_labelled, "y_labelled")))

@@ -127,3 +127,14 @@ def _anchored_labels(Z_labelled, Z_pool, cells):
     n = len(Z_labelled)
     nearest = np.array([np.argmin(np.linalg.norm(Z_labelled - z, axis=1)) for z in Z_pool])
     return np.concatenate([np.arange(n), np.where(cells >= 0, n + cells, nearest)])
+
+
+def test_safe_scale_exponent_brings_extreme_codes_to_unit_magnitude():
+    Z = np.array([[3.0, -5.0], [0.5, 1.0]])
+    assert clusters.safe_scale_exponent(Z) == 0  # within [2**-32, 2**32]: used as they are
+    assert clusters.safe_scale_exponent(np.zeros((3, 2)), Z[:0]) == 0
+    for scale in (2.0**40, 1e20, 2.0**-40, 1e-20):
+        shift = clusters.safe_scale_exponent(Z[:0], (Z * scale).astype(np.float32))
+        largest = np.abs(np.ldexp((Z * scale).astype(np.float32), shift)).max()
+        assert 0.5 <= largest < 1.0
+    assert clusters.safe_scale_exponent(Z * 2.0**40) == -43  # 5 * 2**40 = 0.625 * 2**43

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.readers.labels import ColumnLabels, column_indices, encode_labels, label_columns
+from modal_ibal.readers.labels import (
+    ColumnLabels,
+    column_indices,
+    encode_labels,
+    label_columns,
+    label_vector,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +55,15 @@ def test_labels_without_classes_are_their_own_columns():
 def test_columns_go_back_to_their_labels():
     classes = np.array(["ant", "bee", "cat"])
     np.testing.assert_array_equal(ColumnLabels(classes)(np.array([2, 0])), ["cat", "ant"])
+
+
+def test_label_vector_takes_a_column_and_refuses_multi_output_targets():
+    np.testing.assert_array_equal(label_vector(np.array([[1], [2]])), [1, 2])
+    for y in (np.zeros((4, 3)), np.zeros((4, 1, 1)), np.float64(1.0)):
+        with pytest.raises(ValueError, match=(
+                r"^The 'y_training' parameter must be a 1-D array of class labels, one per "
+                r"sample\. Got shape \(.*\) instead; multi-label and multi-output targets are "
+                r"not supported\.$")):
+            label_vector(y, "y_training")
+    with pytest.raises(ValueError, match=r"^The 'y_labelled' parameter .* Got shape \(4, 2\)"):
+        encode_labels(np.zeros((4, 2)), np.array([0.0, 1.0]))

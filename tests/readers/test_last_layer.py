@@ -227,3 +227,50 @@ def test_sklearn_models_need_2d_input(digits):
     model = LogisticRegression(max_iter=200).fit(X[:100], y[:100])
     with pytest.raises(ValueError, match="must be 2-D"):
         last_layer(model).outputs(X[:10].reshape(10, 1, 8, 8))
+
+
+def test_a_one_step_pipeline_is_read_as_its_model(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = LogisticRegression(max_iter=50).fit(X[:100], y[:100])
+        piped = make_pipeline(LogisticRegression(max_iter=50)).fit(X[:100], y[:100])
+    np.testing.assert_allclose(last_layer(piped).outputs(X[100:110]).logits,
+                               last_layer(alone).outputs(X[100:110]).logits)
+
+
+@pytest.mark.parametrize("model", ["logistic", "mlp", "pipeline", "one-step-pipeline"])
+def test_sklearn_readers_refuse_another_number_of_features(model, digits):
+    """Before: numpy's 'matmul: Input operand 1 has a mismatch in its core dimension 0'."""
+    X, y = digits
+    estimator = {
+        "logistic": LogisticRegression(max_iter=50),
+        "mlp": MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0),
+        "pipeline": make_pipeline(StandardScaler(), LogisticRegression(max_iter=50)),
+        "one-step-pipeline": make_pipeline(LogisticRegression(max_iter=50)),
+    }[model]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X[:100, :16], y[:100])
+    with pytest.raises(ValueError, match=(
+            r"^The 'X' parameter has 10 features, but the model was fitted on 16\.$")):
+        last_layer(estimator).outputs(X[:5, :10])
+
+
+def test_a_multi_label_mlp_is_refused():
+    """A logistic output per label is no softmax: two labels used to pass as a binary model."""
+    from modal_ibal.readers.scikit_learn import MLPClassifierLayer
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0).fit(
+            X, (X[:, :2] > 0).astype(int))
+    with pytest.raises(TypeError, match=(
+            r"^The 'classifier' parameter must be a single-output classifier .* Got "
+            r"MLPClassifier, fitted on 2 outputs")):
+        last_layer(model)
+    with pytest.raises(TypeError, match=(
+            r"MLPClassifier must be a single-label classifier .* Got out_activation_='logistic' "
+            r"with 2 outputs instead")):
+        MLPClassifierLayer(model)

@@ -110,3 +110,18 @@ def test_herding_refuses_bad_recipe_options(options, message, split, fitted_net)
     with pytest.raises(ValueError, match=message):
         herding_sampling(fitted_net, X_pool, 3, X_labelled=X_labelled, y_labelled=y_labelled,
                          **options)
+
+
+def test_select_temperature_refuses_multi_output_labels_and_models():
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    Y = (X[:, :2] > 0).astype(int)
+    with pytest.raises(ValueError, match=(
+            r"^The 'y_labelled' parameter must be a 1-D array of class labels, one per sample\. "
+            r"Got shape \(40, 2\) instead")):  # before: scikit-learn's error from inside fit
+        select_temperature(LogisticRegression().fit(X, Y[:, 0]), X, Y)
+    with pytest.raises(TypeError, match=(
+            r"^The 'classifier' parameter must be a single-output classifier .* Got "
+            r"MultiOutputClassifier")):
+        select_temperature(MultiOutputClassifier(LogisticRegression()).fit(X, Y), X, Y)

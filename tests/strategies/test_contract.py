@@ -142,3 +142,114 @@ def test_the_contract_sends_a_dask_pool_to_the_declared_backend_with_bound_argum
                          "width": 5.0}
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         toy_sampling("model", pool, 3, colour="red")
+
+
+# The strategies that never read the model with their default options: coverage of the inputs.
+_INPUT_ONLY = {"random", "typiclust", "herding"}
+_READ_THE_MODEL = [name for name in STRATEGIES if name not in _INPUT_ONLY]
+# ... and those that also never read the labels (the model's classes, or nothing).
+_READ_THE_LABELS = [name for name in _READ_THE_MODEL
+                    if name not in {"entropy", "margin", "badge", "probcover"}]
+
+
+@pytest.fixture(scope="module")
+def multi_output_problem(digits_split):
+    """A MultiOutputClassifier fitted on two binary targets of the digits' labelled set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X_labelled, y_labelled, X_pool = digits_split
+    Y = np.column_stack([y_labelled % 2, y_labelled >= 5]).astype(int)  # [n, 2]
+    model = MultiOutputClassifier(LogisticRegression(max_iter=500)).fit(X_labelled, Y)
+    return model, X_labelled, Y, X_pool
+
+
+@pytest.mark.parametrize("name", _READ_THE_MODEL)
+def test_multi_output_classifiers_are_refused(name, multi_output_problem):
+    """Before: entropy 5.25 from two-class probabilities, or a false 'larger than the pool'."""
+    model, X_labelled, Y, X_pool = multi_output_problem
+    with pytest.raises(TypeError, match=(
+            r"The 'classifier' parameter must be a single-output classifier whose predict_proba "
+            r"gives an \(n_samples, n_classes\) array\. Got MultiOutputClassifier, fitted on 2 "
+            r"outputs")):
+        STRATEGIES[name](model, X_pool, N_INSTANCES, random_state=0, X_labelled=X_labelled,
+                         y_labelled=Y)
+
+
+@pytest.mark.parametrize("name", sorted(_INPUT_ONLY))
+def test_input_coverage_never_reads_a_multi_output_model(name, multi_output_problem):
+    model, X_labelled, Y, X_pool = multi_output_problem
+    indices, _ = STRATEGIES[name](model, X_pool, N_INSTANCES, random_state=0,
+                                  X_labelled=X_labelled, y_labelled=Y)
+    assert len(np.unique(indices)) == N_INSTANCES
+
+
+@pytest.mark.parametrize("name", _READ_THE_LABELS)
+def test_multi_output_labels_are_refused(name, digits_learner, digits_split):
+    X_labelled, y_labelled, X_pool = digits_split
+    with pytest.raises(ValueError, match=(
+            r"The 'y_labelled' parameter must be a 1-D array of class labels, one per sample\. "
+            r"Got shape \(30, 2\) instead; multi-label and multi-output targets are not")):
+        STRATEGIES[name](digits_learner.estimator, X_pool, N_INSTANCES, random_state=0,
+                         X_labelled=X_labelled, y_labelled=np.column_stack([y_labelled] * 2))
+
+
+def _sixteen_feature_models():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic": LogisticRegression(max_iter=500),
+        "mlp": MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0),
+        "pipeline": make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+        "one-step-pipeline": make_pipeline(LogisticRegression(max_iter=500)),
+    }
+
+
+@pytest.mark.parametrize("model", list(_sixteen_feature_models()))
+@pytest.mark.parametrize("name", [name for name in _READ_THE_MODEL if name != "probcover"])
+def test_a_pool_with_other_features_than_the_model_is_named(name, model, digits_split):
+    """Before: numpy's matmul error from the reader, or scikit-learn's 'X has 10 features'."""
+    import warnings
+
+    X_labelled, y_labelled, X_pool = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence
+        fitted = _sixteen_feature_models()[model].fit(X_labelled[:, :16], y_labelled)
+    with pytest.raises(ValueError, match=(
+            r"^The 'X_pool' parameter has 10 features, but the model was fitted on 16\.$")):
+        STRATEGIES[name](fitted, X_pool[:, :10], N_INSTANCES, random_state=0,
+                         X_labelled=X_labelled[:, :10], y_labelled=y_labelled)
+
+
+@pytest.mark.parametrize("name", [name for name in _READ_THE_MODEL if name != "probcover"])
+def test_a_net_given_a_pool_with_other_features_names_it(name, digits_split):
+    """A first nn.Linear of 16 inputs given 10 features: torch's error, named after X_pool."""
+    import warnings
+
+    from conftest import TinyMLP, make_net
+
+    X_labelled, y_labelled, X_pool = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = make_net(TinyMLP(n_features=16), max_epochs=2).fit(X_labelled[:, :16], y_labelled)
+    with pytest.raises(ValueError, match=r"^The 'X_pool' parameter|^The samples of 'X_pool'"):
+        STRATEGIES[name](net, X_pool[:, :10], N_INSTANCES, random_state=0,
+                         X_labelled=X_labelled[:, :16], y_labelled=y_labelled)
+
+
+def test_a_labelled_set_the_net_cannot_take_is_named(digits_split):
+    import warnings
+
+    from conftest import TinyMLP, make_net
+
+    X_labelled, y_labelled, X_pool = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = make_net(TinyMLP(n_features=16), max_epochs=2).fit(X_labelled[:, :16], y_labelled)
+    with pytest.raises(ValueError, match=(
+            r"^The 'X_labelled' parameter does not fit the model: .*mat1 and mat2 shapes")):
+        STRATEGIES["ibal-class"](net, X_pool[:, :10], N_INSTANCES, X_labelled=X_labelled[:, :10],
+                                 y_labelled=y_labelled)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -70,3 +72,64 @@ def test_probcover_default_radius_and_bad_delta(digits_learner, digits_split):
     assert gains[0] >= 1 and np.all(np.diff(gains) <= 0)
     with pytest.raises(ValueError, match="'delta' parameter must be > 0"):
         probcover_sampling(digits_learner, X_pool, 5, delta=0.0)
+
+
+@pytest.fixture(scope="module")
+def float32_blobs():
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=300, n_features=5, centers=4, random_state=0)
+    return X.astype(np.float32)
+
+
+@pytest.mark.parametrize("delta", [None, 1.5])
+@pytest.mark.parametrize("n_labelled", [0, 20])
+@pytest.mark.parametrize("scale", [2.0**60, 2.0**-60, 1e18, 1e-18])
+def test_probcover_picks_do_not_depend_on_the_scale_of_the_inputs(float32_blobs, scale,
+                                                                  n_labelled, delta):
+    """Before: the purity k-means overflowed float32 near 1e19, with RuntimeWarnings only."""
+    X = float32_blobs
+    labelled = dict(X_labelled=X[:n_labelled], y_labelled=np.arange(n_labelled) % 2)
+    model = LogisticRegression()
+    expected = probcover_sampling(model, X[n_labelled:], 10, random_state=0, delta=delta,
+                                  **labelled)
+    scaled = X * np.float32(scale)
+    labelled["X_labelled"] = scaled[:n_labelled]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        indices, gains = probcover_sampling(model, scaled[n_labelled:], 10, random_state=0,
+                                            delta=None if delta is None else delta * scale,
+                                            **labelled)
+    if np.log2(scale).is_integer():  # a power of two scales every value exactly
+        np.testing.assert_array_equal(indices, expected[0])
+        np.testing.assert_array_equal(gains, expected[1])  # counts of points
+    else:  # rounded by the scaling: a radius at a pair's distance may flip, not the picks here
+        assert set(indices.tolist()) == set(expected[0].tolist())
+
+
+def test_purity_radius_scales_with_the_inputs(float32_blobs):
+    X = float32_blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        radius = purity_radius(X * np.float32(2.0**60), 4, random_state=0)
+    np.testing.assert_allclose(radius, purity_radius(X, 4, random_state=0) * 2.0**60,
+                               rtol=1e-12)
+
+
+def test_probcover_default_radius_refuses_multi_output_models_and_labels():
+    from sklearn.multioutput import MultiOutputClassifier
+
+    Z = np.random.default_rng(0).normal(size=(40, 2))
+    Y = (Z[:10] > 0).astype(int)  # [10, 2]
+    model = MultiOutputClassifier(LogisticRegression()).fit(Z[:10], Y)
+    with pytest.raises(TypeError, match=(
+            r"single-output classifier .* Got MultiOutputClassifier, fitted on 2 outputs .* "
+            r"pass delta=\.\.\. to cover the inputs")):  # before: len(classes_) = 2 outputs as 2 classes
+        probcover_sampling(model, Z[10:], 3, X_labelled=Z[:10], y_labelled=Y)
+    indices, _ = probcover_sampling(model, Z[10:], 3, delta=0.5, X_labelled=Z[:10],
+                                    y_labelled=Y)
+    assert len(np.unique(indices)) == 3
+    with pytest.raises(ValueError, match=(  # an unfitted model: the classes are the labels'
+            r"^The 'y_labelled' parameter must be a 1-D array of class labels, one per sample\. "
+            r"Got shape \(10, 2\) instead")):  # before: numpy.unique of all the labels' values
+        probcover_sampling(LogisticRegression(), Z[10:], 3, X_labelled=Z[:10], y_labelled=Y)

@@ -3,6 +3,8 @@ beyond scikit-learn's k-means."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,37 @@ def test_typiclust_beyond_kmeans_picks_the_most_typical_point_of_each_free_clust
         tau = typicality(X_pool[members])
         assert index == members[np.argmax(tau)]
         np.testing.assert_allclose(score, tau.max())
+
+
+@pytest.fixture(scope="module")
+def float32_blobs():
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=300, n_features=5, centers=4, random_state=0)
+    return X.astype(np.float32)
+
+
+@pytest.mark.parametrize("n_labelled", [0, 20, 60])  # 60 + 10 clusters: beyond KMeans
+@pytest.mark.parametrize("scale", [2.0**60, 2.0**-60, 1e18, 1e-18])
+def test_typiclust_picks_do_not_depend_on_the_scale_of_the_inputs(float32_blobs, scale,
+                                                                   n_labelled):
+    """Before: k-means overflowed float32 near 1e19 (RuntimeWarnings) and picked other points;
+    near 1e-19 every typicality was floored to the same value."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = float32_blobs
+    labelled = dict(X_labelled=X[:n_labelled], y_labelled=np.arange(n_labelled) % 2)
+    model = LogisticRegression()
+    expected = typiclust_sampling(model, X[n_labelled:], 10, random_state=0, **labelled)
+    scaled = X * np.float32(scale)
+    labelled["X_labelled"] = scaled[:n_labelled]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        indices, scores = typiclust_sampling(model, scaled[n_labelled:], 10, random_state=0,
+                                             **labelled)
+    if np.log2(scale).is_integer():  # a power of two scales every value exactly
+        np.testing.assert_array_equal(indices, expected[0])
+        np.testing.assert_allclose(scores * scale, expected[1], rtol=1e-6)
+    else:  # rounded by the scaling: the same picks, but rounding may reorder near-ties
+        assert set(indices.tolist()) == set(expected[0].tolist())
+        np.testing.assert_allclose(np.sort(scores * scale), np.sort(expected[1]), rtol=1e-4)
