@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..readers.last_layer import is_skorch_net, last_layer
+from ..readers.last_layer import (
+    check_n_features,
+    check_single_output,
+    is_skorch_net,
+    last_layer,
+    named_input_errors,
+    single_output_message,
+)
 from ..readers.outputs import LastLayerOutputs, read_probabilities
 from ..readers.skorch_net import module_input, preserved_train_modes
+from ..utils.locks import object_lock
 from ..utils.randomness import preserved_global_random_state
-from ..utils.validation import is_tensor
+from ..utils.validation import is_tensor, n_samples
 
 __all__ = [
     "margin_weights",
@@ -85,15 +93,35 @@ def pool_probabilities(
     Returns
     -------
     ndarray of shape (n_pool, n_classes), float64
-    """
-    import torch
 
+    Raises
+    ------
+    TypeError
+        When the model gives no probabilities, or not one (n_pool, n_classes) array:
+        a multi-label or multi-output model
+        (:func:`modal_ibal.readers.last_layer.check_single_output`).
+    ValueError
+        When the model cannot take the samples of ``X_pool`` (the message names it).
+    """
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
             "The 'classifier' parameter must give class probabilities (predict_proba) for "
             f"uncertainty sampling. Got {type(estimator).__name__}, which has none (an SVC "
             "needs probability=True)."
         )
+    check_single_output(estimator)
+    check_n_features(estimator, X_pool, "X_pool")
+    with named_input_errors("X_pool"):
+        probas = _read_probabilities(estimator, X_pool, batch_size, outputs)
+    # a dict of inputs (skorch's own input path) has no row count of its own
+    return _probability_array(probas, estimator,
+                              None if isinstance(X_pool, dict) else n_samples(X_pool))
+
+
+def _read_probabilities(estimator, X_pool, batch_size: int, outputs: LastLayerOutputs | None):
+    """:func:`pool_probabilities` before its check: the fast read where it is exact."""
+    import torch
+
     fast = (
         is_skorch_net(estimator)
         and (isinstance(X_pool, np.ndarray) or is_tensor(X_pool))
@@ -106,14 +134,30 @@ def pool_probabilities(
                   if outputs is None else outputs.probas)
         head = module_input(X_pool[:_PROBE_SAMPLES], estimator.module_)  # as the fast path
         # predict_proba leaves the module in eval mode, and its DataLoader draws a seed
-        with preserved_train_modes(estimator.module_), preserved_global_random_state():
+        with object_lock(estimator.module_), preserved_train_modes(estimator.module_), \
+                preserved_global_random_state():
             probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
         if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
             probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5
         ):
             return probas
     with preserved_global_random_state():
-        return np.asarray(estimator.predict_proba(X_pool), dtype=np.float64)
+        return estimator.predict_proba(X_pool)
+
+
+def _probability_array(probas, estimator, n_pool: int | None) -> np.ndarray:
+    """``predict_proba``'s output as float64, refused unless one (n_pool, n_classes) array.
+
+    ``n_pool`` None: the rows are not checked.
+    """
+    if isinstance(probas, (list, tuple)):  # one array per output: a multi-output model
+        raise TypeError(single_output_message(
+            estimator, f"whose predict_proba gives a list of {len(probas)} arrays"))
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.ndim != 2 or (n_pool is not None and probas.shape[0] != n_pool):
+        raise TypeError(single_output_message(
+            estimator, f"whose predict_proba gives shape {probas.shape} for {n_pool} samples"))
+    return probas
 
 
 def modal_margin(probas: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,23 +30,49 @@ import torch
 __all__ = ["preserved_global_random_state", "seeded_torch_rng"]
 
 
+_STATE_LOCK = threading.Lock()
+_holders = 0  # contexts inside preserved_global_random_state now, over all threads
+_saved = None  # the states the first of them found, restored by the last
+
+
 @contextlib.contextmanager
 def preserved_global_random_state() -> Iterator[None]:
-    """Restore numpy's, Python's and torch's (CPU and initialised CUDA) generators on exit."""
-    import torch
+    """Restore numpy's, Python's and torch's (CPU and initialised CUDA) generators on exit.
 
-    numpy_state = np.random.get_state()  # noqa: NPY002 (the global state is what is kept)
-    python_state = random.getstate()
-    torch_state = torch.get_rng_state()
-    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    Safe when several threads query at once: the first context to enter saves the
+    states and the last to leave restores them, so a thread never restores a
+    state that another thread's draws left behind. (Draws that the caller's own
+    threads make while a query runs are undone with it.)
+    """
+    global _holders, _saved
+    with _STATE_LOCK:
+        if _holders == 0:
+            _saved = _global_states()
+        _holders += 1
     try:
         yield
     finally:
-        np.random.set_state(numpy_state)  # noqa: NPY002
-        random.setstate(python_state)
-        torch.set_rng_state(torch_state)
-        if cuda_states is not None:
-            torch.cuda.set_rng_state_all(cuda_states)
+        with _STATE_LOCK:
+            _holders -= 1
+            if _holders == 0:
+                _restore(_saved)
+                _saved = None
+
+
+def _global_states() -> tuple:
+    """numpy's, Python's, torch's CPU and (when initialised) CUDA generator states."""
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return (np.random.get_state(),  # noqa: NPY002 (the global state is what is kept)
+            random.getstate(), torch.get_rng_state(), cuda_states)
+
+
+def _restore(states: tuple) -> None:
+    numpy_state, python_state, torch_state, cuda_states = states
+    np.random.set_state(numpy_state)  # noqa: NPY002
+    random.setstate(python_state)
+    torch.set_rng_state(torch_state)
+    if cuda_states is not None:
+        torch.cuda.set_rng_state_all(cuda_states)
 
 
 @contextmanager
