@@ -156,7 +156,8 @@ def kernel_graph(neighbours: np.ndarray, squared: np.ndarray,
     n_points, k = neighbours.shape
     if bandwidth is None:
         bandwidth = _median_kth_distance(squared)
-    values = np.exp(np.multiply(squared, -0.5 / bandwidth**2, out=squared), out=squared)  # [M, k]
+    values = np.multiply(squared, -0.5 / bandwidth**2)  # [M, k]: the caller's array is kept
+    np.exp(values, out=values)
     by_column = np.argsort(neighbours, axis=1)  # [M, k]: sorted rows make every step canonical
     directed = sp.csr_matrix(
         (np.take_along_axis(values, by_column, axis=1).ravel(),
@@ -169,25 +170,32 @@ def kernel_graph(neighbours: np.ndarray, squared: np.ndarray,
     return directed.maximum(directed.T.tocsr())
 
 
-def unit_rows(Z: np.ndarray) -> np.ndarray:
+def unit_rows(Z: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     """Rows scaled to unit Euclidean norm (norms summed in float64); all-zero rows stay zero.
 
-    Scales ``Z`` in place when it is already float32 or float64. Each row's result
-    depends on that row alone, so a pool scaled chunk by chunk gets the same rows.
+    Each row's result depends on that row alone, so a pool scaled chunk by chunk
+    gets the same rows.
 
     Parameters
     ----------
     Z : ndarray of shape (n_points, n_dims)
+    overwrite : bool, default=False
+        Scale ``Z`` itself when it is float32 or float64, saving a copy: only for
+        an array the caller made (never one a user passed, which may be a view
+        of their data).
 
     Returns
     -------
     ndarray of shape (n_points, n_dims)
         float32 for float32 ``Z``, else float64.
     """
-    Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)
+    dtype = np.float32 if Z.dtype == np.float32 else np.float64
     norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))  # [M]
-    Z /= np.where(norms > 0, norms, 1.0).astype(Z.dtype)[:, None]
-    return Z
+    divisors = np.where(norms > 0, norms, 1.0).astype(dtype)[:, None]  # [M, 1]
+    if overwrite and Z.dtype == dtype:
+        Z /= divisors
+        return Z
+    return np.divide(Z, divisors, dtype=dtype)
 
 
 def check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:

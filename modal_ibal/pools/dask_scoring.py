@@ -184,7 +184,7 @@ class CodeScorer:
             _, codes = representation_codes(self.representation, block, self.X_empty,
                                             lambda: (outputs.features[:0], outputs.features))
         columns = np.empty((block.shape[0], self.n_columns))  # [b, d (+ 1)]
-        columns[:, :self.n_dims] = unit_rows(codes.astype(self.dtype))
+        columns[:, :self.n_dims] = unit_rows(codes.astype(self.dtype), overwrite=True)
         if self.margins:
             probas = (outputs.probas if self.temperature is None
                       else tempered_probabilities(outputs.logits, self.temperature))

@@ -185,7 +185,7 @@ def herding_sampling(
         return view().labelled.features, view().pool.features
 
     Z_labelled, Z_pool = representation_codes(representation, X_pool, start.X_labelled, features)
-    Z = unit_rows(np.concatenate([Z_labelled, Z_pool]))  # [n + N, d]
+    Z = unit_rows(np.concatenate([Z_labelled, Z_pool]), overwrite=True)  # [n + N, d]
     n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
         weights = _margin_weights(start, view, temperature, random_state, layer)  # [N] or None
