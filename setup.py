@@ -34,6 +34,7 @@ setup(
         "bench": ["scikit-activeml>=1.0.1", "rdata>=0.11"],
         "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
         "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
+                 "pytest-timeout>=2.3",  # a hung test fails by name (pytest.ini's timeout)
                  "dask[array]>=2024.8", "distributed>=2024.8",
                  "scikit-activeml>=1.0.1",  # the peer checked against in the tests
                  "rdata>=0.11"],  # the Shuttle reader, tested on a generated .rda
