@@ -7,14 +7,22 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
    to calibrate it); the model is shipped once to the workers
    (:func:`modal_ibal.pools.dask_scoring.ship_scorer`), which map every pool chunk
    to its unit-row codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`);
-2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` labelled + pool
-   points (or with ``algorithm='brute'``) the codes come here (with
-   ``representation='inputs'`` they are the pool's rows, flattened) and the query
-   is the in-memory one: the same picks;
-3. above, the codes stay on the workers for the partitioned neighbour search
+2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
+   + pool points the codes come here (with ``representation='inputs'`` they are
+   the pool's rows, flattened) and the query is the in-memory one: the same picks;
+3. above, the codes stay with the workers for the partitioned neighbour search
    (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), and only
    the :math:`M \times k` neighbours, their distances and the :math:`N` weights
    come here, where the kernel graph is built and the greedy runs.
+
+A search that would be exact above
+:data:`~modal_ibal.pools.dask_neighbours.GATHER_MAX_POINTS` (10,000) points
+(``algorithm='brute'``, or ``n_neighbors`` at least the number of points) would
+bring every code here and build :math:`M \times M` arrays: it is refused, before
+any chunk is computed. "The workers" are those of the active scheduler: on a
+``distributed`` cluster the persisted codes stay in the workers' memory; with
+Dask's local threaded scheduler the workers are threads of the calling process,
+which then holds the codes itself.
 """
 
 from __future__ import annotations
@@ -37,13 +45,14 @@ from ..readers.cold_start import resolve_cold_start
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
-from ..search.knn import searches_exactly
+from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
 from ..utils.validation import (
     check_positive_int,
     check_same_sample_shape,
     n_samples,
 )
-from .dask_neighbours import dask_partitioned_neighbours
+from . import dask_neighbours
+from .dask_neighbours import check_gathered, dask_partitioned_neighbours
 from .dask_scoring import CodeScorer, check_dask_pool, pool_scores
 from .dask_selection import computed
 
@@ -88,19 +97,35 @@ def dask_herding_query(
     query_scores : ndarray of shape (n_instances,)
         Each pick's coverage gain.
 
+    Raises
+    ------
+    ValueError
+        Before any chunk is computed, when the neighbour search would be exact
+        on more than :data:`~modal_ibal.pools.dask_neighbours.GATHER_MAX_POINTS`
+        (10,000) labelled + pool points, with every code brought to this process:
+        ``algorithm='brute'`` (pass ``'auto'`` or ``'partitioned'``) or
+        ``n_neighbors`` at least the number of points (pass a smaller one, e.g.
+        the default 20).
+
     Notes
     -----
     Exact where the in-memory query is exact: up to 10,000 labelled + pool
-    points (or ``algorithm='brute'``) the picks are those of the same pool in
-    memory, as long as the model (or embedding) gives a row the same outputs in
-    any batch (see :mod:`modal_ibal.pools.dask_strategies`). Above, the neighbours are the in-memory partitioned search's (same
-    cells, candidates and products), so the picks are too, up to rounding in the
-    last bits of a squared distance (float64 codes) or a nearest-centre near tie.
+    points the picks are those of the same pool in memory, as long as the model
+    (or embedding) gives a row the same outputs in any batch (see
+    :mod:`modal_ibal.pools.dask_strategies`). Above, the neighbours are the
+    in-memory partitioned search's (same cells, candidates and products), so the
+    picks are too, up to rounding in the last bits of a squared distance (float64
+    codes) or a nearest-centre near tie. The exact, untruncated MaxHerding
+    (``n_neighbors`` at least the number of points) is thus available up to
+    10,000 points.
+
     Up to 10,000 points the codes come to the caller: with ``representation='inputs'``
     they are the pool's rows flattened, in float. Above, the caller holds the neighbour
     lists and the kernel graph, about 1.1 GB per 1,000,000 points at :math:`k = 20`
     (measured: 1.2 GB at 1,000,000 points, 10.6 GB at 10,000,000), and :math:`O(n d)`
-    for the labelled set.
+    for the labelled set; the codes are persisted with the workers, which are
+    threads of the calling process on Dask's local threaded scheduler (use a
+    ``distributed`` cluster to keep them out of its memory).
     """
     import dask
     import dask.array as da
@@ -115,6 +140,8 @@ def dask_herding_query(
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
     check_same_sample_shape(X_pool, X_lab)
+    n_points = X_lab.shape[0] + int(X_pool.shape[0])
+    _check_search_size(algorithm, n_neighbors, n_points)
     margins = isinstance(weights, str) and start.fitted
     reads_model = margins or (isinstance(representation, str) and representation == "features")
     layer_reader = None
@@ -139,14 +166,13 @@ def dask_herding_query(
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
     margin_weights = columns[:, n_dims] if margins else None
-    n_points = n_labelled + int(X_pool.shape[0])
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z_labelled)
     if searches_exactly(algorithm, n_points):
         codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
         graph = knn_kernel_graph(np.concatenate([Z_labelled, codes]), n_neighbors, bandwidth,
                                  algorithm=algorithm)
-    else:  # the codes stay on the workers, computed once
+    else:  # the codes stay with the workers (threads of this process on local threads)
         codes, margin_weights = dask.persist(codes, margin_weights)
         Z = da.concatenate([da.from_array(Z_labelled, chunks=(max(1, n_labelled), n_dims)),
                             codes])
@@ -155,3 +181,22 @@ def dask_herding_query(
         margin_weights = computed(margin_weights) if margins else None
     pool_weights = margin_weights if margins else (None if isinstance(weights, str) else weights)
     return herding_batch(graph, n_labelled, n_instances, pool_weights)
+
+
+def _check_search_size(algorithm: str, n_neighbors: int, n_points: int) -> None:
+    """Refuse a neighbour search that would bring more than GATHER_MAX_POINTS codes here.
+
+    ``algorithm`` and ``n_neighbors`` are checked; ``n_points`` counts the
+    labelled and pool points.
+    """
+    limit = dask_neighbours.GATHER_MAX_POINTS  # read at call time: one limit for both checks
+    if not searches_exactly(algorithm, n_points):
+        check_gathered(n_points, min(n_neighbors, n_points))
+    elif n_points > limit:
+        raise ValueError(
+            f"The 'algorithm' parameter ({algorithm!r}) searches the neighbours exactly, on "
+            "every code brought to this process: with a Dask pool that is allowed up to "
+            f"{limit:,} labelled + pool points. Got {n_points:,} points instead; pass "
+            f"algorithm='partitioned' (what 'auto' chooses above {EXACT_SEARCH_MAX_POINTS:,} "
+            "points) to search on the workers."
+        )

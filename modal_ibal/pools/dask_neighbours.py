@@ -16,10 +16,19 @@ found are the in-memory search's:
    shuffle, of candidate rows only);
 4. only the :math:`M \times k` neighbours and squared distances come back.
 
-Memory here: a few point-length index arrays (each point's coarse and fine cell,
-the orders they sort into) and the shuffle's lists of point indices, about 70 bytes a
-point; the fine centres; and the result, :math:`O(M k)`; never the points. The workers
-hold the points twice (as given and sorted by cell) while the search runs.
+Memory in the calling process: a few point-length index arrays (each point's
+coarse and fine cell, the orders they sort into) and the shuffle's lists of point
+indices, about 70 bytes a point; the fine centres; and the result, :math:`O(M k)`.
+The workers hold the points twice (as given and sorted by cell) while the search
+runs. On a ``distributed`` cluster the points stay on the workers; with Dask's
+local threaded scheduler "the workers" are threads of the calling process, so
+it holds those two copies too.
+
+An exact search (every point a candidate of every other: ``n_neighbors`` or
+``n_candidates`` at least the number of points, or all points in one cell) has no
+cells to spread: it brings the points to the calling process and builds
+:math:`M \times M` arrays there. It is refused above :data:`GATHER_MAX_POINTS`
+(10,000, the in-memory exact search's limit), before any chunk is computed.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..search.kmeans import group_rows, nearest_centre
+from ..search.knn import EXACT_SEARCH_MAX_POINTS
 from ..search.knn_exact import check_n_neighbors, exact_neighbours, index_type
 from ..search.knn_partitioned import (
     DEFAULT_CELL_SIZE,
@@ -46,9 +56,59 @@ from ..utils.validation import check_positive_int, is_dask_array
 from .dask_scoring import running_client
 from .dask_selection import computed
 
-__all__ = ["dask_partitioned_neighbours"]
+__all__ = ["GATHER_MAX_POINTS", "check_gathered", "dask_partitioned_neighbours", "searches_here"]
 
 _BLOCKS_PER_BATCH = 8  # search results brought here at once (at least): only theirs are held twice
+
+GATHER_MAX_POINTS = EXACT_SEARCH_MAX_POINTS
+"""The most points of a Dask array an exact neighbour search brings to the calling process."""
+
+
+def searches_here(n_points: int, n_neighbors: int, *, cell_size: int = DEFAULT_CELL_SIZE,
+                  n_candidates: int = DEFAULT_N_CANDIDATES) -> bool:
+    """Whether the search of ``n_points`` points is exact, on points brought to this process.
+
+    So it is when every point is a candidate of every other (``n_neighbors`` or
+    ``n_candidates`` at least ``n_points``), or when the points fit in one cell.
+    """
+    return max(n_neighbors, n_candidates) >= n_points or n_points <= cell_size
+
+
+def check_gathered(n_points: int, n_neighbors: int, *, cell_size: int = DEFAULT_CELL_SIZE,
+                   n_candidates: int = DEFAULT_N_CANDIDATES) -> None:
+    """Refuse an exact search of more than :data:`GATHER_MAX_POINTS` points of a Dask array.
+
+    Parameters
+    ----------
+    n_points : int
+    n_neighbors, cell_size, n_candidates : int
+        As :func:`dask_partitioned_neighbours` takes them, checked.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter that makes the search exact (:func:`searches_here`)
+        and what to pass instead.
+    """
+    if n_points <= GATHER_MAX_POINTS or not searches_here(
+            n_points, n_neighbors, cell_size=cell_size, n_candidates=n_candidates):
+        return
+    if n_neighbors >= n_points:
+        name, value, why, default = ("n_neighbors", n_neighbors, "is at least the number of "
+                                     "points", "kernel herding's default is 20")
+    elif n_candidates >= n_points:
+        name, value, why, default = ("n_candidates", n_candidates, "is at least the number of "
+                                     "points", f"the default is {DEFAULT_N_CANDIDATES}")
+    else:
+        name, value, why, default = ("cell_size", cell_size, "puts every point in one cell",
+                                     f"the default is {DEFAULT_CELL_SIZE}")
+    raise ValueError(
+        f"The '{name}' parameter ({value}) {why}, {n_points:,}: the neighbour search would be "
+        f"exact, bringing every point of the Dask array to this process and building "
+        f"{n_points:,} x {n_points:,} arrays there, which is allowed up to "
+        f"{GATHER_MAX_POINTS:,} points. Pass a smaller {name} ({default}) to search on the "
+        "workers."
+    )
 
 
 def _assign(block: np.ndarray, centres: np.ndarray, block_info=None) -> np.ndarray:
@@ -181,25 +241,33 @@ def dask_partitioned_neighbours(
     ValueError
         If ``Z`` is not 2-D numbers, has no rows, unknown row chunks, or values
         that are not finite (found on the workers), or ``n_neighbors`` exceeds
-        the points.
+        the points; or the search would be exact on more than
+        :data:`GATHER_MAX_POINTS` points (:func:`check_gathered`), before any
+        chunk is computed.
 
     Notes
     -----
-    Up to ``cell_size`` points, or ``n_candidates`` or more, the search is exact
-    and the points are gathered here. ``Z`` is read three times (a sample, the
-    assignment to coarse cells, the shuffle): persist it first when it is costly
-    to compute, as :func:`modal_ibal.pools.dask_herding.dask_herding_query` does
-    with the codes. A coarse cell is never split, so one holding many more points
-    than the others (e.g. many exact duplicates) becomes one large block, searched
-    by one task.
+    Up to ``cell_size`` points, or ``n_candidates`` or ``n_neighbors`` at least
+    the points, the search is exact and the points are gathered here: allowed up
+    to :data:`GATHER_MAX_POINTS` (10,000) points, refused above. Otherwise the
+    points stay with the workers, which on Dask's local threaded scheduler are
+    threads of this process: it then holds them, twice while the search runs.
+    ``Z`` is read three times (a sample, the assignment to coarse cells, the
+    shuffle): persist it first when it is costly to compute, as
+    :func:`modal_ibal.pools.dask_herding.dask_herding_query` does with the codes.
+    A coarse cell is never split, so one holding many more points than the
+    others (e.g. many exact duplicates) becomes one large block, searched by one
+    task.
     """
     Z = _check_dask_points(Z)
     n_points = int(Z.shape[0])
     k = check_n_neighbors(n_neighbors, n_points)
     cell_size = check_positive_int(cell_size, "cell_size")
-    n_candidates = max(check_positive_int(n_candidates, "n_candidates"), k)
-    if n_candidates >= n_points or n_points <= cell_size:
+    n_candidates = check_positive_int(n_candidates, "n_candidates")
+    check_gathered(n_points, k, cell_size=cell_size, n_candidates=n_candidates)
+    if searches_here(n_points, k, cell_size=cell_size, n_candidates=n_candidates):
         return exact_neighbours(computed(Z), k)
+    n_candidates = max(n_candidates, k)
     cells = _shuffled_cells(Z, cell_size)
     probes = probe_cells(cells.centres, np.diff(cells.bounds), n_candidates, cell_size,
                          cells.coarse)

@@ -3,6 +3,11 @@
 The model and the labelled summaries sent once to the
 workers (a model they cannot load fails within a minute, with its reason), then every row chunk
 scored by the same code as an in-memory pool.
+
+On a ``distributed`` cluster every wait of a query for the workers is bounded
+(:func:`query_timeout`: 600 s unless the Dask config key
+``modal_ibal.query-timeout`` says otherwise; the model load, 60 s at most), so a
+query whose workers are gone fails with what to look at instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from ..search.nearest_labelled import nearest_labelled_distance
 from ..utils.validation import check_n_instances, is_dask_array
 
 __all__ = [
+    "QUERY_TIMEOUT",
+    "QUERY_TIMEOUT_KEY",
     "WORKER_LOAD_TIMEOUT",
     "ChunkScorer",
     "CodeScorer",
     "StrategyScorer",
     "check_dask_pool",
+    "no_result",
     "pool_scores",
+    "query_timeout",
     "refuse_distance_cache",
     "running_client",
     "ship_scorer",
@@ -130,6 +139,9 @@ class ChunkScorer:
                                                  self.Z_labelled))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
+        """The [b, n_columns] float64 columns of one chunk of ``b`` rows."""
+        if block.shape[0] == 0:  # an empty chunk: no model or embedding call
+            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             outputs = self.layer.outputs(block)
             codes = probas = None
@@ -202,6 +214,9 @@ class StrategyScorer:
     n_columns: int = 1
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
+        """The [b, 1] float64 scores of one chunk of ``b`` rows."""
+        if block.shape[0] == 0:  # an empty chunk: the strategy refuses an empty pool
+            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             indices, scores = self.strategy(self.estimator, block, block.shape[0],
                                             **self.options)
@@ -222,6 +237,62 @@ def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
 
 WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
 
+QUERY_TIMEOUT = 600.0
+"""Seconds each wait of a query on a distributed cluster may last, unless configured otherwise."""
+
+QUERY_TIMEOUT_KEY = "modal_ibal.query-timeout"
+"""The Dask config key that overrides :data:`QUERY_TIMEOUT`: seconds, or a duration ("20 minutes")."""
+
+
+def query_timeout() -> float:
+    """Seconds each wait of a query on a distributed cluster may last before the query fails.
+
+    The Dask config value ``modal_ibal.query-timeout`` when set (e.g.
+    ``dask.config.set({"modal_ibal.query-timeout": "30 minutes"})``, or the
+    environment variable ``DASK_MODAL_IBAL__QUERY_TIMEOUT``), else
+    :data:`QUERY_TIMEOUT`.
+
+    Returns
+    -------
+    float
+        Finite and > 0.
+
+    Raises
+    ------
+    ValueError
+        If the configured value is not a finite duration > 0.
+    """
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get(QUERY_TIMEOUT_KEY, None)
+    value = QUERY_TIMEOUT if value is None else value
+    try:
+        seconds = None if isinstance(value, bool) else parse_timedelta(value, default="seconds")
+    except (KeyError, TypeError, ValueError):
+        seconds = None
+    if seconds is None or not np.isfinite(seconds) or seconds <= 0:
+        raise ValueError(
+            f"The Dask config value '{QUERY_TIMEOUT_KEY}' must be a finite number of seconds "
+            f"> 0 or a duration such as '20 minutes'. Got {value!r} instead."
+        )
+    return float(seconds)
+
+
+def no_result(what: str, timeout: float, client) -> TimeoutError:
+    """The error of a wait on ``client`` that got no result within ``timeout`` seconds.
+
+    ``what`` says what was awaited, e.g. "No Dask worker loaded the model".
+    """
+    dashboard = getattr(client, "dashboard_link", None)
+    where = f" or the dashboard at {dashboard}" if dashboard else ""
+    return TimeoutError(
+        f"{what} within {timeout:g} s, so the query gave up. Check that the cluster has running "
+        f"workers (client.scheduler_info()['workers']{where}) and that they are not stuck or "
+        "out of memory. A query that needs longer can be given more time with "
+        f"dask.config.set({{'{QUERY_TIMEOUT_KEY}': seconds}})."
+    )
+
 
 def _loads(payload: bytes) -> Any:
     """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
@@ -230,7 +301,7 @@ def _loads(payload: bytes) -> Any:
     return pickle.loads(payload)
 
 
-def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
+def ship_scorer(scorer: Any, *, timeout: float | None = None) -> Any:
     """``scorer`` as the chunk tasks receive it: loaded once per query, where they run.
 
     With a running ``distributed.Client``, the pickled scorer (the model and the
@@ -243,6 +314,14 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
     on local threads instead (no client set up, the one set up closed, or a
     local scheduler chosen with ``dask.config.set``), they share this process's
     classes: the scorer is one delayed object.
+
+    Parameters
+    ----------
+    scorer : object
+        A picklable chunk scorer.
+    timeout : float, optional
+        Seconds the workers get to load it; default :data:`WORKER_LOAD_TIMEOUT`,
+        or :func:`query_timeout` where that is shorter.
 
     Returns
     -------
@@ -263,15 +342,14 @@ def ship_scorer(scorer: Any, *, timeout: float = WORKER_LOAD_TIMEOUT) -> Any:
     import distributed
     from distributed.protocol import pickle
 
+    if timeout is None:
+        timeout = min(WORKER_LOAD_TIMEOUT, query_timeout())
     future = client.submit(_loads, pickle.dumps(scorer), pure=False)
     try:  # waited on through the future's own client, default or not
         error = future.exception(timeout=timeout)
     except TimeoutError:
         future.release()
-        raise TimeoutError(
-            f"No Dask worker loaded the model within {timeout:g} s; check that the cluster "
-            "has running workers."
-        ) from None
+        raise no_result("No Dask worker loaded the model", timeout, client) from None
     if error is not None:  # whatever stopped the load: the workers cannot use it
         future.release()
         if isinstance(error, distributed.KilledWorker):  # the load itself kills the workers

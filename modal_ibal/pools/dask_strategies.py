@@ -27,7 +27,11 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
    them, and only the :math:`B` indices and their scores reach the caller.
 
 One ``compute`` runs a query, on whatever scheduler is active: a
-``distributed.Client`` when one is set up, else Dask's local threads.
+``distributed.Client`` when one is set up (or passed as
+``dask.config.set(scheduler=client.get)``), its wait bounded by
+:func:`~modal_ibal.pools.dask_scoring.query_timeout`; else Dask's local threads,
+which are threads of the calling process, so that "the workers" are then that
+process and the chunks are scored in its memory.
 
 With modAL
 ----------

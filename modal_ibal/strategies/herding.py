@@ -69,7 +69,9 @@ def herding_sampling(
         fitted autoencoder. Rows are scaled to unit Euclidean norm before the kernel.
     n_neighbors : int, default=20
         :math:`k` of :func:`modal_ibal.coverage.knn_kernel_graph` (the point itself included); at least
-        ``n_labelled + n_pool`` gives the exact, untruncated MaxHerding.
+        ``n_labelled + n_pool`` gives the exact, untruncated MaxHerding (on a Dask
+        pool only up to 10,000 points, which then come to the caller; above, it is
+        refused rather than gathered).
     bandwidth : float or 'labelled', optional
         Kernel width :math:`h` on the unit-normalised rows; default as in
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's

@@ -139,6 +139,20 @@ def test_image_pool_same_picks(client):
     assert_same_query(got, expected)
 
 
+@pytest.mark.parametrize("strategy_name", ["ibal", "ibal-d", "entropy-d", "entropy", "margin"])
+def test_a_pool_with_an_empty_chunk_gives_the_in_memory_picks(client, data, estimators,
+                                                              strategy_name):
+    """A boolean mask, then compute_chunk_sizes() (as the unknown-chunks error advises)."""
+    strategy = {**LABELLED_STRATEGIES, **ROWWISE_STRATEGIES}[strategy_name]
+    X = data[0]
+    keep = np.arange(N_POOL) // CHUNK != 2  # the whole third chunk masked out
+    pool = da.from_array(X, chunks=(CHUNK, -1))[da.from_array(keep, chunks=CHUNK)]
+    pool.compute_chunk_sizes()
+    assert pool.chunks[0][2] == 0
+    expected = _query(strategy, estimators["skorch"], X[keep], data)
+    assert_same_query(_query(strategy, estimators["skorch"], pool, data), expected)
+
+
 def _cuda_available() -> bool:
     import torch
 

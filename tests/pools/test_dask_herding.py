@@ -12,6 +12,8 @@ from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.pools import dask_herding, dask_neighbours
+from modal_ibal.search import knn
+from modal_ibal.search.knn_exact import exact_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours
 
 da = pytest.importorskip("dask.array")
@@ -182,3 +184,80 @@ def test_distributed_search_checks_its_points():
     expected = partitioned_neighbours(integers.astype(np.float64), 5, cell_size=16,
                                       n_candidates=64)
     np.testing.assert_array_equal(got[0], expected[0])
+
+
+def _noted_chunks(X: np.ndarray, rows: int, computed: list):
+    """``X`` as a Dask array whose chunks append their length to ``computed`` when computed."""
+    def note(block):
+        computed.append(block.shape[0])
+        return block
+
+    return da.from_array(X, chunks=(rows, -1)).map_blocks(
+        note, dtype=X.dtype, meta=np.empty((0, 0), dtype=X.dtype))  # no call to infer it
+
+
+@pytest.fixture
+def gather_limit_500(monkeypatch):
+    """Exact searches up to 500 points, in memory and from a Dask array: small tests above it."""
+    monkeypatch.setattr(knn, "EXACT_SEARCH_MAX_POINTS", 500)
+    monkeypatch.setattr(dask_neighbours, "GATHER_MAX_POINTS", 500)
+
+
+@pytest.mark.parametrize("options, refused", [
+    ({"n_neighbors": 1_000}, "'n_neighbors' parameter \\(1000\\) is at least the number of "
+                             "points, 1,000"),
+    ({"n_neighbors": 10**6, "algorithm": "partitioned"}, "'n_neighbors' parameter"),
+    ({"algorithm": "brute"}, "'algorithm' parameter \\('brute'\\) searches the neighbours "
+                             "exactly.* up to 500 labelled \\+ pool points. Got 1,000"),
+], ids=["n_neighbors-auto", "n_neighbors-partitioned", "brute"])
+def test_an_exact_search_above_the_limit_is_refused_before_any_chunk_is_computed(
+        gather_limit_500, options, refused):
+    """Exact MaxHerding above the limit would bring every code here and build M x M arrays."""
+    rng = np.random.RandomState(6)
+    X = rng.randn(1_000, 4).astype(np.float32)
+    X_labelled, y_labelled = X[:10], (X[:10, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X_labelled, y_labelled)
+    computed = []
+    pool = _noted_chunks(X[10:], 200, computed)
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ValueError, match=refused) \
+            as error:
+        herding_sampling(model, pool, 5, X_labelled=X_labelled, y_labelled=y_labelled,
+                         **options)
+    assert "to search on the workers" in str(error.value)
+    assert not computed, "the pool must not be read before the refusal"
+
+
+def test_the_search_refuses_to_gather_more_points_than_the_limit(gather_limit_500):
+    computed = []
+    Z = _noted_chunks(_points(1_000, 4, np.float64, seed=7), 250, computed)
+    search = dask_neighbours.dask_partitioned_neighbours
+    with pytest.raises(ValueError, match=r"'n_neighbors' parameter \(1000\) is at least the "
+                                         r"number of points, 1,000: .* 1,000 x 1,000 arrays .* "
+                                         r"allowed up to 500 points\. Pass a smaller n_neighbors"):
+        search(Z, 1_000)
+    with pytest.raises(ValueError, match=r"'n_candidates' parameter \(5000\) .* smaller "
+                                         r"n_candidates \(the default is 512\)"):
+        search(Z, 5, n_candidates=5_000)
+    with pytest.raises(ValueError, match=r"'cell_size' parameter \(1000\) puts every point in "
+                                         r"one cell"):
+        search(Z, 5, cell_size=1_000)
+    assert not computed, "the points must not be read before the refusal"
+
+
+def test_exact_max_herding_up_to_the_limit_gives_the_in_memory_picks(digits_pool):
+    """n_neighbors at least the number of points: gathered, exact, the same picks."""
+    X_labelled, y_labelled, X_pool, _ = digits_pool
+    model = LogisticRegression(max_iter=200).fit(X_labelled, y_labelled)
+    pool = X_pool[:400]
+    for algorithm in ("auto", "partitioned"):
+        expected = herding_sampling(model, pool, 8, n_neighbors=10_000, algorithm=algorithm,
+                                    X_labelled=X_labelled, y_labelled=y_labelled)
+        with dask.config.set(scheduler="synchronous"):
+            got = herding_sampling(model, da.from_array(pool, chunks=(150, -1)), 8,
+                                   n_neighbors=10_000, algorithm=algorithm,
+                                   X_labelled=X_labelled, y_labelled=y_labelled)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=0)
+    Z = _points(1_000, 4, np.float64, seed=7)
+    got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(250, -1)), 1_000)
+    np.testing.assert_array_equal(got[0], exact_neighbours(Z, 1_000)[0])
