@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from ..scoring.selection import ranking_keys
 from ..search.knn import check_algorithm
 from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
 from .kernel import check_graph, check_pool_weights, check_weights
@@ -109,8 +110,9 @@ def greedy_kernel_herding(
 
     .. math::  c = \arg\max_{c} \sum_x w(x) \max\big(0, k(x, c) - m(x)\big),
 
-    after which :math:`m(x) \leftarrow \max(m(x), k(x, c))`; ties go to the lower
-    pool index. A candidate's gain is a sum over the stored entries of its
+    after which :math:`m(x) \leftarrow \max(m(x), k(x, c))`; gains are compared at
+    24 significant bits (:func:`modal_ibal.scoring.selection.ranking_keys`) and ties
+    go to the lower pool index. A candidate's gain is a sum over the stored entries of its
     column. The gains only decrease (the coverage is submodular), and a pick
     changes :math:`m` only on its own column's points :math:`x`, so only the
     candidates :math:`c'` with :math:`k(x, c') > 0` for such an :math:`x` are
@@ -174,20 +176,24 @@ def greedy_kernel_herding(
         return sums
 
     gains = range_gains(n_labelled, n_points)  # [N]
+    # gains are compared as every score is (scoring.selection.ranking_keys): copies of a
+    # point, whose gains are sums of their columns in another order, tie
+    keys = ranking_keys(gains)  # [N]
     picked = np.zeros(n_points - n_labelled, dtype=bool)
     picks, values = [], []
     for _ in range(n_instances):
-        pick = int(np.argmax(gains))  # the first of equal gains: the lower pool index
+        pick = int(np.argmax(keys))  # the first of equal keys: the lower pool index
         if gains[pick] <= 0.0 and weighted:
             _warn_uninformative(len(picks), n_instances)
             weights = np.ones(n_points)  # the rest of the batch: unweighted coverage
             weighted = False
             gains = np.where(picked, -1.0, range_gains(n_labelled, n_points))
-            pick = int(np.argmax(gains))
+            keys = ranking_keys(gains)
+            pick = int(np.argmax(keys))
         picks.append(pick)
         values.append(float(gains[pick]))
         picked[pick] = True
-        gains[pick] = -1.0  # gains are >= 0: never again
+        gains[pick] = keys[pick] = -1.0  # gains are >= 0: never again
         column = slice(columns.indptr[n_labelled + pick], columns.indptr[n_labelled + pick + 1])
         points, kernel = columns.indices[column], columns.data[column]
         raised = kernel > coverage[points]
@@ -198,6 +204,7 @@ def greedy_kernel_herding(
         stale = np.flatnonzero(touched[n_labelled:] & ~picked)  # pool indices
         if stale.size:
             gains[stale] = column_gains(stale + n_labelled)
+            keys[stale] = ranking_keys(gains[stale])
     return np.asarray(picks, dtype=np.int64), np.asarray(values)
 
 

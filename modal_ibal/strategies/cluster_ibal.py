@@ -22,6 +22,7 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import labelled_view
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
+from ..scoring.selection import ranking_keys
 from ..utils.validation import (
     check_max_samples,
     check_nonnegative_float,
@@ -49,12 +50,14 @@ def disagreement_ranks(scores: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (m,)
         :math:`r_i = (\mathrm{rank}_i - 1) / (m - 1)` with rank 1 for the largest
-        score; tied scores share the best (smallest) rank; a single member gets 0.
+        score; tied scores (equal at 24 significant bits, as every score is compared:
+        :func:`modal_ibal.scoring.selection.ranking_keys`) share the best (smallest)
+        rank; a single member gets 0.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.size < 2:
         return np.zeros(scores.size)
-    return (rankdata(-scores, method="min") - 1.0) / (scores.size - 1)
+    return (rankdata(-ranking_keys(scores), method="min") - 1.0) / (scores.size - 1)
 
 
 @follows_contract

@@ -83,6 +83,8 @@ def test_ranks_share_ties_and_scale_to_unit_interval():
     np.testing.assert_allclose(disagreement_ranks([3.0, 1.0, 3.0, 2.0]), [0, 1, 0, 2 / 3])
     np.testing.assert_array_equal(disagreement_ranks([5.0]), [0.0])
     np.testing.assert_array_equal(disagreement_ranks([2.0, 2.0, 2.0]), [0.0, 0.0, 0.0])
+    # copies scored in another summation order differ in their last bits: still a tie
+    np.testing.assert_array_equal(disagreement_ranks([1.0, 1.0 + 4e-16, 0.5]), [0.0, 0.0, 1.0])
 
 
 def test_exact_duplicates_tie_and_go_to_the_lower_index(separated_blobs):

@@ -230,3 +230,16 @@ def test_herding_names_an_unknown_algorithm(learner, split):
     _, _, X_pool = split
     with pytest.raises(ValueError, match="'algorithm' parameter must be one of"):
         herding_sampling(learner, X_pool, 5, algorithm="ball_tree")
+
+
+@pytest.mark.parametrize("weights", [None, "margin"])
+def test_copies_of_a_point_tie_and_the_lower_index_is_picked(digits, weights):
+    """Each pool row twice: a copy's gain sums its column in another order, yet they tie."""
+    X, y = digits
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(X))
+    model = LogisticRegression(max_iter=500).fit(X[order[:20]], y[order[:20]])
+    X_pool = np.repeat(X[order[20:420]], 2, axis=0)  # rows 2i and 2i + 1 are equal
+    indices, _ = herding_sampling(model, X_pool, 10, X_labelled=X[order[:20]],
+                                  y_labelled=y[order[:20]], weights=weights)
+    assert (indices % 2 == 0).all(), f"a second copy was picked over its twin: {indices}"
