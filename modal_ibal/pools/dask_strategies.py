@@ -75,7 +75,12 @@ from typing import Any
 import numpy as np
 
 from ..embedding.codes import check_embedding, embed
-from ..readers.last_layer import last_layer
+from ..readers.last_layer import (
+    check_n_features,
+    check_single_output,
+    last_layer,
+    named_input_errors,
+)
 from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
 from ..readers.view import fitted_estimator, resolve_labelled_set
 from ..scoring.distance_term import DEFAULT_GAMMA
@@ -108,9 +113,12 @@ def _read_labelled(classifier, X_pool, X_labelled, y_labelled, layer, batch_size
     """(reader, labelled outputs, labelled classes, X_labelled), read in this process."""
     estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
     check_same_sample_shape(X_pool, X_labelled)
+    check_n_features(estimator, X_pool, "X_pool")  # before a worker reads a chunk
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
-    return reader, reader.outputs(X_labelled), reader.encode_labels(y_labelled), X_labelled
+    with named_input_errors("X_labelled"):
+        labelled = reader.outputs(X_labelled)
+    return reader, labelled, reader.encode_labels(y_labelled), X_labelled
 
 
 def _distance_summaries(X_pool, labelled: LastLayerOutputs, X_labelled,
@@ -264,7 +272,10 @@ def dask_rowwise_query(
     :math:`B` points.
     """
     n_instances = check_dask_pool(X_pool, n_instances)
-    scorer = StrategyScorer(query, fitted_estimator(classifier), options)
+    estimator = fitted_estimator(classifier)
+    check_single_output(estimator)
+    check_n_features(estimator, X_pool, "X_pool")  # before a worker reads a chunk
+    scorer = StrategyScorer(query, estimator, options)
     raw = pool_scores(X_pool, scorer)  # [N, 1]
     select = dask_select_highest if highest else dask_select_lowest
     return select(raw[:, 0], n_instances)

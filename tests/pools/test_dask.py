@@ -457,3 +457,17 @@ def test_a_closed_client_is_not_waited_on(data, estimators):
                      da.from_array(data[0], chunks=(CHUNK, -1)), data)
         assert time.monotonic() - start < 60
     np.testing.assert_array_equal(got[0], expected[0])
+
+
+@pytest.mark.parametrize("strategy_name", [*LABELLED_STRATEGIES, *ROWWISE_STRATEGIES])
+def test_a_pool_with_other_features_than_the_model_is_named_before_it_is_read(data,
+                                                                              strategy_name):
+    strategy = {**LABELLED_STRATEGIES, **ROWWISE_STRATEGIES}[strategy_name]
+    X, _, X_labelled, y_labelled = data
+    model = LogisticRegression(max_iter=200).fit(X_labelled, y_labelled)  # 16 features
+    narrow = (X_labelled[:, :10], y_labelled)
+    with dask.config.set(scheduler="sync"), pytest.raises(
+            ValueError, match=r"^The 'X_pool' parameter has 10 features, but the model was "
+                              r"fitted on 16\.$"):
+        _query(strategy, model, da.from_array(X[:, :10], chunks=(CHUNK, -1)),
+               (None, None, *narrow))
