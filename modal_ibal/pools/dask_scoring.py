@@ -4,10 +4,9 @@ The model and the labelled summaries sent once to the
 workers (a model they cannot load fails within a minute, with its reason), then every row chunk
 scored by the same code as an in-memory pool.
 
-On a ``distributed`` cluster every wait of a query for the workers is bounded
-(:func:`query_timeout`: 600 s unless the Dask config key
-``modal_ibal.query-timeout`` says otherwise; the model load, 60 s at most), so a
-query whose workers are gone fails with what to look at instead of waiting forever.
+On a ``distributed`` cluster the model load waits 60 s at most (less when
+:func:`modal_ibal.pools.dask_waits.query_timeout` is shorter), so a query whose
+workers are gone fails with what to look at instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -29,18 +28,15 @@ from ..scoring.uncertainty import margin_weights, modal_entropy, pool_probabilit
 from ..search.cells import LabelledCells
 from ..search.nearest_labelled import nearest_labelled_distance
 from ..utils.validation import check_n_instances, is_dask_array
+from .dask_waits import no_result, query_timeout
 
 __all__ = [
-    "QUERY_TIMEOUT",
-    "QUERY_TIMEOUT_KEY",
     "WORKER_LOAD_TIMEOUT",
     "ChunkScorer",
     "CodeScorer",
     "StrategyScorer",
     "check_dask_pool",
-    "no_result",
     "pool_scores",
-    "query_timeout",
     "refuse_distance_cache",
     "running_client",
     "ship_scorer",
@@ -237,63 +233,6 @@ def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
 
 WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
 
-QUERY_TIMEOUT = 600.0
-"""Seconds each wait of a query on a distributed cluster may last, unless configured otherwise."""
-
-QUERY_TIMEOUT_KEY = "modal_ibal.query-timeout"
-"""The Dask config key that overrides :data:`QUERY_TIMEOUT`: seconds, or a duration ("20 minutes")."""
-
-
-def query_timeout() -> float:
-    """Seconds each wait of a query on a distributed cluster may last before the query fails.
-
-    The Dask config value ``modal_ibal.query-timeout`` when set (e.g.
-    ``dask.config.set({"modal_ibal.query-timeout": "30 minutes"})``, or the
-    environment variable ``DASK_MODAL_IBAL__QUERY_TIMEOUT``), else
-    :data:`QUERY_TIMEOUT`.
-
-    Returns
-    -------
-    float
-        Finite and > 0.
-
-    Raises
-    ------
-    ValueError
-        If the configured value is not a finite duration > 0.
-    """
-    import dask
-    from dask.utils import parse_timedelta
-
-    value = dask.config.get(QUERY_TIMEOUT_KEY, None)
-    value = QUERY_TIMEOUT if value is None else value
-    try:
-        seconds = None if isinstance(value, bool) else parse_timedelta(value, default="seconds")
-    except (KeyError, TypeError, ValueError):
-        seconds = None
-    if seconds is None or not np.isfinite(seconds) or seconds <= 0:
-        raise ValueError(
-            f"The Dask config value '{QUERY_TIMEOUT_KEY}' must be a finite number of seconds "
-            f"> 0 or a duration such as '20 minutes'. Got {value!r} instead."
-        )
-    return float(seconds)
-
-
-def no_result(what: str, timeout: float, client) -> TimeoutError:
-    """The error of a wait on ``client`` that got no result within ``timeout`` seconds.
-
-    ``what`` says what was awaited, e.g. "No Dask worker loaded the model".
-    """
-    dashboard = getattr(client, "dashboard_link", None)
-    where = f" or the dashboard at {dashboard}" if dashboard else ""
-    return TimeoutError(
-        f"{what} within {timeout:g} s, so the query gave up. Check that the cluster has running "
-        f"workers (client.scheduler_info()['workers']{where}) and that they are not stuck or "
-        "out of memory. A query that needs longer can be given more time with "
-        f"dask.config.set({{'{QUERY_TIMEOUT_KEY}': seconds}})."
-    )
-
-
 def _loads(payload: bytes) -> Any:
     """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
     from distributed.protocol import pickle
@@ -321,7 +260,7 @@ def ship_scorer(scorer: Any, *, timeout: float | None = None) -> Any:
         A picklable chunk scorer.
     timeout : float, optional
         Seconds the workers get to load it; default :data:`WORKER_LOAD_TIMEOUT`,
-        or :func:`query_timeout` where that is shorter.
+        or :func:`~modal_ibal.pools.dask_waits.query_timeout` where that is shorter.
 
     Returns
     -------

@@ -29,7 +29,7 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
 One ``compute`` runs a query, on whatever scheduler is active: a
 ``distributed.Client`` when one is set up (or passed as
 ``dask.config.set(scheduler=client.get)``), its wait bounded by
-:func:`~modal_ibal.pools.dask_scoring.query_timeout`; else Dask's local threads,
+:func:`~modal_ibal.pools.dask_waits.query_timeout`; else Dask's local threads,
 which are threads of the calling process, so that "the workers" are then that
 process and the chunks are scored in its memory.
 

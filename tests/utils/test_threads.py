@@ -2,39 +2,51 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
 import modal_ibal.utils.threads as threads_module
 from modal_ibal.utils.threads import one_blas_thread, run_blocks
 
+_NESTING_CHECK = """
+from threadpoolctl import ThreadpoolController, threadpool_limits
+from modal_ibal.utils.threads import one_blas_thread
 
-def _blas_threads() -> list[int]:
+def blas_threads():
     return [info["num_threads"] for info in ThreadpoolController().select(user_api="blas").info()]
 
-
-@pytest.fixture
-def two_blas_threads():
-    """A known starting limit of 2, so that a leak to 1 shows."""
-    with threadpool_limits(limits=2, user_api="blas"):
-        if not _blas_threads() or min(_blas_threads()) < 2:
-            pytest.skip("BLAS cannot run 2 threads here")
-        yield _blas_threads()
-
-
-def test_the_limit_holds_inside_and_is_restored_after_nesting_and_errors(two_blas_threads):
+with threadpool_limits(limits=2, user_api="blas"):
+    before = blas_threads()
+    if not before or min(before) < 2:
+        raise SystemExit(3)  # BLAS cannot run 2 threads here
     with one_blas_thread():
-        assert set(_blas_threads()) == {1}
+        assert set(blas_threads()) == {1}
         with one_blas_thread():
-            assert set(_blas_threads()) == {1}
-        assert set(_blas_threads()) == {1}, "an inner exit must not lift the outer limit"
-    assert _blas_threads() == two_blas_threads
-    with pytest.raises(RuntimeError), one_blas_thread():
-        raise RuntimeError("a failing block")
-    assert _blas_threads() == two_blas_threads
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}, "an inner exit must not lift the outer limit"
+    assert blas_threads() == before
+    try:
+        with one_blas_thread():
+            raise RuntimeError("a failing block")
+    except RuntimeError:
+        pass
+    assert blas_threads() == before
+"""
+
+
+def test_the_limit_holds_inside_and_is_restored_after_nesting_and_errors():
+    """In a fresh process: OpenBLAS 0.3.31 may ignore the main thread's limits once other
+    threads of the process (Dask's, a thread pool's) have set and restored theirs, which
+    earlier tests in this process do; the real libraries are checked where nothing did."""
+    run = subprocess.run([sys.executable, "-c", _NESTING_CHECK], capture_output=True, text=True,
+                         timeout=120)
+    if run.returncode == 3:
+        pytest.skip("BLAS cannot run 2 threads here")
+    assert run.returncode == 0, run.stderr
 
 
 class _RecordingController:
