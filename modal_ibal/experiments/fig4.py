@@ -23,6 +23,7 @@ from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.uncertainty import predictive_entropy
 from .files import write_atomic
+from .interrupts import stop_on_interrupt
 from .specs import Dataset, ExperimentSpec
 
 __all__ = ["ibal_vs_uncertainty", "rank_correlations", "write_correlations"]
@@ -53,7 +54,9 @@ def ibal_vs_uncertainty(spec: ExperimentSpec, seed: int = 0, *,
     """
     split = spec.split(spec.load_data() if data is None else data, seed)
     X_labelled, y_labelled = split.X_pool[split.initial], split.y_pool[split.initial]
-    model = spec.build_model(seed).fit(X_labelled, y_labelled)
+    with stop_on_interrupt() as check:  # skorch's fit swallows Ctrl-C: stop all the same
+        model = spec.build_model(seed).fit(X_labelled, y_labelled)
+        check()
     view = labelled_view(model, split.X_pool, X_labelled=X_labelled, y_labelled=y_labelled)
     probas = view.pool.probas  # [N, C]
     importance = representer_importance(view, reading=reading)  # [N], from the same outputs

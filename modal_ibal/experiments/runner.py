@@ -43,10 +43,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +62,7 @@ from .files import (
     run_file,
     write_atomic,
 )
+from .interrupts import stop_on_interrupt, unless_interrupted
 from .seeds import QUERY, derive_seed
 from .specs import Dataset, ExperimentSpec, Split
 
@@ -194,12 +193,12 @@ def run_one(
                      float(value)))
 
     round_, stage = 0, "fit"
-    with _stop_on_interrupt() as check:
+    with stop_on_interrupt() as check:
         try:
             start = time.perf_counter()
             learner = ActiveLearner(
                 estimator=spec.build_model(seed),
-                query_strategy=functools.partial(_unless_interrupted, check, strategy),
+                query_strategy=functools.partial(unless_interrupted, check, strategy),
                 X_training=split.X_pool[split.initial], y_training=split.y_pool[split.initial],
             )
             check()
@@ -232,36 +231,6 @@ def run_one(
             check()  # a step that swallowed an interrupt may fail because of it
             raise RunFailedError(strategy_name, seed, round_, stage, exc) from exc
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-@contextlib.contextmanager
-def _stop_on_interrupt() -> Iterator[Callable[[], None]]:
-    """Make SIGINT raise ``KeyboardInterrupt`` in the block, in the main thread unless ignored.
-
-    Yields ``check()``, which raises it again after a step that swallowed it.
-    """
-    interrupted = threading.Event()
-
-    def check() -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-
-    def handle(signum, frame) -> None:
-        interrupted.set()
-        raise KeyboardInterrupt
-
-    previous = signal.getsignal(signal.SIGINT)  # None: not set from Python
-    with contextlib.ExitStack() as restore:
-        if threading.current_thread() is threading.main_thread() and previous != signal.SIG_IGN:
-            restore.callback(signal.signal, signal.SIGINT, previous or signal.SIG_DFL)
-            signal.signal(signal.SIGINT, handle)
-        yield check
-
-
-def _unless_interrupted(check: Callable[[], None], strategy: Callable, *args, **kwargs):
-    """``strategy(*args, **kwargs)`` after ``check()``: modAL calls it again after an interrupt."""
-    check()
-    return strategy(*args, **kwargs)
 
 
 def _check_query(query_indices, n_candidates: int, batch_size: int) -> np.ndarray:

@@ -138,3 +138,13 @@ def test_ctrl_c_stops_the_command_and_resume_gives_the_uninterrupted_csv(tmp_pat
     assert main([*COMMAND, "--out", str(cut), "--resume"]) == 0
     assert main([*COMMAND, "--out", str(whole)]) == 0
     assert (cut / "results.csv").read_bytes() == (whole / "results.csv").read_bytes()
+
+
+def test_an_interrupt_swallowed_by_the_fig4_fit_stops_it(monkeypatch):
+    from modal_ibal.experiments.fig4 import ibal_vs_uncertainty
+
+    handler = signal.getsignal(signal.SIGINT)
+    _sigint_at_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        ibal_vs_uncertainty(TINY, 0)
+    assert signal.getsignal(signal.SIGINT) is handler
