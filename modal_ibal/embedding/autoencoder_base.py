@@ -19,9 +19,11 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch import nn
 
-from ..utils.blocks import FORWARD_ROWS, fixed_blocks, pad_rows
+from ..utils.blocks import fixed_blocks, pad_rows
 from ..utils.locks import object_lock
 from ..utils.randomness import seeded_torch_rng
+
+_TRANSFORM_BATCH = 4096
 
 __all__ = ["ATTRIBUTES_DOC", "PARAMETERS_DOC", "BaseAutoencoder", "as_float32", "check_widths"]
 
@@ -155,13 +157,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=False)
         module = self.net_.module_
         codes = np.empty((X.shape[0], self.latent_dim), dtype=np.float32)
-        # blocks of one size, the last padded: a sample's code does not depend on the
-        # samples encoded with it (utils.blocks)
+        # short batches padded: a sample's code does not depend on how many samples are
+        # encoded with it (utils.blocks)
         with object_lock(module), torch.no_grad():
             module.eval()
-            for rows in fixed_blocks(X.shape[0], FORWARD_ROWS):
+            for rows in fixed_blocks(X.shape[0], _TRANSFORM_BATCH):
                 batch = torch.from_numpy(self._standardise(X[rows])).to(self.device_)
-                encoded = module.encode(pad_rows(batch, FORWARD_ROWS))
+                encoded = module.encode(pad_rows(batch))
                 codes[rows] = encoded[:rows.stop - rows.start].cpu().numpy()
         return codes
 

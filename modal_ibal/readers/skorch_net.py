@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from ..utils.blocks import FORWARD_ROWS, fixed_blocks, pad_rows
+from ..utils.blocks import fixed_blocks, pad_rows
 from ..utils.locks import object_lock
 from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor
@@ -79,9 +79,7 @@ class SkorchLayer(LastLayer):
 
         net.check_is_fitted()
         self.net, self.batch_size = net, int(batch_size)
-        # every forward pass sees exactly this many rows (the last block padded), so a
-        # row's outputs do not depend on the rows read with it (utils.blocks)
-        self.row_block = min(self.batch_size, FORWARD_ROWS)
+        self.row_block = self.batch_size  # the forward batches start at multiples of it
         self.module = net.module_
         self.layer_name, self.linear = final_linear(self.module, layer)
         self.classes_ = output_classes(net, self.layer_name, self.linear.out_features)
@@ -129,7 +127,11 @@ class SkorchLayer(LastLayer):
         return record.result()
 
     def _forward_batches(self, X, record: _Recorder):
-        """Fast path for arrays and tensors, in padded blocks; skorch's own iterator for the rest."""
+        """Fast path for arrays and tensors; skorch's own iterator for the rest.
+
+        A short batch is padded (:func:`modal_ibal.utils.blocks.pad_rows`), so that a
+        row's outputs do not depend on how many rows are read with it.
+        """
         if not (isinstance(X, np.ndarray) or is_tensor(X)):
             with preserved_global_random_state():  # skorch's DataLoader draws a seed
                 yield from self.net.forward_iter(X, training=False)
@@ -137,7 +139,7 @@ class SkorchLayer(LastLayer):
         for rows in fixed_blocks(len(X), self.row_block):
             batch = module_input(X[rows], self.module)
             record.keep = batch.shape[0]  # the padding rows are not recorded
-            yield self.module(pad_rows(batch, self.row_block))
+            yield self.module(pad_rows(batch))
 
 
 def module_input(batch, module):

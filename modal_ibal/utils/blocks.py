@@ -1,21 +1,22 @@
-"""Row blocks of one fixed size, so that a row's result never depends on its neighbours.
+"""Row blocks for forward passes, never so short that a row's result depends on its neighbours.
 
-A matrix product's rounding depends on how many rows it multiplies at once:
-BLAS libraries (MKL, OpenBLAS, oneDNN) switch kernels for small row counts, and
-do so at CPU-dependent sizes. Measured with torch 2.14's CPU ``nn.Linear``: a
-batch of fewer than 8 rows gives other float32 bits than the same rows in a
-larger batch, on AVX-512 and on AVX2 kernels alike. A forward pass run on blocks
-of one size, the last block padded, therefore gives identical rows identical
-outputs whether the pool is read at once, in chunks, or in another order.
+A matrix product's rounding depends on how many rows it multiplies at once when
+there are few: BLAS libraries switch to other kernels for a handful of rows.
+Measured with torch 2.14's CPU ``nn.Linear``: a batch of fewer than 8 rows gives
+other float32 bits than the same rows in a larger batch, on AVX-512 and on AVX2
+kernels alike, while every batch of 8 rows or more gives the same bits. A forward
+pass whose short batches are padded to ``MIN_FORWARD_ROWS`` (eight times that
+threshold) therefore gives identical rows identical outputs whether the pool is
+read at once, in chunks, or in another order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["FORWARD_ROWS", "fixed_blocks", "pad_rows"]
+__all__ = ["MIN_FORWARD_ROWS", "fixed_blocks", "pad_rows"]
 
-FORWARD_ROWS = 512  # rows per forward pass, at most: every pass sees exactly this many or the batch size
+MIN_FORWARD_ROWS = 64  # a shorter batch is padded to this many rows before a forward pass
 
 
 def fixed_blocks(n_rows: int, rows: int) -> Iterator[slice]:
@@ -24,18 +25,17 @@ def fixed_blocks(n_rows: int, rows: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, n_rows))
 
 
-def pad_rows(batch, rows: int):
-    """``batch`` (a torch tensor) with its last row repeated up to ``rows`` rows.
+def pad_rows(batch, rows: int = MIN_FORWARD_ROWS):
+    """``batch`` (a torch tensor) with its last row repeated up to ``rows`` rows, if shorter.
 
     Parameters
     ----------
     batch : torch.Tensor of shape (b, ...), b >= 1
-    rows : int
-        ``>= b``.
+    rows : int, default=MIN_FORWARD_ROWS
 
     Returns
     -------
-    torch.Tensor of shape (rows, ...)
+    torch.Tensor of shape (max(b, rows), ...)
         The first ``b`` rows are ``batch``.
     """
     missing = rows - batch.shape[0]
