@@ -136,8 +136,6 @@ class ChunkScorer:
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """The [b, n_columns] float64 columns of one chunk of ``b`` rows."""
-        if block.shape[0] == 0:  # an empty chunk: no model or embedding call
-            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             outputs = self.layer.outputs(block)
             codes = probas = None
@@ -185,8 +183,6 @@ class CodeScorer:
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """The [b, d (+ 1)] float64 columns of one chunk of ``b`` rows."""
-        if block.shape[0] == 0:  # an empty chunk: no model or embedding call
-            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             outputs = None if self.layer is None else self.layer.outputs(block)
             _, codes = representation_codes(self.representation, block, self.X_empty,
@@ -211,8 +207,6 @@ class StrategyScorer:
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """The [b, 1] float64 scores of one chunk of ``b`` rows."""
-        if block.shape[0] == 0:  # an empty chunk: the strategy refuses an empty pool
-            return np.empty((0, self.n_columns))
         with _MODEL_LOCK:
             indices, scores = self.strategy(self.estimator, block, block.shape[0],
                                             **self.options)
@@ -222,7 +216,13 @@ class StrategyScorer:
 
 
 def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
-    """Run ``scorer`` on one row chunk after checking that its values are finite."""
+    """Run ``scorer`` on one row chunk after checking that its values are finite.
+
+    An empty chunk (as a boolean mask and ``compute_chunk_sizes`` leave) gets its
+    ``(0, n_columns)`` result here, with no model, embedding or strategy call.
+    """
+    if block.shape[0] == 0:
+        return np.empty((0, scorer.n_columns))
     if block.dtype.kind == "f" and not np.isfinite(block).all():
         start, stop = block_info[0]["array-location"][0]
         raise ValueError(
@@ -232,6 +232,7 @@ def _score_chunk(block: np.ndarray, scorer, block_info=None) -> np.ndarray:
 
 
 WORKER_LOAD_TIMEOUT = 60.0  # seconds a worker gets to load the model before the query fails
+
 
 def _loads(payload: bytes) -> Any:
     """Load a pickled scorer on a worker: run as a task, so that its error comes back."""
