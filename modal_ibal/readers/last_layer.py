@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .outputs import DEFAULT_BATCH_SIZE, LastLayer
-from .scikit_learn import LinearModelLayer, MLPClassifierLayer
+from .scikit_learn import LinearModelLayer, MLPClassifierLayer, check_n_features
 from .skorch_net import SkorchLayer
 
 __all__ = [
@@ -164,41 +164,6 @@ def _multi_output_reason(model) -> str | None:
             and getattr(model, "out_activation_", None) != "softmax"):
         return f"fitted on {n_outputs} outputs (multi-label or multi-output targets)"
     return None
-
-
-def check_n_features(estimator, X, name: str) -> None:
-    """Refuse samples whose number of features differs from what the model was fitted on.
-
-    Read from scikit-learn's ``n_features_in_`` (a ``Pipeline``'s first step);
-    models without it (skorch nets) are not checked here: the module's own error
-    is named by :func:`named_input_errors`.
-
-    Parameters
-    ----------
-    estimator : fitted estimator
-    X : array-like of shape (n_samples, n_features)
-    name : str
-        The user's parameter, for the message.
-
-    Raises
-    ------
-    ValueError
-        When ``X`` is not 2-D, or has another number of features.
-    """
-    expected = getattr(estimator, "n_features_in_", None)
-    if not isinstance(expected, numbers.Integral) or not hasattr(X, "shape"):
-        return
-    shape = tuple(X.shape)
-    if len(shape) != 2:
-        raise ValueError(
-            f"The '{name}' parameter must be 2-D (n_samples, n_features) for a "
-            f"{type(estimator).__name__}. Got shape {shape} instead."
-        )
-    if shape[1] != expected:
-        raise ValueError(
-            f"The '{name}' parameter has {shape[1]} features, but the model was fitted on "
-            f"{expected}."
-        )
 
 
 @contextmanager

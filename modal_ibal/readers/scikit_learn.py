@@ -6,6 +6,8 @@ hidden activation), exact and without hooks; a binary model as the two-class sof
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -15,23 +17,54 @@ from ..utils.validation import as_numpy
 from .losses import OneVsRestLogistic, SoftmaxCrossEntropy
 from .outputs import DEFAULT_REG_LAMBDA, LastLayer
 
-__all__ = ["LinearModelLayer", "MLPClassifierLayer"]
+__all__ = ["LinearModelLayer", "MLPClassifierLayer", "check_n_features"]
 
 
-def _as_2d_float(X, n_features: int, name: str = "X") -> np.ndarray:
-    """``X`` as float64 (n_samples, n_features), the model's number of input features."""
+def _as_2d_float(X, model, name: str = "X") -> np.ndarray:
+    """``X`` as float64 (n_samples, n_features), the fitted ``model``'s number of features."""
     X = as_numpy(X)
     if X.ndim != 2:
         raise ValueError(
             f"The '{name}' parameter must be 2-D (n_samples, n_features) for a scikit-learn "
             f"linear model. Got shape {X.shape} instead."
         )
-    if X.shape[1] != n_features:
-        raise ValueError(
-            f"The '{name}' parameter has {X.shape[1]} features, but the model was fitted on "
-            f"{n_features}."
-        )
+    check_n_features(model, X, name)
     return X.astype(np.float64, copy=False)
+
+
+def check_n_features(estimator, X, name: str) -> None:
+    """Refuse samples whose number of features differs from what the model was fitted on.
+
+    Read from scikit-learn's ``n_features_in_`` (a ``Pipeline``'s first step);
+    models without it (skorch nets) are not checked here: the module's own error
+    is named by :func:`modal_ibal.readers.last_layer.named_input_errors`.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    X : array-like of shape (n_samples, n_features)
+    name : str
+        The user's parameter, for the message.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` is not 2-D, or has another number of features.
+    """
+    expected = getattr(estimator, "n_features_in_", None)
+    if not isinstance(expected, numbers.Integral) or not hasattr(X, "shape"):
+        return
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"The '{name}' parameter must be 2-D (n_samples, n_features) for a "
+            f"{type(estimator).__name__}. Got shape {shape} instead."
+        )
+    if shape[1] != expected:
+        raise ValueError(
+            f"The '{name}' parameter has {shape[1]} features, but the model was fitted on "
+            f"{expected}."
+        )
 
 
 def _binary_as_softmax(z: np.ndarray) -> np.ndarray:
@@ -81,7 +114,7 @@ class LinearModelLayer(LastLayer):
         return self._binary_factor / (2.0 * C * n_labelled)
 
     def _features_and_logits(self, X):
-        features = _as_2d_float(X, self.model.coef_.shape[1])
+        features = _as_2d_float(X, self.model)
         z = features @ self.model.coef_.T + self.model.intercept_  # [n, C] or [n, 1]
         return features, (_binary_as_softmax(z) if z.shape[1] == 1 else z)
 
@@ -128,7 +161,7 @@ class MLPClassifierLayer(LastLayer):
 
     def _features_and_logits(self, X):
         activation = _ACTIVATIONS[self.model.activation]
-        hidden = _as_2d_float(X, self.model.coefs_[0].shape[0])
+        hidden = _as_2d_float(X, self.model)
         for W, b in zip(self.model.coefs_[:-1], self.model.intercepts_[:-1], strict=True):
             hidden = activation(hidden @ W + b)  # [n, h]
         z = hidden @ self.model.coefs_[-1] + self.model.intercepts_[-1]  # [n, C] or [n, 1]
