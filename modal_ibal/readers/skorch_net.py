@@ -20,7 +20,7 @@ from .labels import output_classes
 from .losses import AutogradLoss, SoftmaxCrossEntropy
 from .outputs import DEFAULT_REG_LAMBDA, LastLayer
 
-__all__ = ["SkorchLayer", "final_linear", "module_input", "preserved_train_modes"]
+__all__ = ["SkorchLayer", "final_linear", "held_module", "module_input", "preserved_train_modes"]
 
 
 @contextlib.contextmanager
@@ -36,6 +36,17 @@ def preserved_train_modes(module):
     finally:
         for m, training in modes.items():
             m.training = training
+
+
+@contextlib.contextmanager
+def held_module(module):
+    """``module`` for this thread alone: its lock held, every train/eval flag restored on exit.
+
+    A module's forward hooks and train/eval flags are shared by every thread
+    (:func:`modal_ibal.utils.locks.object_lock`); whoever runs it in a query holds it so.
+    """
+    with object_lock(module), preserved_train_modes(module):
+        yield module
 
 
 def final_linear(module, layer: str | None = None):
@@ -102,11 +113,10 @@ class SkorchLayer(LastLayer):
 
         known = isinstance(X, np.ndarray) or is_tensor(X)
         record = _Recorder(len(X) if known else None)
-        # the hook and the train/eval flags are the module's, shared by every thread
-        with object_lock(self.module):
+        with held_module(self.module):
             handle = self.linear.register_forward_hook(record)
             try:
-                with preserved_train_modes(self.module), torch.no_grad():
+                with torch.no_grad():
                     self.module.eval()
                     for out in self._forward_batches(X, record):
                         out = out[0] if isinstance(out, tuple) else out

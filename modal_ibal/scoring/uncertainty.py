@@ -17,8 +17,7 @@ from ..readers.last_layer import (
     single_output_message,
 )
 from ..readers.outputs import LastLayerOutputs, read_probabilities
-from ..readers.skorch_net import module_input, preserved_train_modes
-from ..utils.locks import object_lock
+from ..readers.skorch_net import held_module, module_input
 from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor, n_samples
 
@@ -134,8 +133,7 @@ def _read_probabilities(estimator, X_pool, batch_size: int, outputs: LastLayerOu
                   if outputs is None else outputs.probas)
         head = module_input(X_pool[:_PROBE_SAMPLES], estimator.module_)  # as the fast path
         # predict_proba leaves the module in eval mode, and its DataLoader draws a seed
-        with object_lock(estimator.module_), preserved_train_modes(estimator.module_), \
-                preserved_global_random_state():
+        with held_module(estimator.module_), preserved_global_random_state():
             probe = np.asarray(estimator.predict_proba(head), dtype=np.float64)
         if probe.shape == probas[:_PROBE_SAMPLES].shape and np.allclose(
             probas[:_PROBE_SAMPLES], probe, rtol=1e-4, atol=1e-5

@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..readers.skorch_net import preserved_train_modes
+from ..readers.skorch_net import held_module
 from ..scoring.distance_term import DEFAULT_GAMMA
 from ..scoring.representer import READINGS
-from ..utils.locks import object_lock
 from ..utils.randomness import preserved_global_random_state
 from .badge import badge_sampling
 from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
@@ -78,11 +77,8 @@ def _modal_strategy(name: str) -> Callable:
         # skorch's predict_proba leaves the module in eval mode and its DataLoader draws
         # from torch's generator: the query must do neither
         module = getattr(getattr(classifier, "estimator", classifier), "module_", None)
-        with contextlib.ExitStack() as stack:
-            if module is not None:
-                stack.enter_context(object_lock(module))
-                stack.enter_context(preserved_train_modes(module))
-            stack.enter_context(preserved_global_random_state())
+        held = contextlib.nullcontext() if module is None else held_module(module)
+        with held, preserved_global_random_state():
             return getattr(uncertainty, name)(classifier, X_pool, n_instances, **options)
 
     strategy.__name__ = strategy.__qualname__ = f"modal_{name}"
