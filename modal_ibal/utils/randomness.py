@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from .locks import SharedHold
+
 __all__ = ["preserved_global_random_state", "seeded_torch_rng"]
-
-
-_STATE_LOCK = threading.Lock()
-_holders = 0  # contexts inside preserved_global_random_state now, over all threads
-_saved = None  # the states the first of them found, restored by the last
 
 
 @contextlib.contextmanager
@@ -44,19 +40,8 @@ def preserved_global_random_state() -> Iterator[None]:
     state that another thread's draws left behind. (Draws that the caller's own
     threads make while a query runs are undone with it.)
     """
-    global _holders, _saved
-    with _STATE_LOCK:
-        if _holders == 0:
-            _saved = _global_states()
-        _holders += 1
-    try:
+    with _GLOBAL_STATES.held():
         yield
-    finally:
-        with _STATE_LOCK:
-            _holders -= 1
-            if _holders == 0:
-                _restore(_saved)
-                _saved = None
 
 
 def _global_states() -> tuple:
@@ -73,6 +58,9 @@ def _restore(states: tuple) -> None:
     torch.set_rng_state(torch_state)
     if cuda_states is not None:
         torch.cuda.set_rng_state_all(cuda_states)
+
+
+_GLOBAL_STATES = SharedHold(_global_states, _restore)
 
 
 @contextmanager

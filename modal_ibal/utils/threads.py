@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import ThreadpoolController
+
+from .locks import SharedHold
 
 __all__ = ["blas_workers", "one_blas_thread", "run_blocks"]
 
@@ -32,9 +33,8 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
-_LIMIT_LOCK = threading.Lock()
-_limit_holders = 0  # contexts inside one_blas_thread now, over all threads
-_limiter = None  # the limiter the first of them entered, restored by the last
+_ONE_THREAD = SharedHold(lambda: _blas_controller().limit(limits=1),
+                         lambda limiter: limiter.restore_original_limits())
 
 
 @contextlib.contextmanager
@@ -45,7 +45,7 @@ def one_blas_thread() -> Iterator[None]:
     first context to enter (in any thread) sets the limit and the last to exit
     restores what was there before; contexts entered and left in any order, from
     several threads (Dask's threaded scheduler), never leave the process at one
-    thread.
+    thread (:class:`modal_ibal.utils.locks.SharedHold`).
 
     It reuses one controller of the BLAS libraries: ``threadpool_limits`` scans the
     process's libraries on every call (about 2 ms), which cost an IBAL query over
@@ -53,19 +53,8 @@ def one_blas_thread() -> Iterator[None]:
     libraries loaded at its first use (importing this package loads numpy's, scipy's
     and torch's); one loaded later is not limited.
     """
-    global _limit_holders, _limiter
-    with _LIMIT_LOCK:
-        if _limit_holders == 0:
-            _limiter = _blas_controller().limit(limits=1)
-        _limit_holders += 1
-    try:
+    with _ONE_THREAD.held():
         yield
-    finally:
-        with _LIMIT_LOCK:
-            _limit_holders -= 1
-            if _limit_holders == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
 
 
 def run_blocks(task: Callable[[int], object], starts: Iterable[int], n_workers: int) -> None:
