@@ -227,13 +227,17 @@ def _repair_hint(path: Path) -> str:
     return "Delete it and run the same command with --resume."
 
 
+def _run_folder(args: argparse.Namespace) -> str:
+    """The folder ``run`` writes to: ``--out``, else ``results/<experiment>``."""
+    return getattr(args, "out", None) or f"results/{args.experiment}"
+
+
 def _interrupted(args: argparse.Namespace) -> str:
     """The one line printed on Ctrl-C; ``run`` says where its finished runs are."""
     if args.command != "run":
         return "modal-ibal: interrupted."
-    out = args.out or f"results/{args.experiment}"
-    return (f"modal-ibal: interrupted. Finished runs are in {out}/runs; run the same command "
-            "with --resume to continue.")
+    return (f"modal-ibal: interrupted. Finished runs are in {_run_folder(args)}/runs; run the "
+            "same command with --resume to continue.")
 
 
 def _show_warning(show):
@@ -274,9 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except RunFailedError as error:
         traceback.print_exception(error.__cause__, file=sys.stderr)
-        out = getattr(args, "out", None) or f"results/{args.experiment}"
-        print(f"modal-ibal: error: {error}\nFinished runs are kept in {out}/runs; fix the "
-              "problem and run the same command with --resume.", file=sys.stderr)
+        print(f"modal-ibal: error: {error}\nFinished runs are kept in {_run_folder(args)}/runs; "
+              "fix the problem and run the same command with --resume.", file=sys.stderr)
         return 1
     except DamagedFileError as error:
         print(f"modal-ibal: error: {error} {_repair_hint(error.path)}", file=sys.stderr)
