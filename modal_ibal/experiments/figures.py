@@ -41,6 +41,7 @@ _METRIC_LABELS = {
     "accuracy": "test accuracy",
     "balanced_accuracy": "test balanced accuracy",
     "macro_f1": "test macro-F1",
+    "classes_found": "share of classes with a label",
 }
 _DPI = 120
 

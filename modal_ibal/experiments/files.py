@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 COLUMNS = ("experiment", "strategy", "seed", "round", "n_labelled", "metric", "value")
-SCORE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+SCORE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "classes_found")
 TIMING_METRICS = ("fit_seconds", "query_seconds")
 _INTEGER_COLUMNS = ("seed", "round", "n_labelled")
 _ROW_KEYS = ["experiment", "strategy", "seed", "round", "metric"]

@@ -38,6 +38,7 @@ _METRIC_TITLES = {
     "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy",
     "macro_f1": "Macro-F1",
+    "classes_found": "Classes found",
 }
 DEFAULT_REFERENCE = "random"
 

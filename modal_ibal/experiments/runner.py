@@ -7,7 +7,10 @@ labelled set inside an ``ActiveLearner``, then for ``n_rounds`` rounds queries
 ``learner.query(...)``, reveals their labels and refits (``learner.teach``).
 After the initial fit and after every round it scores the held-out test set:
 accuracy, balanced accuracy (the mean recall over the classes in the test set,
-scikit-learn's ``balanced_accuracy_score``) and macro-F1. Every strategy gets a
+scikit-learn's ``balanced_accuracy_score``) and macro-F1; beside them it records
+``classes_found``, the share of the experiment's classes that hold at least one
+label (class discovery: a rare class never labelled caps balanced accuracy long
+before accuracy shows it). Every strategy gets a
 ``random_state`` per (seed, round) from :func:`modal_ibal.experiments.seeds.derive_seed`
 (the strategy contract; deterministic strategies ignore it).
 
@@ -171,8 +174,8 @@ def run_one(
     Returns
     -------
     pandas.DataFrame
-        Rows with columns :data:`COLUMNS`: the score metrics after every round and
-        the fit and query times.
+        Rows with columns :data:`COLUMNS`: the score metrics and the share of
+        classes found after every round, and the fit and query times.
 
     Raises
     ------
@@ -225,6 +228,8 @@ def run_one(
                 predictions = learner.predict(split.X_test)
                 for metric, value in score_predictions(split.y_test, predictions).items():
                     record(round_, metric, value)
+                found = np.unique(split.y_pool[labelled]).size
+                record(round_, "classes_found", found / spec.n_classes)
                 if on_round is not None:
                     on_round(round_)
         except Exception as exc:

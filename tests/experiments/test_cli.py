@@ -33,18 +33,19 @@ def test_run_writes_csv_summary_and_figures(tmp_path, capsys):
     results = pd.read_csv(tmp_path / "results.csv")
     assert list(results.columns) == ["experiment", "strategy", "seed", "round", "n_labelled",
                                      "metric", "value"]
-    assert len(results) == 3 * 2 * 3 * 3  # strategies x seeds x budgets x metrics
+    assert len(results) == 3 * 2 * 3 * 4  # strategies x seeds x budgets x metrics
     assert sorted(results["n_labelled"].unique()) == [10, 20, 30]
-    assert set(results["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
+    assert set(results["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1", "classes_found"}
     assert (results["experiment"] == "synthetic").all()
     assert results["value"].between(0, 1).all()
 
     summary = (tmp_path / "summary.md").read_text()
     for name in STRATEGIES:
-        assert summary.count(f"| {name} |") == 4  # three metric tables and the timing table
+        assert summary.count(f"| {name} |") == 5  # four metric tables and the timing table
     assert "--strategies random,entropy,ibal-d" in summary
 
-    for name in ("dataset", "curves_accuracy", "curves_balanced_accuracy", "curves_macro_f1"):
+    for name in ("dataset", "curves_accuracy", "curves_balanced_accuracy", "curves_macro_f1",
+                 "curves_classes_found"):
         image = imread(tmp_path / f"{name}.png")
         assert image.shape[0] > 300 and image.shape[1] > 300
         assert image.std() > 0.01  # something was drawn

@@ -58,7 +58,7 @@ def _lines(path):
 CASES = {
     "cut at a line boundary": (
         lambda path, out, finished: path.write_text("".join(_lines(path)[:-4])),
-        r"lacks 4 of the 14 rows its runs need, the first being strategy 'random', seed 0, "
+        r"lacks 4 of the 17 rows its runs need, the first being strategy 'random', seed 0, "
         r"round 2, accuracy"),
     "header only": (
         lambda path, out, finished: path.write_text(_lines(path)[0]),
@@ -158,11 +158,12 @@ def test_run_experiment_refuses_an_out_that_is_a_file(tmp_path):
 
 HEADER = "experiment,strategy,seed,round,n_labelled,metric,value\n"
 PROTOCOL = {"experiment": "e", "n_initial": 10, "batch_size": 5, "n_rounds": 1}
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")  # the tables below: three per round
 
 
 def _rows(*rounds, strategy="s", seed=0):
     return "".join(f"e,{strategy},{seed},{r},{10 + 5 * r},{metric},0.5\n"
-                   for r in rounds for metric in SCORE_METRICS)
+                   for r in rounds for metric in METRICS)
 
 
 GOOD = HEADER + _rows(0, 1) + _rows(0, 1, strategy="t")
@@ -201,14 +202,14 @@ def test_read_rows_names_the_first_thing_wrong(tmp_path, text, protocol, reason)
     path = tmp_path / "results.csv"
     path.write_text(text)
     with pytest.raises(DamagedFileError, match=f"The file '.*results.csv' is damaged: {reason}"):
-        read_rows(path, SCORE_METRICS, protocol)
+        read_rows(path, METRICS, protocol)
 
 
 def test_read_rows_keeps_a_complete_table_as_written(tmp_path):
     path = tmp_path / "results.csv"
     path.write_text(GOOD.replace("0.5", "0.123456789012345678", 1))
     for protocol in (None, PROTOCOL):
-        rows = read_rows(path, SCORE_METRICS, protocol)
+        rows = read_rows(path, METRICS, protocol)
         assert rows.shape == (12, 7) and rows["seed"].dtype == "int64"
         assert rows.to_csv(index=False, lineterminator="\n") == path.read_text()
 
@@ -245,7 +246,7 @@ SUMMARIZE_CASES = {
     "results.csv cut mid-line": ("results.csv", lambda text: text[:-7],
                                  "ends in the middle of a line"),
     "results.csv cut at a line boundary": ("results.csv", lambda text: "".join(
-        text.splitlines(keepends=True)[:-2]), "lacks 2 of the 18 rows its runs need"),
+        text.splitlines(keepends=True)[:-2]), "lacks 2 of the 24 rows its runs need"),
     "results.csv header only": ("results.csv", lambda text: text.splitlines(keepends=True)[0],
                                 "holds the header and no rows"),
     "timings.csv cut mid-line": ("timings.csv", lambda text: text[:-3],

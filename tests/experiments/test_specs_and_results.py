@@ -250,6 +250,22 @@ def test_run_writes_every_round_and_metric(tmp_path):
     np.testing.assert_array_equal(start["random"], start["ibal"])
 
 
+def test_classes_found_counts_the_classes_holding_a_label(tmp_path):
+    _run(tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
+    found = results[results["metric"] == "classes_found"].sort_values(
+        ["strategy", "seed", "round"])
+    data = TINY.load_data()
+    for (strategy, seed), run in found.groupby(["strategy", "seed"]):
+        split = TINY.split(data, seed)
+        initial = np.unique(split.y_pool[split.initial]).size
+        assert run["value"].iloc[0] * TINY.n_classes == pytest.approx(initial)
+        counts = run["value"].to_numpy() * TINY.n_classes
+        np.testing.assert_allclose(counts, np.rint(counts), atol=1e-9)  # whole classes
+        assert (np.diff(counts) >= 0).all()  # labels are never taken back
+        assert counts[-1] <= TINY.n_classes
+
+
 def test_same_seed_gives_the_same_csv(tmp_path):
     _run(tmp_path / "a")
     _run(tmp_path / "b")
