@@ -88,7 +88,7 @@ def long_tailed_indices(y: np.ndarray, n_max: int, rho: float, random_state: int
     order = rng.permutation(classes)
     sizes = class_sizes(len(classes), n_max, rho)
     kept = []
-    for label, size in zip(order, sizes):
+    for label, size in zip(order, sizes, strict=True):
         rows = np.flatnonzero(y == label)
         if rows.size < size:
             raise ValueError(

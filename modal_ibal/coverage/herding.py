@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from ..scoring.selection import ranking_keys
 from ..search.knn import check_algorithm
 from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
+from .concave import lazy_concave_herding
 from .kernel import check_graph, check_pool_weights, check_weights
 
 __all__ = [
@@ -76,6 +77,7 @@ def greedy_kernel_herding(
     *,
     weights: np.ndarray | None = None,
     symmetric: bool = False,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""MaxHerding's greedy on a kernel graph over labelled + pool points.
 
@@ -95,6 +97,11 @@ def greedy_kernel_herding(
         True when ``graph`` is symmetric, as :func:`knn_kernel_graph`'s graphs
         are: its rows then serve as its columns and no transposed copy is made.
         Not checked; a non-symmetric graph passed as symmetric gives wrong gains.
+    groups : ndarray of shape (n_labelled + n_pool,), int, optional
+        A cluster per point (``0 .. n_groups - 1``): the objective becomes the
+        concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` of
+        :mod:`modal_ibal.coverage.concave`, maximised by its lazy greedy. None: the
+        plain coverage below.
 
     Returns
     -------
@@ -137,11 +144,23 @@ def greedy_kernel_herding(
     weights = check_weights(weights, n_points)
     if not isinstance(symmetric, bool):
         raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
+    groups = None if groups is None else check_groups(groups, n_points)
     columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers
     if n_labelled:
         coverage = columns[:, :n_labelled].max(axis=1).toarray().ravel()  # [M]
     else:
         coverage = np.zeros(n_points)
+    if groups is not None:
+        def unweighted(n_picked: int) -> np.ndarray | None:
+            nonlocal weighted
+            if not weighted:
+                return None
+            _warn_uninformative(n_picked, n_instances)
+            weighted = False
+            return np.ones(n_points)
+
+        return lazy_concave_herding(columns.tocsc(), coverage, weights, groups, n_labelled,
+                                    n_instances, on_exhausted=unweighted)
 
     def column_gains(candidates: np.ndarray) -> np.ndarray:
         """Gains of the given graph columns under the current coverage, in blocks of entries."""
@@ -208,8 +227,22 @@ def greedy_kernel_herding(
     return np.asarray(picks, dtype=np.int64), np.asarray(values)
 
 
+def check_groups(groups, n_points: int) -> np.ndarray:
+    """``groups`` as int64 cluster ids ``0 ..``, one per point of the graph; or ValueError."""
+    values = np.asarray(groups)
+    if values.shape != (n_points,) or values.dtype.kind not in "iu" or (
+            values.size and values.min() < 0):
+        raise ValueError(
+            f"The 'groups' parameter must be non-negative integer cluster ids, one per point "
+            f"of the graph ({n_points}). Got an array of shape {values.shape} and dtype "
+            f"{values.dtype} instead."
+        )
+    return values.astype(np.int64, copy=False)
+
+
 def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
-                  pool_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  pool_weights: np.ndarray | None = None,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Herding's batch over a graph of labelled rows first, then the pool: MaxHerding's query.
 
     Labelled points weigh 0 (they cover themselves); ``pool_weights`` (default 1)
@@ -221,6 +254,8 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
         Symmetric kernel values (:func:`modal_ibal.coverage.kernel.kernel_graph`).
     n_labelled, n_instances : int
     pool_weights : ndarray of shape (n_pool,), optional
+    groups : ndarray of shape (n_labelled + n_pool,), int, optional
+        Clusters for the concave per-cluster coverage (:mod:`modal_ibal.coverage.concave`).
 
     Returns
     -------
@@ -232,7 +267,7 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     weights = (None if pool_weights is None
                else np.concatenate([np.zeros(n_labelled), pool_weights]))  # [n + N]
     indices, gains = greedy_kernel_herding(graph, n_labelled, n_instances, weights=weights,
-                                           symmetric=True)
+                                           symmetric=True, groups=groups)
     return indices, gains / graph.shape[0]
 
 
@@ -244,10 +279,19 @@ class HerdingOptions(NamedTuple):
     weights: str | np.ndarray | None
     temperature: float | str | None
     algorithm: str
+    normalize_rows: bool
+    concave_clusters: bool
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"The '{name}' parameter must be a bool. Got {value!r} instead.")
+    return bool(value)
 
 
 def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weights: Any,
-                          temperature: Any, algorithm: Any) -> HerdingOptions:
+                          temperature: Any, algorithm: Any, normalize_rows: Any = True,
+                          concave_clusters: Any = False) -> HerdingOptions:
     """The options of :func:`modal_ibal.herding_sampling`, checked for a pool of ``n_pool``.
 
     One check for the in-memory strategy and its Dask backend.
@@ -255,7 +299,7 @@ def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weig
     Parameters
     ----------
     n_pool : int
-    n_neighbors, bandwidth, weights, temperature, algorithm
+    n_neighbors, bandwidth, weights, temperature, algorithm, normalize_rows, concave_clusters
         As :func:`modal_ibal.herding_sampling` takes them.
 
     Returns
@@ -274,4 +318,6 @@ def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weig
         check_pool_weights(weights, n_pool),
         check_number_or_word(temperature, "temperature", "calibrated"),
         check_algorithm(algorithm),
+        _check_flag(normalize_rows, "normalize_rows"),
+        _check_flag(concave_clusters, "concave_clusters"),
     )

@@ -15,13 +15,14 @@ import scipy.sparse as sp
 from ..search.knn import check_algorithm, nearest_neighbours
 from ..search.knn_exact import check_points
 from ..utils.validation import as_numpy, check_positive_int
-from .clusters import DEFAULT_N_NEIGHBORS
+from .clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
 
 __all__ = [
     "check_bandwidth",
     "check_graph",
     "check_pool_weights",
     "check_weights",
+    "kernel_codes",
     "kernel_graph",
     "knn_kernel_graph",
     "labelled_bandwidth",
@@ -196,6 +197,22 @@ def unit_rows(Z: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
         Z /= divisors
         return Z
     return np.divide(Z, divisors, dtype=dtype)
+
+
+def kernel_codes(Z: np.ndarray, *, normalize_rows: bool, overwrite: bool = False) -> np.ndarray:
+    """The codes as herding's kernel sees them: unit rows, or as given.
+
+    With ``normalize_rows`` each row is scaled to unit norm (:func:`unit_rows`).
+    Without, codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`)
+    are multiplied by one power of two
+    (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), so that squared
+    distances cannot overflow: the neighbours, and the kernel under the default
+    width, stay those of the codes. ``overwrite`` as :func:`unit_rows`'s.
+    """
+    if normalize_rows:
+        return unit_rows(Z, overwrite=overwrite)
+    shift = safe_scale_exponent(Z)
+    return np.ldexp(Z, shift, dtype=Z.dtype) if shift else Z
 
 
 def check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:

@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import DEFAULT_N_NEIGHBORS
+from ..coverage.clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
+from ..coverage.concave import cluster_random_state, coverage_clusters
 from ..coverage.herding import check_herding_options, herding_batch
 from ..coverage.kernel import (
+    kernel_codes,
     kernel_graph,
     knn_kernel_graph,
     labelled_bandwidth,
@@ -52,6 +54,7 @@ from ..utils.validation import (
     n_samples,
 )
 from . import dask_neighbours
+from .dask_clusters import dask_coverage_clusters
 from .dask_neighbours import check_gathered, dask_partitioned_neighbours
 from .dask_scoring import CodeScorer, check_dask_pool, pool_scores
 from .dask_selection import computed
@@ -72,6 +75,8 @@ def dask_herding_query(
     weights: Any = None,
     temperature: float | str | None = None,
     algorithm: str = "auto",
+    normalize_rows: bool = True,
+    concave_clusters: bool = False,
     X_labelled=None,
     y_labelled=None,
     layer: str | None = None,
@@ -83,7 +88,7 @@ def dask_herding_query(
     ----------
     query : callable
         The strategy whose backend this is (unused).
-    classifier, n_instances, random_state, representation, n_neighbors, bandwidth, temperature, algorithm, X_labelled, y_labelled, layer, batch_size
+    classifier, n_instances, random_state, representation, n_neighbors, bandwidth, temperature, algorithm, normalize_rows, concave_clusters, X_labelled, y_labelled, layer, batch_size
         The strategy's arguments, bound by the contract.
     X_pool : dask.array.Array of shape (n_pool, ...)
         Chunked along rows only.
@@ -131,9 +136,11 @@ def dask_herding_query(
     import dask.array as da
 
     n_instances = check_dask_pool(X_pool, n_instances)
-    n_neighbors, bandwidth, weights, temperature, algorithm = check_herding_options(
+    options = check_herding_options(
         int(X_pool.shape[0]), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
-        temperature=temperature, algorithm=algorithm)
+        temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
+        concave_clusters=concave_clusters)
+    n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
     batch_size = check_positive_int(batch_size, "batch_size")
     check_representation(representation)
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
@@ -159,28 +166,46 @@ def dask_herding_query(
         return layer_reader.outputs(X_lab).features, layer_reader.outputs(probe).features
 
     Z_labelled, Z_probe = representation_codes(representation, probe, X_lab, features)
-    Z_labelled = unit_rows(Z_labelled)
     n_labelled, n_dims = Z_labelled.shape
     scorer = CodeScorer(representation, layer_reader, X_lab[:0], Z_probe.dtype, n_dims,
-                        margins=margins, temperature=temperature if margins else None)
+                        margins=margins, temperature=temperature if margins else None,
+                        normalize_rows=options.normalize_rows)
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
     margin_weights = columns[:, n_dims] if margins else None
-    if isinstance(bandwidth, str):
-        bandwidth = labelled_bandwidth(Z_labelled)
+    groups = None
+    if options.normalize_rows:  # each pool chunk's rows were scaled on its worker
+        Z_labelled = unit_rows(Z_labelled)
     if searches_exactly(algorithm, n_points):
         codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
-        graph = knn_kernel_graph(np.concatenate([Z_labelled, codes]), n_neighbors, bandwidth,
-                                 algorithm=algorithm)
+        Z = np.concatenate([Z_labelled, codes])
+        if not options.normalize_rows:
+            Z = kernel_codes(Z, normalize_rows=False)
+        if isinstance(bandwidth, str):
+            bandwidth = labelled_bandwidth(Z[:n_labelled])
+        if options.concave_clusters:
+            groups = coverage_clusters(Z, n_labelled, n_instances,
+                                       cluster_random_state(random_state))
+        graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
     else:  # the codes stay with the workers (threads of this process on local threads)
         codes, margin_weights = dask.persist(codes, margin_weights)
         Z = da.concatenate([da.from_array(Z_labelled, chunks=(max(1, n_labelled), n_dims)),
                             codes])
+        if not options.normalize_rows:  # one power of two for all, as kernel_codes in memory
+            shift = safe_scale_exponent(Z_labelled,
+                                        np.asarray(computed([codes.min(), codes.max()])))
+            if shift:
+                Z = dask.persist(Z * np.ldexp(1.0, shift).astype(Z.dtype))[0]
+        if isinstance(bandwidth, str):
+            bandwidth = labelled_bandwidth(np.asarray(computed(Z[:n_labelled])))
+        if options.concave_clusters:
+            groups = dask_coverage_clusters(Z, n_labelled, n_instances,
+                                            cluster_random_state(random_state))
         graph = kernel_graph(*dask_partitioned_neighbours(Z, min(n_neighbors, n_points)),
                              bandwidth)
         margin_weights = computed(margin_weights) if margins else None
     pool_weights = margin_weights if margins else (None if isinstance(weights, str) else weights)
-    return herding_batch(graph, n_labelled, n_instances, pool_weights)
+    return herding_batch(graph, n_labelled, n_instances, pool_weights, groups)
 
 
 def _check_search_size(algorithm: str, n_neighbors: int, n_points: int) -> None:

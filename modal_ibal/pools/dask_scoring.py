@@ -161,7 +161,8 @@ class CodeScorer:
 
     The chunk's rows in ``representation`` (as
     :func:`modal_ibal.embedding.codes.representation_codes` maps an in-memory pool),
-    cast to ``dtype`` and scaled to unit rows; with ``margins``, one more column:
+    cast to ``dtype`` and scaled to unit rows (unless ``normalize_rows`` is False);
+    with ``margins``, one more column:
     :func:`modal_ibal.scoring.uncertainty.margin_weights` of the model's
     probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
     ``temperature``. ``layer`` reads the model (None when neither needs it);
@@ -175,6 +176,7 @@ class CodeScorer:
     n_dims: int
     margins: bool = False
     temperature: float | None = None
+    normalize_rows: bool = True
 
     @property
     def n_columns(self) -> int:
@@ -188,7 +190,9 @@ class CodeScorer:
             _, codes = representation_codes(self.representation, block, self.X_empty,
                                             lambda: (outputs.features[:0], outputs.features))
         columns = np.empty((block.shape[0], self.n_columns))  # [b, d (+ 1)]
-        columns[:, :self.n_dims] = unit_rows(codes.astype(self.dtype), overwrite=True)
+        codes = codes.astype(self.dtype)
+        columns[:, :self.n_dims] = (unit_rows(codes, overwrite=True) if self.normalize_rows
+                                    else codes)
         if self.margins:
             probas = (outputs.probas if self.temperature is None
                       else tempered_probabilities(outputs.logits, self.temperature))

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..coverage.clusters import DEFAULT_N_NEIGHBORS
+from ..coverage.concave import cluster_random_state, coverage_clusters
 from ..coverage.herding import check_herding_options, herding_batch
-from ..coverage.kernel import knn_kernel_graph, labelled_bandwidth, unit_rows
+from ..coverage.kernel import kernel_codes, knn_kernel_graph, labelled_bandwidth
 from ..embedding.codes import representation_codes
 from ..pools.dask_herding import dask_herding_query
 from ..readers.cold_start import resolve_cold_start
@@ -53,6 +54,8 @@ def herding_sampling(
     weights: str | np.ndarray | None = None,
     temperature: float | str | None = None,
     algorithm: str = "auto",
+    normalize_rows: bool = True,
+    concave_clusters: bool = False,
     X_labelled=None,
     y_labelled=None,
     layer: str | None = None,
@@ -96,6 +99,16 @@ def herding_sampling(
         exact up to 10,000 labelled + pool points, an inverted-file search over
         k-means cells above (about 98% of the true neighbours found); ``'brute'``
         forces the exact search, ``'partitioned'`` the approximate one.
+    normalize_rows : bool, default=True
+        Scale every code to unit Euclidean norm before the kernel (cosine
+        geometry, as for self-supervised embeddings); False keeps the codes'
+        own Euclidean geometry (:func:`modal_ibal.coverage.kernel.kernel_codes`).
+    concave_clusters : bool, default=False
+        Maximise the concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` over
+        :math:`K = \min(n + B, 50)` k-means clusters of the codes instead of the
+        plain coverage (:mod:`modal_ibal.coverage.concave`): the first label in
+        an uncovered cluster is worth more than more coverage of a covered one,
+        so small, isolated groups (rare classes) get a label early.
     layer : str, optional
         Name of the final ``nn.Linear`` of a skorch module (``'features'`` only).
     batch_size : int, default=4096
@@ -156,8 +169,8 @@ def herding_sampling(
     AULC +0.0001 (standard error 0.0034).
 
     ``random_state`` seeds the labelled split of ``temperature='calibrated'``
-    and is otherwise ignored: the greedy is deterministic, ties go to the lower
-    pool index.
+    and the k-means of ``concave_clusters`` (None: seed 0, so that a query is
+    repeatable); the greedy is deterministic, ties go to the lower pool index.
 
     References
     ----------
@@ -167,9 +180,11 @@ def herding_sampling(
        Learning Method for All Label Budgets", ICLR 2025.
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
-    n_neighbors, bandwidth, weights, temperature, algorithm = check_herding_options(
+    options = check_herding_options(
         n_samples(X_pool), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
-        temperature=temperature, algorithm=algorithm)
+        temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
+        concave_clusters=concave_clusters)
+    n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
     batch_size = check_positive_int(batch_size, "batch_size")
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
     check_same_sample_shape(X_pool, start.X_labelled)
@@ -187,14 +202,17 @@ def herding_sampling(
         return view().labelled.features, view().pool.features
 
     Z_labelled, Z_pool = representation_codes(representation, X_pool, start.X_labelled, features)
-    Z = unit_rows(np.concatenate([Z_labelled, Z_pool]), overwrite=True)  # [n + N, d]
+    Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=options.normalize_rows,
+                     overwrite=True)  # [n + N, d]
     n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
         weights = _margin_weights(start, view, temperature, random_state, layer)  # [N] or None
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z[:n_labelled])
+    groups = (coverage_clusters(Z, n_labelled, n_instances, cluster_random_state(random_state))
+              if options.concave_clusters else None)  # [M]
     graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # sparse [M, M]
-    return herding_batch(graph, n_labelled, n_instances, weights)
+    return herding_batch(graph, n_labelled, n_instances, weights, groups)
 
 
 def _margin_weights(start, view, temperature, random_state, layer) -> np.ndarray | None:
