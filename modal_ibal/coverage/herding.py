@@ -279,13 +279,14 @@ class HerdingOptions(NamedTuple):
     weights: str | np.ndarray | None
     temperature: float | str | None
     algorithm: str
-    normalize_rows: bool
+    normalize_rows: bool | str
     concave_clusters: bool
 
 
-def _check_flag(value: Any, name: str) -> bool:
+def _check_flag(value: Any, name: str, alternative: str = "") -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"The '{name}' parameter must be a bool. Got {value!r} instead.")
+        raise TypeError(f"The '{name}' parameter must be a bool{' ' if alternative else ''}"
+                        f"{alternative}. Got {value!r} instead.")
     return bool(value)
 
 
@@ -318,6 +319,7 @@ def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weig
         check_pool_weights(weights, n_pool),
         check_number_or_word(temperature, "temperature", "calibrated"),
         check_algorithm(algorithm),
-        _check_flag(normalize_rows, "normalize_rows"),
+        normalize_rows if isinstance(normalize_rows, str) and normalize_rows == "auto"
+        else _check_flag(normalize_rows, "normalize_rows", "or 'auto'"),
         _check_flag(concave_clusters, "concave_clusters"),
     )

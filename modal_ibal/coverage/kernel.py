@@ -199,16 +199,34 @@ def unit_rows(Z: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     return np.divide(Z, divisors, dtype=dtype)
 
 
-def kernel_codes(Z: np.ndarray, *, normalize_rows: bool, overwrite: bool = False) -> np.ndarray:
+def rows_normalized(*codes: np.ndarray) -> bool:
+    """``normalize_rows='auto'``: whether no code is negative (then rows are scaled to unit norm).
+
+    Non-negative codes (pixel intensities, counts, ReLU features) carry their
+    pattern in a row's direction and an intensity (ink, brightness, length) in
+    its norm: the kernel compares directions. Signed codes (standardised
+    measurements, points in the plane, an autoencoder's latent codes) are
+    compared as they are: a row's norm is its distance from the origin (the
+    data's centre, once standardised), and rows far out in the same direction
+    as common ones, often a rare class, would fold onto them on the unit sphere.
+    """
+    return all(Z.size == 0 or float(Z.min()) >= 0.0 for Z in codes)
+
+
+def kernel_codes(Z: np.ndarray, *, normalize_rows: bool | str,
+                 overwrite: bool = False) -> np.ndarray:
     """The codes as herding's kernel sees them: unit rows, or as given.
 
-    With ``normalize_rows`` each row is scaled to unit norm (:func:`unit_rows`).
-    Without, codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`)
+    With ``normalize_rows`` True each row is scaled to unit norm (:func:`unit_rows`);
+    ``'auto'`` does so when no code is negative (:func:`rows_normalized`).
+    Otherwise codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`)
     are multiplied by one power of two
     (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), so that squared
     distances cannot overflow: the neighbours, and the kernel under the default
     width, stay those of the codes. ``overwrite`` as :func:`unit_rows`'s.
     """
+    if normalize_rows == "auto":
+        normalize_rows = rows_normalized(Z)
     if normalize_rows:
         return unit_rows(Z, overwrite=overwrite)
     shift = safe_scale_exponent(Z)

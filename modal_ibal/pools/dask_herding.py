@@ -6,7 +6,8 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
 1. the labelled set is read here (its codes, the model's temperature when asked
    to calibrate it); the model is shipped once to the workers
    (:func:`modal_ibal.pools.dask_scoring.ship_scorer`), which map every pool chunk
-   to its unit-row codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`);
+   to its codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`),
+   scaled there as herding's kernel sees them (unit rows, or one power of two);
 2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
    + pool points the codes come here (with ``representation='inputs'`` they are
    the pool's rows, flattened) and the query is the in-memory one: the same picks;
@@ -40,6 +41,7 @@ from ..coverage.kernel import (
     kernel_graph,
     knn_kernel_graph,
     labelled_bandwidth,
+    rows_normalized,
     unit_rows,
 )
 from ..embedding.codes import check_representation, representation_codes
@@ -133,7 +135,6 @@ def dask_herding_query(
     ``distributed`` cluster to keep them out of its memory).
     """
     import dask
-    import dask.array as da
 
     n_instances = check_dask_pool(X_pool, n_instances)
     options = check_herding_options(
@@ -168,19 +169,15 @@ def dask_herding_query(
     Z_labelled, Z_probe = representation_codes(representation, probe, X_lab, features)
     n_labelled, n_dims = Z_labelled.shape
     scorer = CodeScorer(representation, layer_reader, X_lab[:0], Z_probe.dtype, n_dims,
-                        margins=margins, temperature=temperature if margins else None,
-                        normalize_rows=options.normalize_rows)
+                        margins=margins, temperature=temperature if margins else None)
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
     margin_weights = columns[:, n_dims] if margins else None
     groups = None
-    if options.normalize_rows:  # each pool chunk's rows were scaled on its worker
-        Z_labelled = unit_rows(Z_labelled)
     if searches_exactly(algorithm, n_points):
         codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
-        Z = np.concatenate([Z_labelled, codes])
-        if not options.normalize_rows:
-            Z = kernel_codes(Z, normalize_rows=False)
+        Z = kernel_codes(np.concatenate([Z_labelled, codes]),
+                         normalize_rows=options.normalize_rows, overwrite=True)
         if isinstance(bandwidth, str):
             bandwidth = labelled_bandwidth(Z[:n_labelled])
         if options.concave_clusters:
@@ -189,13 +186,7 @@ def dask_herding_query(
         graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
     else:  # the codes stay with the workers (threads of this process on local threads)
         codes, margin_weights = dask.persist(codes, margin_weights)
-        Z = da.concatenate([da.from_array(Z_labelled, chunks=(max(1, n_labelled), n_dims)),
-                            codes])
-        if not options.normalize_rows:  # one power of two for all, as kernel_codes in memory
-            shift = safe_scale_exponent(Z_labelled,
-                                        np.asarray(computed([codes.min(), codes.max()])))
-            if shift:
-                Z = dask.persist(Z * np.ldexp(1.0, shift).astype(Z.dtype))[0]
+        Z = _kernel_codes(Z_labelled, codes, options.normalize_rows)
         if isinstance(bandwidth, str):
             bandwidth = labelled_bandwidth(np.asarray(computed(Z[:n_labelled])))
         if options.concave_clusters:
@@ -206,6 +197,31 @@ def dask_herding_query(
         margin_weights = computed(margin_weights) if margins else None
     pool_weights = margin_weights if margins else (None if isinstance(weights, str) else weights)
     return herding_batch(graph, n_labelled, n_instances, pool_weights, groups)
+
+
+def _kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
+    """:func:`~modal_ibal.coverage.kernel.kernel_codes` of the labelled rows and a Dask pool.
+
+    The rows the in-memory function gives the concatenation: unit rows (each row
+    scaled alone, on its worker), or one power of two for all, chosen from the
+    smallest and largest code, which also decide ``'auto'``. Persisted.
+    """
+    import dask
+    import dask.array as da
+
+    bounds = np.asarray(computed([codes.min(), codes.max()]), dtype=codes.dtype)  # [2]
+    if isinstance(normalize_rows, str):
+        normalize_rows = rows_normalized(Z_labelled, bounds)
+    if normalize_rows:
+        Z_labelled = unit_rows(Z_labelled)
+        codes = codes.map_blocks(unit_rows, dtype=codes.dtype)
+    else:
+        shift = safe_scale_exponent(Z_labelled, bounds)
+        if shift:
+            scale = np.ldexp(np.ones((), dtype=codes.dtype), shift)
+            Z_labelled, codes = Z_labelled * scale, codes * scale
+    labelled = da.from_array(Z_labelled, chunks=(max(1, Z_labelled.shape[0]), Z_labelled.shape[1]))
+    return dask.persist(da.concatenate([labelled, codes]))[0]
 
 
 def _check_search_size(algorithm: str, n_neighbors: int, n_points: int) -> None:

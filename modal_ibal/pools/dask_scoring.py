@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.kernel import unit_rows
 from ..embedding.codes import embed, representation_codes
 from ..readers.outputs import LastLayer
 from ..scoring.calibration import tempered_probabilities
@@ -157,11 +156,11 @@ class ChunkScorer:
 
 @dataclass(frozen=True)
 class CodeScorer:
-    r"""Kernel herding's unit codes of one pool chunk, then its margin weight when asked for.
+    r"""Kernel herding's codes of one pool chunk, then its margin weight when asked for.
 
     The chunk's rows in ``representation`` (as
     :func:`modal_ibal.embedding.codes.representation_codes` maps an in-memory pool),
-    cast to ``dtype`` and scaled to unit rows (unless ``normalize_rows`` is False);
+    cast to ``dtype`` (the caller scales them as herding's kernel sees them);
     with ``margins``, one more column:
     :func:`modal_ibal.scoring.uncertainty.margin_weights` of the model's
     probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
@@ -176,7 +175,6 @@ class CodeScorer:
     n_dims: int
     margins: bool = False
     temperature: float | None = None
-    normalize_rows: bool = True
 
     @property
     def n_columns(self) -> int:
@@ -190,9 +188,7 @@ class CodeScorer:
             _, codes = representation_codes(self.representation, block, self.X_empty,
                                             lambda: (outputs.features[:0], outputs.features))
         columns = np.empty((block.shape[0], self.n_columns))  # [b, d (+ 1)]
-        codes = codes.astype(self.dtype)
-        columns[:, :self.n_dims] = (unit_rows(codes, overwrite=True) if self.normalize_rows
-                                    else codes)
+        columns[:, :self.n_dims] = codes.astype(self.dtype, copy=False)
         if self.margins:
             probas = (outputs.probas if self.temperature is None
                       else tempered_probabilities(outputs.logits, self.temperature))

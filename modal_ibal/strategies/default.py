@@ -29,7 +29,7 @@ __all__ = ["default_sampling"]
 
 
 @follows_contract(dask_pool=functools.partial(dask_herding_query, weights="margin",
-                                              normalize_rows=False, concave_clusters=True))
+                                              normalize_rows="auto", concave_clusters=True))
 def default_sampling(
     classifier,
     X_pool,
@@ -91,6 +91,6 @@ def default_sampling(
     """
     return herding_sampling(classifier, X_pool, n_instances, random_state=random_state,
                             representation=representation, weights="margin",
-                            normalize_rows=False, concave_clusters=True,
+                            normalize_rows="auto", concave_clusters=True,
                             X_labelled=X_labelled, y_labelled=y_labelled, layer=layer,
                             batch_size=batch_size)

@@ -54,7 +54,7 @@ def herding_sampling(
     weights: str | np.ndarray | None = None,
     temperature: float | str | None = None,
     algorithm: str = "auto",
-    normalize_rows: bool = True,
+    normalize_rows: bool | str = True,
     concave_clusters: bool = False,
     X_labelled=None,
     y_labelled=None,
@@ -99,10 +99,11 @@ def herding_sampling(
         exact up to 10,000 labelled + pool points, an inverted-file search over
         k-means cells above (about 98% of the true neighbours found); ``'brute'``
         forces the exact search, ``'partitioned'`` the approximate one.
-    normalize_rows : bool, default=True
+    normalize_rows : bool or 'auto', default=True
         Scale every code to unit Euclidean norm before the kernel (cosine
         geometry, as for self-supervised embeddings); False keeps the codes'
-        own Euclidean geometry (:func:`modal_ibal.coverage.kernel.kernel_codes`).
+        own Euclidean geometry; ``'auto'`` scales them when no code is negative
+        (:func:`modal_ibal.coverage.kernel.rows_normalized`).
     concave_clusters : bool, default=False
         Maximise the concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` over
         :math:`K = \min(n + B, 50)` k-means clusters of the codes instead of the
