@@ -23,9 +23,10 @@ import scipy.sparse as sp
 
 from ..scoring.selection import ranking_keys
 from ..utils.validation import make_random_state
-from .clusters import DEFAULT_MAX_CLUSTER_SAMPLES, cluster_labels, safe_scale_exponent
+from .clusters import cluster_labels, safe_scale_exponent
 
 __all__ = [
+    "COVERAGE_CLUSTER_SAMPLES",
     "MAX_COVERAGE_CLUSTERS",
     "cluster_random_state",
     "concave_gains",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 MAX_COVERAGE_CLUSTERS = 50
+COVERAGE_CLUSTER_SAMPLES = 4096  # points the k-means is fitted on: about 80 per cluster at 50
 
 _GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 _REFRESH = 64  # candidates re-evaluated at once when the best one is stale
@@ -51,7 +53,7 @@ def cluster_random_state(random_state) -> np.random.RandomState:
 
 def coverage_clusters(Z: np.ndarray, n_labelled: int, n_instances: int,
                       rng: np.random.RandomState, *, max_clusters: int = MAX_COVERAGE_CLUSTERS,
-                      max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES) -> np.ndarray:
+                      max_cluster_samples: int = COVERAGE_CLUSTER_SAMPLES) -> np.ndarray:
     r"""The clusters :math:`g` of :math:`F`: k-means of the labelled and pool codes together.
 
     Parameters
@@ -63,7 +65,7 @@ def coverage_clusters(Z: np.ndarray, n_labelled: int, n_instances: int,
     rng : numpy.random.RandomState
         Seeds the k-means++ initialisation (and the sample of a large pool).
     max_clusters : int, default=50
-    max_cluster_samples : int, default=20000
+    max_cluster_samples : int, default=4096
         Above this many points the k-means is fitted on a random sample of this
         size and every point joins its nearest centre.
 
@@ -76,8 +78,8 @@ def coverage_clusters(Z: np.ndarray, n_labelled: int, n_instances: int,
     -----
     :math:`K = n + B` as TypiClust's, so that about :math:`B` clusters hold no
     label, capped at 50 so that the clustering stays cheap at large labelled
-    sets (:math:`O(\min(M, 20{,}000) \cdot 50\, d)` per Lloyd step, plus one
-    assignment of every point). Codes of magnitude beyond :math:`2^{32}` are
+    sets (:math:`O(\min(M, 4096) \cdot 50\, d)` per Lloyd step, plus one
+    assignment of every point, :math:`O(M \cdot 50\, d)`). Codes of magnitude beyond :math:`2^{32}` are
     clustered scaled by a power of two (the same partition).
     """
     n_points = Z.shape[0]

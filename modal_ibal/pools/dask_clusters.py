@@ -14,8 +14,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES
-from ..coverage.concave import MAX_COVERAGE_CLUSTERS, coverage_clusters, n_coverage_clusters
+from ..coverage.concave import (
+    COVERAGE_CLUSTER_SAMPLES,
+    MAX_COVERAGE_CLUSTERS,
+    coverage_clusters,
+    n_coverage_clusters,
+)
 from .dask_selection import computed
 
 __all__ = ["dask_coverage_clusters"]
@@ -23,7 +27,7 @@ __all__ = ["dask_coverage_clusters"]
 
 def dask_coverage_clusters(Z, n_labelled: int, n_instances: int, rng: np.random.RandomState, *,
                            max_clusters: int = MAX_COVERAGE_CLUSTERS,
-                           max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES) -> np.ndarray:
+                           max_cluster_samples: int = COVERAGE_CLUSTER_SAMPLES) -> np.ndarray:
     """:func:`~modal_ibal.coverage.concave.coverage_clusters` of a Dask array of codes.
 
     Parameters

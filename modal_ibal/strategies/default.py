@@ -25,11 +25,14 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE
 from .contract import follows_contract
 from .herding import herding_sampling
 
-__all__ = ["default_sampling"]
+__all__ = ["DEFAULT_HERDING", "default_sampling"]
+
+# herding_sampling's options that make the default (beside weights='margin')
+DEFAULT_HERDING = {"normalize_rows": "auto", "concave_clusters": True}
 
 
 @follows_contract(dask_pool=functools.partial(dask_herding_query, weights="margin",
-                                              normalize_rows="auto", concave_clusters=True))
+                                              **DEFAULT_HERDING))
 def default_sampling(
     classifier,
     X_pool,
@@ -90,7 +93,6 @@ def default_sampling(
     finds).
     """
     return herding_sampling(classifier, X_pool, n_instances, random_state=random_state,
-                            representation=representation, weights="margin",
-                            normalize_rows="auto", concave_clusters=True,
+                            representation=representation, weights="margin", **DEFAULT_HERDING,
                             X_labelled=X_labelled, y_labelled=y_labelled, layer=layer,
                             batch_size=batch_size)

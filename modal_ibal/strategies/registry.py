@@ -121,7 +121,8 @@ def _entries() -> tuple[StrategyEntry, ...]:
                       "kernel coverage weighted by margin uncertainty (as UHerding, Bae et al., "
                       "2025)", {"weights": "margin"}),
         StrategyEntry("default", default_sampling,
-                      "the recommended strategy: kernel coverage weighted by margin uncertainty"),
+                      "the recommended strategy: kernel coverage weighted by margin uncertainty, "
+                      "concave in each k-means cluster so that rare classes are found early"),
         StrategyEntry("ibal-cluster", ibal_cluster_sampling,
                       "coverage-aware IBAL: typicality x softened IBAL rank in the largest "
                       "uncovered k-means clusters of the inputs"),

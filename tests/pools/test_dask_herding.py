@@ -11,7 +11,8 @@ from modAL.models import ActiveLearner
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
-from modal_ibal.pools import dask_herding, dask_neighbours
+from modal_ibal.coverage.concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
+from modal_ibal.pools import dask_clusters, dask_herding, dask_neighbours
 from modal_ibal.search import knn
 from modal_ibal.search.knn_exact import exact_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours
@@ -75,6 +76,12 @@ def test_distributed_search_on_local_threads_too():
 
 QUERIES = {
     "default": lambda c, X: default_sampling(c, X, 20),
+    "default-seeded": lambda c, X: default_sampling(c, X, 20, random_state=7),
+    "herding-unit-concave": lambda c, X: herding_sampling(c, X, 20, weights="margin",
+                                                          concave_clusters=True,
+                                                          algorithm="partitioned"),
+    "herding-euclidean": lambda c, X: herding_sampling(c, X, 20, normalize_rows=False,
+                                                       algorithm="partitioned"),
     "default-features": lambda c, X: default_sampling(c, X, 20, representation="features"),
     "herding-unweighted": lambda c, X: herding_sampling(c, X, 20),
     "herding-calibrated": lambda c, X: herding_sampling(
@@ -126,11 +133,14 @@ def test_above_the_exact_limit_the_graph_is_built_on_the_workers(client, monkeyp
     original = dask_neighbours.computed
     monkeypatch.setattr(dask_neighbours, "computed", recording)
     monkeypatch.setattr(dask_herding, "computed", recording)
+    monkeypatch.setattr(dask_clusters, "computed", recording)
     got = default_sampling(model, da.from_array(pool, chunks=(2_000, -1)), 15,
                            X_labelled=X_labelled, y_labelled=y_labelled)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=0)
-    assert brought and max(brought) <= 32 * 13, "only the coarse k-means sample comes here"
+    # only samples come here: one row (the codes' width), the coarse cells' (32 per cell)
+    # and the coverage clusters' k-means sample
+    assert set(brought) == {1, 32 * 13, COVERAGE_CLUSTER_SAMPLES}
 
 
 def test_bad_arguments_fail_before_the_pool_is_read(digits_pool, monkeypatch):
@@ -261,3 +271,16 @@ def test_exact_max_herding_up_to_the_limit_gives_the_in_memory_picks(digits_pool
     Z = _points(1_000, 4, np.float64, seed=7)
     got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(250, -1)), 1_000)
     np.testing.assert_array_equal(got[0], exact_neighbours(Z, 1_000)[0])
+
+
+@pytest.mark.parametrize("n_labelled", [0, 25])
+def test_coverage_clusters_of_a_large_pool_are_the_in_memory_ones(client, n_labelled):
+    """Above the sample size the k-means is fitted here on the same rows, assigned on the workers."""
+    Z = np.random.RandomState(5).randn(3_000, 6).astype(np.float32)
+    expected = coverage_clusters(Z, n_labelled, 10, np.random.RandomState(0),
+                                 max_cluster_samples=700)
+    got = dask_clusters.dask_coverage_clusters(
+        da.from_array(Z, chunks=(450, -1)), n_labelled, 10, np.random.RandomState(0),
+        max_cluster_samples=700)
+    np.testing.assert_array_equal(got, expected)
+    assert np.unique(expected).size == min(n_labelled + 10, 50)

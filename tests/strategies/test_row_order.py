@@ -4,7 +4,7 @@ On distinct rows every deterministic strategy must pick the same rows in the sam
 order whatever the pool's row order; a result that depended on summation order
 (which rows a BLAS block holds, which chunk a row falls in) would show here on
 this CPU rather than only on another. Strategies that draw (random, BADGE's
-k-means++, TypiClust's and ProbCover's k-means) and exact duplicates (whose
+k-means++, TypiClust's, ProbCover's and the default's k-means) and exact duplicates (whose
 neighbour lists are filled by pool index) are outside this promise; duplicates
 are checked for the row-wise scores in ``tests/pools/test_dask.py``.
 """
@@ -22,7 +22,7 @@ from modal_ibal.strategies.registry import STRATEGIES
 
 DETERMINISTIC = [name for name in STRATEGIES
                  if name not in {"random", "badge", "typiclust", "probcover", "ibal-cluster",
-                                 "ibal-cluster-features", "ibal-switch"}]
+                                 "ibal-cluster-features", "ibal-switch", "default"}]
 
 
 @pytest.fixture(scope="module")
