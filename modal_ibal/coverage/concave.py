@@ -18,6 +18,8 @@ lazy evaluation below is exact.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -126,24 +128,54 @@ def concave_gains(columns: sp.csc_matrix, candidates: np.ndarray, coverage: np.n
     candidates = np.asarray(candidates, dtype=np.int64)
     lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
     cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // _GAIN_ELEMENTS)) + 1
-    parts = []
-    for part in np.split(np.arange(candidates.size), cuts):
-        block = columns[:, candidates[part]]
-        n_groups = group_coverage.size
-        owner = np.repeat(np.arange(part.size, dtype=np.int64), np.diff(block.indptr))  # [nnz]
-        terms = np.maximum(block.data - coverage[block.indices], 0.0) * weights[block.indices]
-        key = owner * n_groups + groups[block.indices]  # [nnz]: (column, group)
+    return np.concatenate([
+        _block_gains(columns, candidates[part], lengths[part], coverage, weights, groups,
+                     group_coverage)
+        for part in np.split(np.arange(candidates.size), cuts)]) if candidates.size else \
+        np.zeros(0)
+
+
+def _block_gains(columns, candidates, lengths, coverage, weights, groups, group_coverage):
+    """:func:`concave_gains` of one block of columns, read in place from the CSC arrays."""
+    gains = np.zeros(candidates.size)
+    filled = np.flatnonzero(lengths)  # empty columns gain 0
+    if not filled.size:
+        return gains
+    lengths = lengths[filled]
+    ends = np.cumsum(lengths)  # [m']
+    starts = ends - lengths
+    first, last = int(candidates[0]), int(candidates[-1])
+    if last - first + 1 == candidates.size and (np.diff(candidates) == 1).all():
+        entries = slice(columns.indptr[first], columns.indptr[last + 1])  # in place
+    else:
+        entries = np.arange(ends[-1]) + np.repeat(columns.indptr[candidates[filled]] - starts,
+                                                  lengths)  # [nnz]: the columns' entries
+    covered = columns.indices[entries]
+    terms = np.maximum(columns.data[entries] - coverage[covered], 0.0) * weights[covered]
+    group = groups[covered]  # [nnz]
+    # most columns cover points of one cluster: their Delta is one sum
+    single = np.minimum.reduceat(group, starts) == np.maximum.reduceat(group, starts)  # [m']
+    held = group_coverage[group[starts[single]]]
+    gains[filled[single]] = _rise(np.add.reduceat(terms, starts)[single], held)
+    mixed = np.flatnonzero(~single)
+    if mixed.size:  # the rest: one Delta per (column, cluster)
+        in_mixed = np.repeat(~single, lengths)
+        owner = np.repeat(np.arange(filled.size), lengths)[in_mixed]
+        key = owner * group_coverage.size + group[in_mixed]
         order = np.argsort(key, kind="stable")
         key = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
-        sums = np.add.reduceat(terms[order], starts) if key.size else terms  # Delta per pair
-        held = group_coverage[key[starts] % n_groups] if key.size else terms
-        root = np.sqrt(held)
-        raised = np.divide(sums, np.sqrt(held + sums) + root,
-                           out=np.zeros_like(sums), where=sums > 0)
-        parts.append(np.bincount(key[starts] // n_groups if key.size else owner,
-                                 weights=raised, minlength=part.size))
-    return np.concatenate(parts) if parts else np.zeros(0)
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        rises = _rise(np.add.reduceat(terms[in_mixed][order], first),
+                      group_coverage[key[first] % group_coverage.size])
+        gains[filled] += np.bincount(key[first] // group_coverage.size, weights=rises,
+                                     minlength=filled.size)
+    return gains
+
+
+def _rise(added: np.ndarray, held: np.ndarray) -> np.ndarray:
+    r""":math:`\sqrt{C + \Delta} - \sqrt{C}` as :math:`\Delta / (\sqrt{C + \Delta} + \sqrt{C})`, 0 for no :math:`\Delta`."""
+    return np.divide(added, np.sqrt(held + added) + np.sqrt(held), out=np.zeros_like(added),
+                     where=added > 0)
 
 
 def lazy_concave_herding(columns: sp.csc_matrix, coverage: np.ndarray, weights: np.ndarray,
@@ -173,59 +205,71 @@ def lazy_concave_herding(columns: sp.csc_matrix, coverage: np.ndarray, weights: 
 
     Notes
     -----
-    Gains only fall as picks are made (submodularity), so a stale gain is an
-    upper bound. Each step takes the candidate of highest key (the gain at 24
-    significant bits, :func:`modal_ibal.scoring.selection.ranking_keys`; ties to
-    the lower pool index); when its gain is stale it and the other
-    :data:`_REFRESH` - 1 highest stale candidates are re-evaluated, until the best
-    is fresh. That is the candidate the plain greedy, re-evaluating every gain,
-    would pick.
+    Gains only fall as picks are made (submodularity), so a gain computed before
+    the last pick is an upper bound. The candidates wait in a heap by key (the
+    gain at 24 significant bits, :func:`modal_ibal.scoring.selection.ranking_keys`;
+    ties to the lower pool index); when the top one's gain is stale, it and the
+    next :data:`_REFRESH` - 1 are re-evaluated and pushed back, until the top is
+    fresh. That is the candidate the plain greedy, re-evaluating every gain, would
+    pick; a query re-evaluates a few of them per pick instead of all :math:`N`.
     """
     n_points = coverage.size
-    pool = np.arange(n_labelled, n_points)
     n_groups = int(groups.max()) + 1
 
     def group_sums() -> np.ndarray:
         return np.bincount(groups, weights=weights * coverage, minlength=n_groups)
 
+    def evaluate(candidates: np.ndarray) -> None:
+        """Fresh gains and keys for these pool indices, pushed on the heap."""
+        gains[candidates] = concave_gains(columns, candidates + n_labelled, coverage, weights,
+                                          groups, group_coverage)
+        keys[candidates] = ranking_keys(gains[candidates])
+        stamps[candidates] = len(picks)
+        for candidate in candidates.tolist():
+            heapq.heappush(heap, (-keys[candidate], candidate))
+
     group_coverage = group_sums()
-    gains = concave_gains(columns, pool, coverage, weights, groups, group_coverage)  # [N]
-    keys = ranking_keys(gains)
-    fresh = np.ones(pool.size, dtype=bool)
-    picked = np.zeros(pool.size, dtype=bool)
-    picks, values = [], []
+    n_pool = n_points - n_labelled
+    gains, keys = np.zeros(n_pool), np.zeros(n_pool)
+    stamps = np.zeros(n_pool, dtype=np.int64)  # the pick count at which each gain was computed
+    picked = np.zeros(n_pool, dtype=bool)
+    picks: list[int] = []
+    values: list[float] = []
+    heap: list[tuple[float, int]] = []  # (-key, pool index): the highest key, then the lower index
+    gains[:] = concave_gains(columns, np.arange(n_labelled, n_points), coverage, weights, groups,
+                             group_coverage)
+    keys[:] = ranking_keys(gains)
+    heap = list(zip((-keys).tolist(), range(n_pool), strict=True))
+    heapq.heapify(heap)
     while len(picks) < n_instances:
-        best = int(np.argmax(keys))  # the first of equal keys: the lower pool index
-        if not fresh[best]:
-            stale = np.flatnonzero(~fresh & ~picked)
-            if stale.size > _REFRESH:
-                top = np.argpartition(-keys[stale], _REFRESH - 1)[:_REFRESH]
-                stale = np.union1d(stale[top], [best])
-            gains[stale] = concave_gains(columns, stale + n_labelled, coverage, weights, groups,
-                                         group_coverage)
-            keys[stale] = ranking_keys(gains[stale])
-            fresh[stale] = True
+        key, best = heap[0]
+        if picked[best] or -key != keys[best]:  # an entry outdated by a later evaluation
+            heapq.heappop(heap)
+            continue
+        if stamps[best] != len(picks):  # stale: re-evaluate it and the next stale ones
+            stale = []
+            while heap and len(stale) < _REFRESH:
+                key, candidate = heapq.heappop(heap)
+                if not picked[candidate] and -key == keys[candidate]:
+                    stale.append(candidate)
+            evaluate(np.asarray(stale, dtype=np.int64))
             continue
         if gains[best] <= 0.0:
             replaced = on_exhausted(len(picks))
             if replaced is not None:
                 weights = replaced
                 group_coverage = group_sums()
-                unpicked = np.flatnonzero(~picked)
-                gains[unpicked] = concave_gains(columns, unpicked + n_labelled, coverage,
-                                                weights, groups, group_coverage)
-                keys[unpicked] = ranking_keys(gains[unpicked])
-                fresh[unpicked] = True
+                heap = []
+                evaluate(np.flatnonzero(~picked))
                 continue
+        heapq.heappop(heap)
         picks.append(best)
         values.append(float(gains[best]))
         picked[best] = True
-        gains[best] = keys[best] = -1.0  # gains are >= 0: never again
         column = slice(columns.indptr[n_labelled + best], columns.indptr[n_labelled + best + 1])
         points, kernel = columns.indices[column], columns.data[column]
         raised = kernel > coverage[points]
         points, kernel = points[raised], kernel[raised]
         np.add.at(group_coverage, groups[points], weights[points] * (kernel - coverage[points]))
         coverage[points] = kernel
-        fresh[:] = False
     return np.asarray(picks, dtype=np.int64), np.asarray(values)
