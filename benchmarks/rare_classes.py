@@ -40,6 +40,7 @@ import pandas as pd
 
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.coverage.concave import cluster_random_state, coverage_clusters
+from modal_ibal.coverage.herding import herding_batch
 from modal_ibal.coverage.kernel import kernel_codes, knn_kernel_graph
 from modal_ibal.embedding.codes import representation_codes
 from modal_ibal.experiments.assembly import assemble
@@ -146,6 +147,29 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
+def default_with_clusters(max_clusters: int):
+    """``default_sampling`` with another cap on its number of coverage clusters (50 in it)."""
+
+    def strategy(classifier, X_pool, n_instances: int = 1, *, random_state=None,
+                 X_labelled=None, y_labelled=None):
+        X_pool, n_instances = check_pool(X_pool, n_instances)
+        start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+        Z_labelled, Z_pool = representation_codes("inputs", X_pool, start.X_labelled, None)
+        Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows="auto",
+                         overwrite=True)
+        weights = None
+        if start.fitted:
+            weights = margin_weights(model_view(start.estimator, X_pool, start.X_labelled,
+                                                start.y_labelled).pool_probabilities())
+        groups = coverage_clusters(Z, Z_labelled.shape[0], n_instances,
+                                   cluster_random_state(random_state), max_clusters=max_clusters)
+        return herding_batch(knn_kernel_graph(Z), Z_labelled.shape[0], n_instances, weights,
+                             groups)
+
+    strategy.__name__ = f"default_with_{max_clusters}_clusters"
+    return strategy
+
+
 MECHANISMS = {
     "uherding-euclidean": functools.partial(herding_sampling, weights="margin",
                                             normalize_rows=False),
@@ -158,7 +182,7 @@ MECHANISMS = {
 
 
 def _strategies(n_classes: int, names: Sequence[str]) -> dict:
-    known = {"default": default_sampling,
+    known = {"default": default_sampling, "default-100-clusters": default_with_clusters(100),
              REFERENCE: functools.partial(herding_sampling, weights="margin"), **MECHANISMS,
              **skactiveml_strategies(n_classes)}
     return {name: known[name] if name in known else resolve_strategies([name])[name]

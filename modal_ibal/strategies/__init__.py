@@ -16,7 +16,8 @@ module                 strategies
 ``typiclust``          :func:`typiclust_sampling` (Hacohen et al. 2022)
 ``probcover``          :func:`probcover_sampling` (Yehuda et al. 2022)
 ``herding``            :func:`herding_sampling`: MaxHerding (Bae et al. 2024), UHerding-style weights
-``default``            :func:`default_sampling`: the measured recommendation (margin-weighted herding)
+``default``            :func:`default_sampling`: the measured recommendation (margin-weighted,
+                       cluster-concave herding)
 ``cluster_ibal``       :func:`ibal_cluster_sampling`: TypiClust's clusters, IBAL inside
 ``budget_switch``      :func:`ibal_budget_switch_sampling`: cluster-IBAL, then IBAL-D
 =====================  ============================================================
