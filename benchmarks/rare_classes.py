@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from modal_ibal import default_sampling, herding_sampling
-from modal_ibal.coverage.concave import cluster_random_state, coverage_clusters
+from modal_ibal.coverage.concave import cluster_random_state, concave_gains, coverage_clusters
 from modal_ibal.coverage.herding import herding_batch
 from modal_ibal.coverage.kernel import kernel_codes, knn_kernel_graph
 from modal_ibal.embedding.codes import representation_codes
@@ -52,6 +52,7 @@ from modal_ibal.experiments.specs import ExperimentSpec
 from modal_ibal.readers.cold_start import resolve_cold_start
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring.uncertainty import margin_weights
+from modal_ibal.strategies.default import DEFAULT_HERDING
 from modal_ibal.strategies.registry import resolve_strategies
 from modal_ibal.utils.validation import check_pool
 
@@ -77,7 +78,7 @@ _TINY_CLUSTER = 5  # TypiClust's reference code ignores clusters of this many po
 
 
 def class_frequency_sampling(classifier, X_pool, n_instances: int = 1, *, random_state=None,
-                             X_labelled=None, y_labelled=None):
+                             X_labelled=None, y_labelled=None, **options):
     r"""Margin-weighted herding with each weight divided by its predicted class's pool share.
 
     :math:`w(x) = (1 - (p_{x,(1)} - p_{x,(2)})) / (C f_{\hat y(x)})`, with
@@ -94,23 +95,27 @@ def class_frequency_sampling(classifier, X_pool, n_instances: int = 1, *, random
         share = np.bincount(predicted, minlength=probas.shape[1]) / len(predicted)  # [C]
         weights = margin_weights(probas) / (probas.shape[1] * share[predicted])
     return herding_sampling(classifier, X_pool, n_instances, weights=weights,
-                            X_labelled=X_labelled, y_labelled=y_labelled)
+                            random_state=random_state, X_labelled=X_labelled,
+                            y_labelled=y_labelled, **options)
 
 
 def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random_state=None,
-                             X_labelled=None, y_labelled=None):
+                             X_labelled=None, y_labelled=None, concave: bool = False,
+                             normalize_rows: bool | str = True):
     """Margin-weighted herding under a partition-matroid constraint, as TypiClust spreads picks.
 
-    The clusters are :func:`modal_ibal.coverage.concave.coverage_clusters` of the unit
-    codes; a pick must come from a cluster of more than 5 points that holds no
-    label or earlier pick, while one remains; then any pool point. Each pick is
-    the allowed point of highest weighted coverage gain, all gains recomputed
+    The clusters are :func:`modal_ibal.coverage.concave.coverage_clusters` of the
+    codes (unit rows by default); a pick must come from a cluster of more than 5
+    points that holds no label or earlier pick, while one remains; then any pool
+    point. Each pick is the allowed point of highest weighted coverage gain (with
+    ``concave``, of the default's cluster-concave coverage), all gains recomputed
     after every pick (:math:`O(B \\cdot \\mathrm{nnz})`, for the benchmark's pools).
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
     Z_labelled, Z_pool = representation_codes("inputs", X_pool, start.X_labelled, None)
-    Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=True, overwrite=True)
+    Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=normalize_rows,
+                     overwrite=True)
     n_labelled, n_points = Z_labelled.shape[0], Z.shape[0]
     weights = np.concatenate([np.zeros(n_labelled), np.ones(len(X_pool))])
     if start.fitted:
@@ -128,13 +133,20 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
     picked = np.zeros(n_points, dtype=bool)
     picked[:n_labelled] = True
     picks, scores = [], []
-    for _ in range(n_instances):
+    columns = graph.tocsc()
+
+    def all_gains() -> np.ndarray:
+        if concave:
+            held = np.bincount(groups, weights=weights * coverage)
+            return concave_gains(columns, np.arange(n_points), coverage, weights, groups, held)
         terms = np.maximum(graph.data - coverage[graph.row], 0.0) * weights[graph.row]
-        gains = np.bincount(graph.col, weights=terms, minlength=n_points)  # [M]
+        return np.bincount(graph.col, weights=terms, minlength=n_points)  # [M]
+
+    for _ in range(n_instances):
+        gains = all_gains()
         if not gains[~picked].any():
             weights = np.where(picked, 0.0, 1.0)  # saturated: unweighted, as the default does
-            terms = np.maximum(graph.data - coverage[graph.row], 0.0) * weights[graph.row]
-            gains = np.bincount(graph.col, weights=terms, minlength=n_points)
+            gains = all_gains()
         allowed = ~picked & large[groups] & ~holds[groups]
         if not allowed.any():
             allowed = ~picked
@@ -145,6 +157,14 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
         column = graph.col == best
         np.maximum.at(coverage, graph.row[column], graph.data[column])
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
+
+
+def default_sampling_options(classifier, X_pool, n_instances: int = 1, *, random_state=None,
+                             X_labelled=None, y_labelled=None, **options):
+    """``default_sampling``'s herding with other options of :func:`modal_ibal.herding_sampling`."""
+    return herding_sampling(classifier, X_pool, n_instances, weights="margin",
+                            random_state=random_state, X_labelled=X_labelled,
+                            y_labelled=y_labelled, **{**DEFAULT_HERDING, **options})
 
 
 def default_with_clusters(max_clusters: int):
@@ -181,9 +201,18 @@ MECHANISMS = {
 }
 
 
+COMBINATIONS = {  # the default with one more mechanism
+    "default-one-per-cluster": functools.partial(one_per_cluster_sampling, concave=True,
+                                                 normalize_rows="auto"),
+    "default-class-frequency": functools.partial(class_frequency_sampling, **DEFAULT_HERDING),
+    "default-k50": functools.partial(default_sampling_options, n_neighbors=50),
+}
+
+
 def _strategies(n_classes: int, names: Sequence[str]) -> dict:
     known = {"default": default_sampling, "default-100-clusters": default_with_clusters(100),
              REFERENCE: functools.partial(herding_sampling, weights="margin"), **MECHANISMS,
+             **COMBINATIONS,
              **skactiveml_strategies(n_classes)}
     return {name: known[name] if name in known else resolve_strategies([name])[name]
             for name in names}
@@ -206,6 +235,8 @@ def _spec(name: str) -> ExperimentSpec:
 
 def _finished_seeds(out: Path, names: Sequence[str], seeds: Sequence[int]) -> list[int]:
     protocol = read_protocol(out)
+    if protocol is None or REFERENCE not in names:
+        return []
     done = []
     for seed in seeds:
         try:
