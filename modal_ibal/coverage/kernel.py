@@ -18,6 +18,7 @@ from ..utils.validation import as_numpy, check_positive_int
 from .clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
 
 __all__ = [
+    "MODEL_WEIGHTS",
     "check_bandwidth",
     "check_graph",
     "check_pool_weights",
@@ -29,6 +30,7 @@ __all__ = [
     "unit_rows",
 ]
 
+MODEL_WEIGHTS = ("margin", "balanced-margin")  # herding's weights read off the model
 _DISTANCE_BLOCK_ROWS = 1024  # labelled rows per block of the smallest-distance search
 
 
@@ -234,28 +236,28 @@ def kernel_codes(Z: np.ndarray, *, normalize_rows: bool | str,
 
 
 def check_pool_weights(weights: Any, n_pool: int) -> str | np.ndarray | None:
-    """Herding's pool weights: None, ``'margin'`` or ``n_pool`` finite values >= 0.
+    """Herding's pool weights: None, ``'margin'``, ``'balanced-margin'`` or ``n_pool`` values >= 0.
 
     Parameters
     ----------
-    weights : None, 'margin' or array-like of shape (n_pool,)
+    weights : None, 'margin', 'balanced-margin' or array-like of shape (n_pool,)
     n_pool : int
 
     Returns
     -------
-    None, 'margin' or ndarray of shape (n_pool,), float64
+    None, the word, or ndarray of shape (n_pool,), float64
 
     Raises
     ------
     ValueError
         For another word, a wrong shape, or values that are negative or not finite.
     """
-    if weights is None or (isinstance(weights, str) and weights == "margin"):
+    if weights is None or (isinstance(weights, str) and weights in MODEL_WEIGHTS):
         return weights
     if isinstance(weights, str):
         raise ValueError(
-            f"The 'weights' parameter must be None, 'margin' or an array of shape ({n_pool},). "
-            f"Got {weights!r} instead."
+            f"The 'weights' parameter must be None, 'margin', 'balanced-margin' or an array of "
+            f"shape ({n_pool},). Got {weights!r} instead."
         )
     return check_weights(weights, n_pool, per="pool sample")
 

@@ -49,6 +49,7 @@ from ..readers.cold_start import resolve_cold_start
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
+from ..scoring.uncertainty import per_class_share
 from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
 from ..utils.validation import (
     check_positive_int,
@@ -169,10 +170,11 @@ def dask_herding_query(
     Z_labelled, Z_probe = representation_codes(representation, probe, X_lab, features)
     n_labelled, n_dims = Z_labelled.shape
     scorer = CodeScorer(representation, layer_reader, X_lab[:0], Z_probe.dtype, n_dims,
-                        margins=margins, temperature=temperature if margins else None)
+                        margins=margins, temperature=temperature if margins else None,
+                        predictions=margins and weights == "balanced-margin")
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
-    margin_weights = columns[:, n_dims] if margins else None
+    margin_weights = columns[:, n_dims:scorer.n_columns] if margins else None  # [N, 1 or 2]
     groups = None
     if searches_exactly(algorithm, n_points):
         codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
@@ -195,7 +197,13 @@ def dask_herding_query(
         graph = kernel_graph(*dask_partitioned_neighbours(Z, min(n_neighbors, n_points)),
                              bandwidth)
         margin_weights = computed(margin_weights) if margins else None
-    pool_weights = margin_weights if margins else (None if isinstance(weights, str) else weights)
+    if margins:
+        pool_weights = (per_class_share(margin_weights[:, 0],
+                                        margin_weights[:, 1].astype(np.int64),
+                                        layer_reader.outputs(probe).probas.shape[1])
+                        if scorer.predictions else margin_weights[:, 0])
+    else:
+        pool_weights = None if isinstance(weights, str) else weights
     return herding_batch(graph, n_labelled, n_instances, pool_weights, groups)
 
 

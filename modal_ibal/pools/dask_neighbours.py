@@ -314,6 +314,11 @@ def _shuffled_cells(Z, cell_size: int) -> _ShuffledCells:
     groups = np.flatnonzero(np.diff(bounds))  # the coarse cells that hold points
     group_sizes = np.diff(bounds)[groups]
     first_cell = first_fine_cells(group_sizes, cell_size)  # [G + 1]
+    largest = int(group_sizes.max())
+    if largest > max(Z.chunks[0]):
+        # Dask's shuffle cuts columns when a coarse cell outgrows the input's chunks, and
+        # (dask 2026.8) the graph it makes then fails; chunks as large as the largest cell
+        Z = Z.rechunk({0: largest})
     shuffled = Z.shuffle([order[bounds[g]:bounds[g + 1]].tolist() for g in groups], axis=0)
     shuffled = shuffled.rechunk({1: -1})  # the shuffle may cut columns to bound a chunk's size
     blocks = [(block, members) for block, members in zip(

@@ -161,7 +161,8 @@ class CodeScorer:
     The chunk's rows in ``representation`` (as
     :func:`modal_ibal.embedding.codes.representation_codes` maps an in-memory pool),
     cast to ``dtype`` (the caller scales them as herding's kernel sees them);
-    with ``margins``, one more column:
+    with ``margins``, one more column (and with ``predictions`` another, the most
+    probable class, for class-balanced weights):
     :func:`modal_ibal.scoring.uncertainty.margin_weights` of the model's
     probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
     ``temperature``. ``layer`` reads the model (None when neither needs it);
@@ -175,11 +176,12 @@ class CodeScorer:
     n_dims: int
     margins: bool = False
     temperature: float | None = None
+    predictions: bool = False
 
     @property
     def n_columns(self) -> int:
-        """The codes' width, plus one for the margin weight."""
-        return self.n_dims + self.margins
+        """The codes' width, plus one for the margin weight and one for the predicted class."""
+        return self.n_dims + self.margins + self.predictions
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """The [b, d (+ 1)] float64 columns of one chunk of ``b`` rows."""
@@ -193,6 +195,8 @@ class CodeScorer:
             probas = (outputs.probas if self.temperature is None
                       else tempered_probabilities(outputs.logits, self.temperature))
             columns[:, self.n_dims] = margin_weights(probas)
+            if self.predictions:
+                columns[:, self.n_dims + 1] = np.argmax(probas, axis=1)
         return columns
 
 

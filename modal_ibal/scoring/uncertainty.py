@@ -22,9 +22,11 @@ from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor, n_samples
 
 __all__ = [
+    "class_balanced_margin_weights",
     "margin_weights",
     "modal_entropy",
     "modal_margin",
+    "per_class_share",
     "pool_probabilities",
     "predictive_entropy",
 ]
@@ -176,6 +178,40 @@ def modal_margin(probas: np.ndarray) -> np.ndarray:
         return np.zeros(probas.shape[0])  # modAL's convention for one column
     top = np.partition(probas, -2, axis=1)  # [N, C]
     return top[:, -1] - top[:, -2]
+
+
+def class_balanced_margin_weights(probas: np.ndarray) -> np.ndarray:
+    r"""Margin weights divided by the pool share of each point's predicted class.
+
+    .. math::  w(x) = \frac{1 - (p_{x,(1)} - p_{x,(2)})}{C\, f_{\hat y(x)}}, \qquad
+               f_c = \frac{|\{x : \hat y(x) = c\}|}{N}
+
+    with :math:`C` the number of columns of ``probas`` and :math:`\hat y` the
+    most probable column (the first on ties): 1 times the margin weight when the
+    predictions are balanced, more for points of a class the model rarely
+    predicts, whose coverage plain margin weights leave for last once the model
+    is confidently wrong about them.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_samples, n_classes)
+        The pool's probabilities.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    return per_class_share(margin_weights(probas), np.argmax(probas, axis=1), probas.shape[1])
+
+
+def per_class_share(weights: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """``weights`` divided by ``n_classes`` times the share of the pool predicted as each row's class.
+
+    The second half of :func:`class_balanced_margin_weights`, for margin weights
+    and predictions computed elsewhere (a Dask pool's chunks).
+    """
+    share = np.bincount(predicted, minlength=n_classes) / max(1, predicted.size)  # [C]
+    return weights / (n_classes * share[predicted])
 
 
 def margin_weights(probas: np.ndarray) -> np.ndarray:

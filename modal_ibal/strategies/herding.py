@@ -29,7 +29,7 @@ from ..readers.cold_start import resolve_cold_start
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import LabelledView, model_view
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
-from ..scoring.uncertainty import margin_weights
+from ..scoring.uncertainty import class_balanced_margin_weights, margin_weights
 from ..utils.validation import (
     check_pool,
     check_positive_int,
@@ -80,10 +80,13 @@ def herding_sampling(
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's
         adaptive width, :func:`modal_ibal.coverage.kernel.labelled_bandwidth` (the
         default below two distinct labelled points).
-    weights : {None, 'margin'} or ndarray of shape (n_pool,), default=None
+    weights : {None, 'margin', 'balanced-margin'} or ndarray of shape (n_pool,), default=None
         :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
         ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring.uncertainty.margin_weights` (in the
-        manner of UHerding [2]_); or given values :math:`\ge 0`. Labelled points
+        manner of UHerding [2]_); ``'balanced-margin'`` for the same divided by the
+        pool share of the point's predicted class
+        (:func:`modal_ibal.scoring.uncertainty.class_balanced_margin_weights`); or
+        given values :math:`\ge 0`. Labelled points
         count 0 (they cover themselves: their gain is 0 under any weight). With
         no fitted model (a cold start) ``'margin'`` weights are 1.
     temperature : float or 'calibrated', optional
@@ -207,7 +210,8 @@ def herding_sampling(
                      overwrite=True)  # [n + N, d]
     n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
-        weights = _margin_weights(start, view, temperature, random_state, layer)  # [N] or None
+        weights = _margin_weights(start, view, weights, temperature, random_state,
+                                  layer)  # [N] or None
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z[:n_labelled])
     groups = (coverage_clusters(Z, n_labelled, n_instances, cluster_random_state(random_state))
@@ -216,14 +220,16 @@ def herding_sampling(
     return herding_batch(graph, n_labelled, n_instances, weights, groups)
 
 
-def _margin_weights(start, view, temperature, random_state, layer) -> np.ndarray | None:
-    """The pool's margin weights, tempered as asked; None (weight 1) without a fitted model."""
+def _margin_weights(start, view, word, temperature, random_state,
+                    layer) -> np.ndarray | None:
+    """The pool's weights named by ``word``, tempered as asked; None (weight 1) without a model."""
     if not start.fitted:
         return None
+    weigh = class_balanced_margin_weights if word == "balanced-margin" else margin_weights
     if temperature is None:
-        return margin_weights(view().pool_probabilities())
+        return weigh(view().pool_probabilities())
     if temperature == "calibrated":
         temperature = select_temperature(start.estimator, start.X_labelled, start.y_labelled,
                                          temperatures=DEFAULT_TEMPERATURES,
                                          random_state=random_state, layer=layer)
-    return margin_weights(tempered_probabilities(view().pool.logits, temperature))
+    return weigh(tempered_probabilities(view().pool.logits, temperature))

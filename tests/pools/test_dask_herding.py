@@ -53,6 +53,16 @@ def test_distributed_search_finds_the_in_memory_partitioned_neighbours(client, d
                                atol=1e-6 if dtype == np.float32 else 1e-13)
 
 
+@pytest.mark.parametrize("chunks", [(40, *[100] * 8, 60), (7,) * 128 + (4,)])
+def test_chunks_smaller_than_a_coarse_cell_give_the_same_neighbours(client, chunks):
+    """Small chunks: the shuffle would cut columns (a graph Dask then fails to run)."""
+    Z = np.random.default_rng(0).normal(size=(900, 5)).astype(np.float32)
+    expected = partitioned_neighbours(Z, 20)
+    got = dask_neighbours.dask_partitioned_neighbours(da.from_array(Z, chunks=(chunks, -1)), 20)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=1e-6)
+
+
 def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, monkeypatch):
     """The probe lists of large pools (chosen among nearby coarse cells): still the same."""
     from modal_ibal.search import probes
@@ -82,6 +92,10 @@ QUERIES = {
                                                           algorithm="partitioned"),
     "herding-euclidean": lambda c, X: herding_sampling(c, X, 20, normalize_rows=False,
                                                        algorithm="partitioned"),
+    "balanced-margin": lambda c, X: herding_sampling(c, X, 20, weights="balanced-margin",
+                                                     algorithm="partitioned"),
+    "balanced-margin-exact": lambda c, X: herding_sampling(c, X, 20, weights="balanced-margin",
+                                                           concave_clusters=True),
     "default-features": lambda c, X: default_sampling(c, X, 20, representation="features"),
     "herding-unweighted": lambda c, X: herding_sampling(c, X, 20),
     "herding-calibrated": lambda c, X: herding_sampling(
