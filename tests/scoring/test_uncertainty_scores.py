@@ -102,3 +102,14 @@ def test_pool_probabilities_name_a_pool_the_net_cannot_take(fast):
             r"^The 'X_pool' parameter does not fit the model: .*mat1 and mat2 shapes cannot be "
             r"multiplied")):
         pool_probabilities(net, X[:, :10], 16)
+
+
+def test_class_balanced_margin_weights_divide_by_the_predicted_class_share():
+    from modal_ibal.scoring.uncertainty import class_balanced_margin_weights, margin_weights
+
+    probas = np.array([[0.9, 0.1, 0.0], [0.6, 0.4, 0.0], [0.8, 0.1, 0.1], [0.2, 0.7, 0.1]])
+    # predicted: 0, 0, 0, 1 -> shares 3/4 and 1/4 of C = 3 columns
+    expected = margin_weights(probas) / (3 * np.array([0.75, 0.75, 0.75, 0.25]))
+    np.testing.assert_allclose(class_balanced_margin_weights(probas), expected)
+    balanced = np.array([[0.7, 0.3], [0.4, 0.6]])  # one of each: the margin weights
+    np.testing.assert_allclose(class_balanced_margin_weights(balanced), margin_weights(balanced))
