@@ -3,7 +3,8 @@ r"""Rare classes: the default against TypiClust and MaxHerding, and what makes i
 For every data set, :func:`modal_ibal.experiments.runner.run_experiment` runs, on the
 same splits, nets, modAL loop and seeds:
 
-- ``default``: :func:`modal_ibal.default_sampling`;
+- ``default``: :func:`modal_ibal.default_sampling` (class-balanced margin weights,
+  concave per-cluster coverage, the codes' geometry chosen by their sign);
 - ``uherding``: margin-weighted herding on unit rows, the default before the rare-class
   work (``herding_sampling(weights='margin')``), the reference of the mechanism study;
 - one mechanism at a time on ``uherding`` (METHOD.md section 13):
@@ -12,6 +13,9 @@ same splits, nets, modAL loop and seeds:
   graph), ``uherding-class-frequency`` (margin weights divided by the pool frequency of
   the predicted class) and ``uherding-one-per-cluster`` (at most one pick per
   k-means cluster of more than 5 points until every such cluster holds a label);
+- combined: ``uherding-concave-auto`` (concave coverage, unit rows only for non-negative
+  codes: the default without its class-frequency weights), and that with one more piece
+  (``-one-per-cluster``, ``-k50``, ``-100-clusters``: up to 100 clusters instead of 50);
 - peers: the project's ``typiclust`` and ``herding`` (MaxHerding on a 20-neighbour
   graph), scikit-activeml 1.0.1's ``skal-typiclust`` and ``skal-maxherding``, and ``random``.
 
@@ -52,7 +56,6 @@ from modal_ibal.experiments.specs import ExperimentSpec
 from modal_ibal.readers.cold_start import resolve_cold_start
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring.uncertainty import margin_weights
-from modal_ibal.strategies.default import DEFAULT_HERDING
 from modal_ibal.strategies.registry import resolve_strategies
 from modal_ibal.utils.validation import check_pool
 
@@ -159,16 +162,8 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
-def default_sampling_options(classifier, X_pool, n_instances: int = 1, *, random_state=None,
-                             X_labelled=None, y_labelled=None, **options):
-    """``default_sampling``'s herding with other options of :func:`modal_ibal.herding_sampling`."""
-    return herding_sampling(classifier, X_pool, n_instances, weights="margin",
-                            random_state=random_state, X_labelled=X_labelled,
-                            y_labelled=y_labelled, **{**DEFAULT_HERDING, **options})
-
-
-def default_with_clusters(max_clusters: int):
-    """``default_sampling`` with another cap on its number of coverage clusters (50 in it)."""
+def concave_auto_with_clusters(max_clusters: int):
+    """``uherding-concave-auto`` with another cap on its number of coverage clusters (50 in it)."""
 
     def strategy(classifier, X_pool, n_instances: int = 1, *, random_state=None,
                  X_labelled=None, y_labelled=None):
@@ -186,7 +181,7 @@ def default_with_clusters(max_clusters: int):
         return herding_batch(knn_kernel_graph(Z), Z_labelled.shape[0], n_instances, weights,
                              groups)
 
-    strategy.__name__ = f"default_with_{max_clusters}_clusters"
+    strategy.__name__ = f"concave_auto_with_{max_clusters}_clusters"
     return strategy
 
 
@@ -201,16 +196,19 @@ MECHANISMS = {
 }
 
 
-COMBINATIONS = {  # the default with one more mechanism
-    "default-one-per-cluster": functools.partial(one_per_cluster_sampling, concave=True,
-                                                 normalize_rows="auto"),
-    "default-class-frequency": functools.partial(class_frequency_sampling, **DEFAULT_HERDING),
-    "default-k50": functools.partial(default_sampling_options, n_neighbors=50),
+CONCAVE_AUTO = {"weights": "margin", "normalize_rows": "auto", "concave_clusters": True}
+COMBINATIONS = {  # margin-weighted herding with the two kept mechanisms, then one more
+    "uherding-concave-auto": functools.partial(herding_sampling, **CONCAVE_AUTO),
+    "uherding-concave-auto-one-per-cluster": functools.partial(
+        one_per_cluster_sampling, concave=True, normalize_rows="auto"),
+    "uherding-concave-auto-k50": functools.partial(herding_sampling, **CONCAVE_AUTO,
+                                                   n_neighbors=50),
 }
 
 
 def _strategies(n_classes: int, names: Sequence[str]) -> dict:
-    known = {"default": default_sampling, "default-100-clusters": default_with_clusters(100),
+    known = {"default": default_sampling,
+             "uherding-concave-auto-100-clusters": concave_auto_with_clusters(100),
              REFERENCE: functools.partial(herding_sampling, weights="margin"), **MECHANISMS,
              **COMBINATIONS,
              **skactiveml_strategies(n_classes)}

@@ -1,11 +1,14 @@
-r"""The one strategy to use without reading tables: margin-weighted, cluster-concave kernel herding.
+r"""The one strategy to use without reading tables: class-balanced, cluster-concave kernel herding.
 
-Kernel herding weighted by margin uncertainty (UHerding-style), with two changes
+Kernel herding weighted by margin uncertainty (UHerding-style), with three changes
 that let it find rare classes without being told the class balance: the coverage
 of each k-means cluster counts through its square root, so the first label in an
 uncovered cluster is worth more than more coverage of a covered one
-(:mod:`modal_ibal.coverage.concave`), and signed codes are compared in their own
-Euclidean geometry rather than on the unit sphere
+(:mod:`modal_ibal.coverage.concave`); each margin weight is divided by the pool
+share of the point's predicted class, so points the model files under a rarely
+predicted class keep their worth
+(:func:`modal_ibal.scoring.uncertainty.class_balanced_margin_weights`); and signed
+codes are compared in their own Euclidean geometry rather than on the unit sphere
 (:func:`modal_ibal.coverage.kernel.rows_normalized`). Chosen by measurement
 (``python -m benchmarks.rare_classes``, 10 paired seeds, scikit-activeml 1.0.1
 beside it; numbers in ``benchmarks/README.md``). It starts from zero labels: with
@@ -28,12 +31,12 @@ from .herding import herding_sampling
 
 __all__ = ["DEFAULT_HERDING", "default_sampling"]
 
-# herding_sampling's options that make the default (beside weights='margin')
-DEFAULT_HERDING = {"normalize_rows": "auto", "concave_clusters": True}
+# herding_sampling's options that make the default
+DEFAULT_HERDING = {"weights": "balanced-margin", "normalize_rows": "auto",
+                   "concave_clusters": True}
 
 
-@follows_contract(dask_pool=functools.partial(dask_herding_query, weights="margin",
-                                              **DEFAULT_HERDING))
+@follows_contract(dask_pool=functools.partial(dask_herding_query, **DEFAULT_HERDING))
 def default_sampling(
     classifier,
     X_pool,
@@ -46,7 +49,7 @@ def default_sampling(
     layer: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Query by kernel coverage weighted by margin uncertainty, concave in each cluster.
+    r"""Query by class-balanced, margin-weighted kernel coverage, concave in each cluster.
 
     Parameters
     ----------
@@ -67,13 +70,13 @@ def default_sampling(
 
     Notes
     -----
-    :func:`herding_sampling` with ``weights='margin'``, ``normalize_rows='auto'``
-    and ``concave_clusters=True`` (:data:`DEFAULT_HERDING`), :math:`k = 20`
-    neighbours and the median 20th-neighbour distance as the kernel width. Each
-    pick raises
+    :func:`herding_sampling` with ``weights='balanced-margin'``,
+    ``normalize_rows='auto'`` and ``concave_clusters=True`` (:data:`DEFAULT_HERDING`),
+    :math:`k = 20` neighbours and the median 20th-neighbour distance as the kernel
+    width. Each pick raises
 
     .. math::  F(S) = \sum_{g} \sqrt{\sum_{x \in g} w(x) \max_{s \in L \cup S} k(x, s)},
-               \qquad w(x) = 1 - (p_{x,(1)} - p_{x,(2)}),
+               \qquad w(x) = \frac{1 - (p_{x,(1)} - p_{x,(2)})}{C\, f_{\hat y(x)}},
 
     the most, over :math:`K = \min(n + B, 50)` k-means clusters :math:`g` of the
     labelled and pool codes (:func:`modal_ibal.coverage.concave.coverage_clusters`).
@@ -83,7 +86,11 @@ def default_sampling(
     are scaled to unit rows only when none is negative (pixels, counts, ReLU
     features); signed codes (standardised measurements) keep their norms, which
     tell far-out points, often a rare class, from common ones in the same
-    direction.
+    direction. :math:`f_c` is the share of the pool predicted as class :math:`c`
+    (1/C when the predictions are balanced, where the weights are the margin
+    weights): a model that is confidently wrong about a rare class files its
+    points under a common class, but the points it does file under a rare class
+    weigh more.
 
     With no labelled set and an unfitted model (``ActiveLearner(estimator=net,
     query_strategy=default_sampling)`` before any ``teach``) every weight is 1: the
@@ -108,6 +115,6 @@ def default_sampling(
     finds).
     """
     return herding_sampling(classifier, X_pool, n_instances, random_state=random_state,
-                            representation=representation, weights="margin", **DEFAULT_HERDING,
+                            representation=representation, **DEFAULT_HERDING,
                             X_labelled=X_labelled, y_labelled=y_labelled, layer=layer,
                             batch_size=batch_size)

@@ -97,3 +97,17 @@ def test_rare_class_table_pairs_against_uherding():
     assert table.loc["default", "balanced_accuracy_d"] == pytest.approx(0.1)
     assert table.loc["default", "balanced_accuracy_se"] == pytest.approx(0.0)
     assert table.loc["default", "classes_last"] == pytest.approx(4.0)
+
+
+def test_the_default_is_the_concave_auto_herding_with_class_frequency_weights(blobs_model):
+    """The study's class-frequency weights on the concave, auto-geometry herding are the default."""
+    from modal_ibal import default_sampling
+
+    model, X_labelled, y_labelled, X_pool = blobs_model
+    study = rare.class_frequency_sampling(model, X_pool, 6, random_state=3, X_labelled=X_labelled,
+                                          y_labelled=y_labelled, normalize_rows="auto",
+                                          concave_clusters=True)
+    product = default_sampling(model, X_pool, 6, random_state=3, X_labelled=X_labelled,
+                               y_labelled=y_labelled)
+    np.testing.assert_array_equal(study[0], product[0])
+    np.testing.assert_allclose(study[1], product[1], rtol=1e-12)

@@ -25,6 +25,8 @@ from modal_ibal.coverage.herding import greedy_kernel_herding
 from modal_ibal.readers.view import COLD_START_STRATEGIES
 from modal_ibal.strategies.default import DEFAULT_HERDING
 
+UNWEIGHTED_DEFAULT = {**DEFAULT_HERDING, "weights": None}  # the default's pure coverage
+
 COLD_START = {"default_sampling": default_sampling, "herding_sampling": herding_sampling,
               "typiclust_sampling": typiclust_sampling, "probcover_sampling": probcover_sampling,
               "random_sampling": random_sampling}
@@ -55,13 +57,13 @@ def test_default_sampling_runs_a_modal_loop_from_zero_labels(digits):
     learner = ActiveLearner(estimator=make_net(max_epochs=5), query_strategy=default_sampling)
     first, _ = learner.query(X_pool, n_instances=20)
     # the first batch is pure coverage: the unweighted herding of the pool
-    expected, _ = herding_sampling(make_net(), X_pool, 20, **DEFAULT_HERDING)
+    expected, _ = herding_sampling(make_net(), X_pool, 20, **UNWEIGHTED_DEFAULT)
     np.testing.assert_array_equal(first, expected)
     learner.teach(X_pool[first], y_pool[first])
     remaining = np.setdiff1d(np.arange(len(X_pool)), first)
     second, _ = learner.query(X_pool[remaining], n_instances=20)
     # from then on the fitted model's margins weight the coverage
-    weighted, _ = herding_sampling(learner.estimator, X_pool[remaining], 20, weights="margin",
+    weighted, _ = herding_sampling(learner.estimator, X_pool[remaining], 20,
                                    X_labelled=X_pool[first], y_labelled=y_pool[first],
                                    **DEFAULT_HERDING)
     np.testing.assert_array_equal(second, weighted)
@@ -79,7 +81,7 @@ def test_a_bare_unfitted_estimator_is_queried_without_labels(name, split):
 def test_a_fitted_model_without_labels_weights_the_first_batch(split, fitted_net):
     _, _, X_pool = split
     picks, _ = default_sampling(fitted_net, X_pool, 6)
-    weighted, _ = herding_sampling(fitted_net, X_pool, 6, weights="margin",
+    weighted, _ = herding_sampling(fitted_net, X_pool, 6,
                                    X_labelled=X_pool[:0], y_labelled=np.empty(0, dtype=int),
                                    **DEFAULT_HERDING)
     np.testing.assert_array_equal(picks, weighted)
@@ -145,7 +147,7 @@ def test_a_saturated_model_falls_back_to_unweighted_coverage_with_a_warning():
         unweighted, unweighted_scores = herding_sampling(model, X[pool], 6,
                                                          X_labelled=X[labelled],
                                                          y_labelled=y[labelled],
-                                                         **DEFAULT_HERDING)
+                                                         **UNWEIGHTED_DEFAULT)
     np.testing.assert_array_equal(picks, unweighted)
     np.testing.assert_allclose(scores, unweighted_scores)
     assert not np.array_equal(np.sort(picks), np.arange(6)), "not the pool's first rows"

@@ -194,12 +194,12 @@ def test_exact_herding_agrees_with_scikit_activeml_max_herding(digits):
 
 
 
-def test_default_sampling_is_margin_weighted_concave_herding(learner, split):
+def test_default_sampling_is_class_balanced_concave_herding(learner, split):
     from modal_ibal import default_sampling
 
     _, _, X_pool = split
-    expected = herding_sampling(learner, X_pool, 6, weights="margin", normalize_rows="auto",
-                                concave_clusters=True)
+    expected = herding_sampling(learner, X_pool, 6, weights="balanced-margin",
+                                normalize_rows="auto", concave_clusters=True)
     got = default_sampling(learner, X_pool, 6)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_allclose(got[1], expected[1])
