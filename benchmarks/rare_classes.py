@@ -287,7 +287,14 @@ def _goal(results: pd.DataFrame, metric: str) -> str:
 
 def _markdown(name: str, spec: ExperimentSpec, table: pd.DataFrame, n_seeds: int,
               goal: str) -> list[str]:
-    lines = [f"### {name}", "", f"{spec.description}; {n_seeds} seeds.", "",
+    test = ("its own test split (all of it)" if spec.test_size is None else
+            f"{spec.test_size:.0%} of the data" if isinstance(spec.test_size, float)
+            else f"{spec.test_size} points")
+    lines = [f"### {name}", "",
+             f"{spec.n_initial} initial labels, B={spec.batch_size}, {spec.n_rounds} rounds (up to "
+             f"{int(spec.budgets[-1])} labels); {spec.epochs} epochs per fit; pool "
+             f"{spec.pool_size or 'all but the test set'}; test set {test}; {n_seeds} seeds.",
+             "",
              "| strategy | AULC balanced accuracy | vs uherding | AULC accuracy | vs uherding "
              "| AULC classes found | vs uherding | classes at the end |",
              "|---|---|---|---|---|---|---|---|"]
