@@ -357,8 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--datasets", default=",".join(everything),
                         help=f"comma-separated, from {', '.join(everything)}")
     parser.add_argument("--strategies", default=None,
-                        help="comma-separated (default: the default, uherding, the mechanisms, "
-                        "the peers and random)")
+                        help="comma-separated (default: the default, uherding, the mechanisms "
+                        "alone and combined, the peers and random)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0 .. k-1 (default 10)")
     parser.add_argument("--out", default="results/rare", help="output folder")
     parser.add_argument("--report-only", action="store_true", help="run nothing; report")
@@ -370,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--datasets must name some of {', '.join(everything)}. "
                          f"Got {args.datasets!r} instead.")
     strategies = (args.strategies.split(",") if args.strategies else
-                  ["default", REFERENCE, *MECHANISMS, *PEERS, "random"])
+                  ["default", REFERENCE, *MECHANISMS, *COMBINATIONS,
+                   "uherding-concave-auto-100-clusters", *PEERS, "random"])
     out = Path(args.out)
     seeds = list(range(args.seeds))
     for name in names:
