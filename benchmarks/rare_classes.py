@@ -347,6 +347,42 @@ def _discovery_figure(curves: dict[str, pd.DataFrame], out: Path) -> None:
     write_atomic(out / "class_discovery.png", buffer.getvalue())
 
 
+def _metric(name: str) -> str:
+    """What a set is judged by: balanced accuracy with rare classes, accuracy otherwise."""
+    return "balanced_accuracy" if name in IMBALANCED else "accuracy"
+
+
+def summary_tables(per_set: dict[str, tuple[pd.DataFrame, int]]) -> list[str]:
+    """Markdown: the default against the previous default and the best peer, then every
+    mechanism and combination paired against ``uherding``, one column per set."""
+    lines = ["| set | judged by | seeds | default | vs uherding | best peer | default - best peer "
+             "| classes at the end: default / best peer |", "|---|---|---|---|---|---|---|---|"]
+    steps = [*MECHANISMS, *COMBINATIONS, "uherding-concave-auto-100-clusters", "default"]
+    cells: dict[str, list[str]] = {step: [] for step in steps}
+    for name, (results, n_classes) in per_set.items():
+        metric, runs = _metric(name), aulc_table(results)
+        rows = runs[runs["metric"] == metric]
+        means = rows.groupby("strategy")["aulc"].mean()
+        best = means[[peer for peer in PEERS if peer in means.index]].idxmax()
+        found = results[(results["metric"] == "classes_found")
+                        & (results["round"] == results["round"].max())]
+        at_end = found.groupby("strategy")["value"].mean() * n_classes
+        versus = paired_differences(runs, REFERENCE, metric)
+        to_best = paired_differences(runs, best, metric)
+        lines.append(
+            f"| {name} | {metric.replace('_', ' ')} | {rows['seed'].nunique()} | "
+            f"{means['default']:.3f} | {versus.loc['default', 'mean']:+.3f} ± "
+            f"{versus.loc['default', 'sem']:.3f} | {best} ({means[best]:.3f}) | "
+            f"{to_best.loc['default', 'mean']:+.3f} ± {to_best.loc['default', 'sem']:.3f} | "
+            f"{at_end['default']:.1f} / {at_end[best]:.1f} of {n_classes} |")
+        for step in steps:
+            cells[step].append(f"{versus.loc[step, 'mean']:+.3f} ± {versus.loc[step, 'sem']:.3f}"
+                               if step in versus.index else "")
+    header = "| vs uherding | " + " | ".join(per_set) + " |"
+    return [*lines, "", header, "|---|" + "---|" * len(per_set),
+            *(f"| {step} | " + " | ".join(cells[step]) + " |" for step in steps), ""]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -384,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = ["# Rare classes: the default, the mechanisms and the peers", "", "```",
               "python -m benchmarks.rare_classes " + " ".join(
                   sys.argv[1:] if argv is None else argv), "```", ""]
-    curves = {}
+    curves, per_set = {}, {}
     for name in sorted({*names, *(p.name for p in out.iterdir() if p.is_dir())}
                        & set(everything), key=everything.index):
         spec = _spec(name)
@@ -396,8 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = rare_class_table(results, spec.n_classes)
         report += _markdown(name, spec, table, len(done), _goal(
             results, "balanced_accuracy" if name in IMBALANCED else "accuracy"))
+        per_set[name] = (results, spec.n_classes)
         if name in IMBALANCED:
             curves[name] = (results, spec.n_classes)
+    if per_set:
+        report[5:5] = ["## Summary", "", *summary_tables(per_set), "## Per set", ""]
     (out / "rare_classes.md").write_text("\n".join(report))
     if curves:
         _discovery_figure(curves, out)
