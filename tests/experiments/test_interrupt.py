@@ -26,6 +26,24 @@ from modal_ibal.experiments.runner import run_experiment
 STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_python():
+    """Ctrl-C as at a terminal, also when the suite was started in the background.
+
+    A shell starts a background job (``command &``) with SIGINT ignored, Python then
+    installs no KeyboardInterrupt handler, and the runner rightly leaves an ignored
+    SIGINT ignored: these tests would see no interrupt at all.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint() -> None:
+    """In the command's process: SIGINT back to its default, whatever this process ignores."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(out, strategies=STRATEGIES, **kwargs):
     return run_experiment(TINY, strategies, 1, out, progress=False, **kwargs)
 
@@ -130,7 +148,8 @@ def test_ctrl_c_stops_the_command_and_resume_gives_the_uninterrupted_csv(tmp_pat
     cut, whole = tmp_path / "cut", tmp_path / "whole"
     command = subprocess.Popen(
         [sys.executable, "-m", "modal_ibal.experiments.cli", *COMMAND, "--out", str(cut)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint)
     out, err = _interrupt_once_written(command, run_file(cut, "random", 0))
     assert command.returncode == 130, err
     assert out == "" and err.endswith("run the same command with --resume to continue.\n")
