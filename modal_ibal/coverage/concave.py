@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from ..scoring.selection import ranking_keys
 from ..utils.validation import make_random_state
 from .clusters import cluster_labels, safe_scale_exponent
+from .kernel import column_blocks
 
 __all__ = [
     "COVERAGE_CLUSTER_SAMPLES",
@@ -40,7 +41,6 @@ __all__ = [
 MAX_COVERAGE_CLUSTERS = 50
 COVERAGE_CLUSTER_SAMPLES = 4096  # points the k-means is fitted on: about 80 per cluster at 50
 
-_GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 _REFRESH = 64  # candidates re-evaluated at once when the best one is stale
 
 
@@ -126,17 +126,16 @@ def concave_gains(columns: sp.csc_matrix, candidates: np.ndarray, coverage: np.n
         free of cancellation.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
-    lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
-    cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // _GAIN_ELEMENTS)) + 1
+    if not candidates.size:
+        return np.zeros(0)
     return np.concatenate([
-        _block_gains(columns, candidates[part], lengths[part], coverage, weights, groups,
-                     group_coverage)
-        for part in np.split(np.arange(candidates.size), cuts)]) if candidates.size else \
-        np.zeros(0)
+        _block_gains(columns, candidates[part], coverage, weights, groups, group_coverage)
+        for part in column_blocks(columns, candidates)])
 
 
-def _block_gains(columns, candidates, lengths, coverage, weights, groups, group_coverage):
+def _block_gains(columns, candidates, coverage, weights, groups, group_coverage):
     """:func:`concave_gains` of one block of columns, read in place from the CSC arrays."""
+    lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
     gains = np.zeros(candidates.size)
     filled = np.flatnonzero(lengths)  # empty columns gain 0
     if not filled.size:
@@ -235,11 +234,11 @@ def lazy_concave_herding(columns: sp.csc_matrix, coverage: np.ndarray, weights: 
     picked = np.zeros(n_pool, dtype=bool)
     picks: list[int] = []
     values: list[float] = []
-    heap: list[tuple[float, int]] = []  # (-key, pool index): the highest key, then the lower index
     gains[:] = concave_gains(columns, np.arange(n_labelled, n_points), coverage, weights, groups,
                              group_coverage)
     keys[:] = ranking_keys(gains)
-    heap = list(zip((-keys).tolist(), range(n_pool), strict=True))
+    # (-key, pool index): the highest key first, then the lower index
+    heap: list[tuple[float, int]] = list(zip((-keys).tolist(), range(n_pool), strict=True))
     heapq.heapify(heap)
     while len(picks) < n_instances:
         key, best = heap[0]

@@ -36,8 +36,9 @@ import scipy.sparse as sp
 from ..scoring.selection import ranking_keys
 from ..search.knn import check_algorithm
 from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
+from . import kernel as kernel_module  # GAIN_ELEMENTS read at call time
 from .concave import lazy_concave_herding
-from .kernel import check_graph, check_pool_weights, check_weights
+from .kernel import check_graph, check_pool_weights, check_weights, column_blocks
 
 __all__ = [
     "HerdingOptions",
@@ -47,7 +48,6 @@ __all__ = [
     "herding_batch",
 ]
 
-_GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 
 
 class UninformativeWeightsWarning(UserWarning):
@@ -164,16 +164,14 @@ def greedy_kernel_herding(
 
     def column_gains(candidates: np.ndarray) -> np.ndarray:
         """Gains of the given graph columns under the current coverage, in blocks of entries."""
-        lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
-        cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // _GAIN_ELEMENTS)) + 1
-        blocks = (columns[:, part] for part in np.split(candidates, cuts))
+        blocks = (columns[:, candidates[part]] for part in column_blocks(columns, candidates))
         return np.concatenate([entry_gains(block.data, block.indices, block.indptr)
                                for block in blocks])
 
     def range_gains(first: int, last: int) -> np.ndarray:
         """Gains of the contiguous columns ``first:last``, read in place, in blocks of columns."""
         entries = int(columns.indptr[last]) - int(columns.indptr[first])
-        per_block = max(1, _GAIN_ELEMENTS * (last - first) // max(1, entries))
+        per_block = max(1, kernel_module.GAIN_ELEMENTS * (last - first) // max(1, entries))
         parts = []
         for start in range(first, last, per_block):
             stop = min(start + per_block, last)

@@ -18,19 +18,23 @@ from ..utils.validation import as_numpy, check_positive_int
 from .clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
 
 __all__ = [
+    "GAIN_ELEMENTS",
     "MODEL_WEIGHTS",
     "check_bandwidth",
     "check_graph",
     "check_pool_weights",
     "check_weights",
+    "column_blocks",
     "kernel_codes",
     "kernel_graph",
     "knn_kernel_graph",
     "labelled_bandwidth",
+    "rows_normalized",
     "unit_rows",
 ]
 
 MODEL_WEIGHTS = ("margin", "balanced-margin")  # herding's weights read off the model
+GAIN_ELEMENTS = 1 << 21  # graph entries read per block of gains
 _DISTANCE_BLOCK_ROWS = 1024  # labelled rows per block of the smallest-distance search
 
 
@@ -199,6 +203,17 @@ def unit_rows(Z: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
         Z /= divisors
         return Z
     return np.divide(Z, divisors, dtype=dtype)
+
+
+def column_blocks(columns: sp.csc_matrix, candidates: np.ndarray) -> list[np.ndarray]:
+    """Positions in ``candidates`` cut into blocks whose columns hold about GAIN_ELEMENTS entries.
+
+    The gains of a block of columns are computed at once; the blocks bound the
+    memory of the entries read together.
+    """
+    lengths = columns.indptr[candidates + 1] - columns.indptr[candidates]  # [m]
+    cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // GAIN_ELEMENTS)) + 1
+    return np.split(np.arange(len(candidates)), cuts)
 
 
 def rows_normalized(*codes: np.ndarray) -> bool:

@@ -28,6 +28,7 @@ which then holds the codes itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -164,8 +165,13 @@ def dask_herding_query(
                                          random_state=random_state, layer=layer)
     probe = np.asarray(computed(X_pool[:1]))  # one pool row: the codes' width and dtype
 
+    @functools.cache
+    def probe_outputs():
+        """The model's outputs for the probe row, read once and only when needed."""
+        return layer_reader.outputs(probe)
+
     def features() -> tuple[np.ndarray, np.ndarray]:
-        return layer_reader.outputs(X_lab).features, layer_reader.outputs(probe).features
+        return layer_reader.outputs(X_lab).features, probe_outputs().features
 
     Z_labelled, Z_probe = representation_codes(representation, probe, X_lab, features)
     n_labelled, n_dims = Z_labelled.shape
@@ -174,10 +180,10 @@ def dask_herding_query(
                         predictions=margins and weights == "balanced-margin")
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
-    margin_weights = columns[:, n_dims:scorer.n_columns] if margins else None  # [N, 1 or 2]
+    model_columns = columns[:, n_dims:scorer.n_columns] if margins else None  # [N, 1 or 2]: margin weight (, predicted class)
     groups = None
     if searches_exactly(algorithm, n_points):
-        codes, margin_weights = computed([codes, margin_weights])  # the rest is in memory
+        codes, model_columns = computed([codes, model_columns])  # the rest is in memory
         Z = kernel_codes(np.concatenate([Z_labelled, codes]),
                          normalize_rows=options.normalize_rows, overwrite=True)
         if isinstance(bandwidth, str):
@@ -187,7 +193,7 @@ def dask_herding_query(
                                        cluster_random_state(random_state))
         graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
     else:  # the codes stay with the workers (threads of this process on local threads)
-        codes, margin_weights = dask.persist(codes, margin_weights)
+        codes, model_columns = dask.persist(codes, model_columns)
         Z = _kernel_codes(Z_labelled, codes, options.normalize_rows)
         if isinstance(bandwidth, str):
             bandwidth = labelled_bandwidth(np.asarray(computed(Z[:n_labelled])))
@@ -196,12 +202,12 @@ def dask_herding_query(
                                             cluster_random_state(random_state))
         graph = kernel_graph(*dask_partitioned_neighbours(Z, min(n_neighbors, n_points)),
                              bandwidth)
-        margin_weights = computed(margin_weights) if margins else None
+        model_columns = computed(model_columns) if margins else None
     if margins:
-        pool_weights = (per_class_share(margin_weights[:, 0],
-                                        margin_weights[:, 1].astype(np.int64),
-                                        layer_reader.outputs(probe).probas.shape[1])
-                        if scorer.predictions else margin_weights[:, 0])
+        pool_weights = (per_class_share(model_columns[:, 0],
+                                        model_columns[:, 1].astype(np.int64),
+                                        probe_outputs().probas.shape[1])
+                        if scorer.predictions else model_columns[:, 0])
     else:
         pool_weights = None if isinstance(weights, str) else weights
     return herding_batch(graph, n_labelled, n_instances, pool_weights, groups)

@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import UninformativeWeightsWarning, default_sampling, herding_sampling
+from modal_ibal.coverage import kernel
 from modal_ibal.coverage.concave import (
     concave_gains,
     coverage_clusters,
@@ -54,6 +55,17 @@ def test_the_lazy_greedy_makes_the_brute_force_greedy_picks(seed):
     totals = [_objective(graph.toarray(), chosen[:i], n_labelled, weights, groups)
               for i in range(9)]
     np.testing.assert_allclose(gains, np.diff(totals), rtol=1e-9, atol=1e-12)
+
+
+def test_small_blocks_of_gains_give_the_same_picks(monkeypatch):
+    rng = np.random.default_rng(8)
+    graph = knn_kernel_graph(rng.normal(size=(90, 3)), 7)
+    groups, weights = rng.integers(0, 5, size=90), rng.random(90)
+    expected = greedy_kernel_herding(graph, 4, 9, weights=weights, symmetric=True, groups=groups)
+    monkeypatch.setattr(kernel, "GAIN_ELEMENTS", 7)  # a few columns per block of gains
+    got = greedy_kernel_herding(graph, 4, 9, weights=weights, symmetric=True, groups=groups)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
 
 
 def test_concave_gains_are_the_rise_of_each_clusters_square_root():

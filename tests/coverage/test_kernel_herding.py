@@ -140,14 +140,14 @@ def test_repeated_graph_entries_are_summed_once():
 
 
 def test_small_blocks_give_the_same_graph_and_picks(monkeypatch):
-    from modal_ibal.coverage import herding
+    from modal_ibal.coverage import kernel
     from modal_ibal.search import knn_exact
 
     Z = np.random.default_rng(8).normal(size=(70, 4))
     graph = knn_kernel_graph(Z, 9)
     picks = greedy_kernel_herding(graph, 5, 15)
     monkeypatch.setattr(knn_exact, "_SEARCH_ELEMENTS", 50)  # one row per search block
-    monkeypatch.setattr(herding, "_GAIN_ELEMENTS", 7)  # a few columns per block of gains
+    monkeypatch.setattr(kernel, "GAIN_ELEMENTS", 7)  # a few columns per block of gains
     blocked = knn_kernel_graph(Z, 9)
     # the same neighbours (distinct random distances: no near ties), and the same kernel
     # values to float64 rounding: each row's distances come from another block shape
