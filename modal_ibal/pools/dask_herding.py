@@ -12,7 +12,9 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
    + pool points the codes come here (with ``representation='inputs'`` they are
    the pool's rows, flattened) and the query is the in-memory one: the same picks;
 3. above, the codes stay with the workers for the partitioned neighbour search
-   (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), and only
+   (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), its recall
+   measured and its candidates widened as in memory
+   (:func:`modal_ibal.pools.dask_recall.checked_dask_neighbours`), and only
    the :math:`M \times k` neighbours, their distances and the :math:`N` weights
    come here, where the kernel graph is built and the greedy runs.
 
@@ -59,7 +61,8 @@ from ..utils.validation import (
 )
 from . import dask_neighbours
 from .dask_clusters import dask_coverage_clusters
-from .dask_neighbours import check_gathered, dask_partitioned_neighbours
+from .dask_neighbours import check_gathered
+from .dask_recall import checked_dask_neighbours
 from .dask_scoring import CodeScorer, check_dask_pool, pool_scores
 from .dask_selection import computed
 
@@ -200,7 +203,7 @@ def dask_herding_query(
         if options.concave_clusters:
             groups = dask_coverage_clusters(Z, n_labelled, n_instances,
                                             cluster_random_state(random_state))
-        graph = kernel_graph(*dask_partitioned_neighbours(Z, min(n_neighbors, n_points)),
+        graph = kernel_graph(*checked_dask_neighbours(Z, min(n_neighbors, n_points))[:2],
                              bandwidth)
         model_columns = computed(model_columns) if margins else None
     if margins:

@@ -21,27 +21,50 @@ Time :math:`O(M \cdot n_{\text{candidates}} \cdot d)` and memory
 in as many threads as BLAS may use (each on one BLAS thread), and the result
 does not depend on their number. A true neighbour is missed only
 when it lies in a cell that is not among the candidates' cells: near a cell's
-border, in a region split into many cells. ``algorithm='auto'`` searches
-exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.
+border, in a region split into many cells: rarely in clustered codes, often in
+structureless high-dimensional ones (measured: ``benchmarks/neighbour_search.py``).
+
+So the partitioned search is checked as it runs: its recall is measured on 256
+sampled points against their exact neighbours (:mod:`modal_ibal.search.recall`);
+below ``recall_target`` the candidates are widened fourfold and the search
+repeated, while they stay under an eighth of the points; past that,
+``algorithm='auto'`` searches exactly and ``'partitioned'`` keeps its result;
+both say so with a :class:`~modal_ibal.search.recall.SearchRecallWarning`.
+``algorithm='auto'`` searches exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from .knn_exact import check_points, exact_neighbours
+from .knn_exact import check_n_neighbors, check_points, exact_neighbours
+from .knn_faiss import faiss_exact_neighbours, faiss_installed
 from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
+from .recall import (
+    SearchOutcome,
+    SearchRecallWarning,
+    check_recall_target,
+    sampled_recall,
+    shortfall,
+    widened_search,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_RECALL_TARGET",
     "EXACT_SEARCH_MAX_POINTS",
     "check_algorithm",
+    "exact_search",
     "nearest_neighbours",
+    "searched_neighbours",
     "searches_exactly",
 ]
 
 ALGORITHMS = ("auto", "brute", "partitioned")
 EXACT_SEARCH_MAX_POINTS = 10_000
+DEFAULT_RECALL_TARGET = 0.9
 
 
 def check_algorithm(algorithm) -> str:
@@ -69,6 +92,7 @@ def nearest_neighbours(
     algorithm: str = "auto",
     cell_size: int = DEFAULT_CELL_SIZE,
     n_candidates: int = DEFAULT_N_CANDIDATES,
+    recall_target: float | None = DEFAULT_RECALL_TARGET,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Each point's :math:`k` nearest neighbours among the rows of ``Z``, itself included.
 
@@ -79,11 +103,15 @@ def nearest_neighbours(
     n_neighbors : int
         :math:`k \le` ``n_points``.
     algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
-        ``'brute'``: exact (:func:`exact_neighbours`); ``'partitioned'``:
-        :func:`partitioned_neighbours`; ``'auto'``: exact up to
-        ``EXACT_SEARCH_MAX_POINTS`` (10,000) points, partitioned above.
+        ``'brute'``: exact (:func:`exact_search`); ``'partitioned'``:
+        :func:`partitioned_neighbours`, its recall checked; ``'auto'``: exact up to
+        ``EXACT_SEARCH_MAX_POINTS`` (10,000) points, partitioned above, and exact
+        again where the partitioned search cannot reach ``recall_target``.
     cell_size, n_candidates : int
-        See :func:`partitioned_neighbours`.
+        See :func:`partitioned_neighbours`; ``n_candidates`` is where the widening starts.
+    recall_target : float in (0, 1] or None, default=0.9
+        The share of the true neighbours the partitioned search must find on 256
+        sampled points (module docstring); None skips the check.
 
     Returns
     -------
@@ -95,9 +123,61 @@ def nearest_neighbours(
         float64 for the neighbours found, so a duplicate is at exactly 0; by the
         partitioned search the sums of its products in the points' precision,
         clipped at 0 (a point's own distance is exactly 0).
+
+    Warns
+    -----
+    SearchRecallWarning
+        When the partitioned search stayed below ``recall_target``: with the
+        measured recall and what was returned instead.
     """
+    neighbours, squared, _ = searched_neighbours(
+        Z, n_neighbors, algorithm=algorithm, cell_size=cell_size,
+        n_candidates=n_candidates, recall_target=recall_target)
+    return neighbours, squared
+
+
+def searched_neighbours(
+    Z: np.ndarray,
+    n_neighbors: int,
+    *,
+    algorithm: str = "auto",
+    cell_size: int = DEFAULT_CELL_SIZE,
+    n_candidates: int = DEFAULT_N_CANDIDATES,
+    recall_target: float | None = DEFAULT_RECALL_TARGET,
+) -> tuple[np.ndarray, np.ndarray, SearchOutcome]:
+    """:func:`nearest_neighbours`, and the :class:`SearchOutcome` that says how they were found."""
     Z = check_points(Z)
-    if searches_exactly(check_algorithm(algorithm), Z.shape[0]):
-        return exact_neighbours(Z, n_neighbors)
-    return partitioned_neighbours(Z, n_neighbors, cell_size=cell_size,
-                                  n_candidates=n_candidates)
+    algorithm = check_algorithm(algorithm)
+    recall_target = check_recall_target(recall_target)
+    n_points = Z.shape[0]
+    if searches_exactly(algorithm, n_points):
+        return (*exact_search(Z, n_neighbors), SearchOutcome("brute"))
+    k = check_n_neighbors(n_neighbors, n_points)
+
+    def search(candidates: int) -> tuple[np.ndarray, np.ndarray]:
+        return partitioned_neighbours(Z, k, cell_size=cell_size, n_candidates=candidates)
+
+    neighbours, squared, outcome = widened_search(
+        search, lambda found: sampled_recall(Z, found), n_candidates, n_points, recall_target)
+    if outcome.met:
+        return neighbours, squared, outcome
+    found = shortfall(outcome, n_points, k, recall_target)
+    if algorithm == "partitioned":
+        warnings.warn(f"{found}; the approximate result is kept. algorithm='auto' would search "
+                      "exactly instead.", SearchRecallWarning, stacklevel=3)
+        return neighbours, squared, outcome
+    warnings.warn(f"{found}; searched exactly instead, which is slower.", SearchRecallWarning,
+                  stacklevel=3)
+    return (*exact_search(Z, k), SearchOutcome("brute", outcome.n_candidates, outcome.recall))
+
+
+def exact_search(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact search, by FAISS or by scikit-learn.
+
+    FAISS's flat index (:mod:`modal_ibal.search.knn_faiss`) for more than
+    ``EXACT_SEARCH_MAX_POINTS`` float32 points where ``faiss-cpu`` is installed;
+    scikit-learn's brute force (:func:`exact_neighbours`) otherwise.
+    """
+    if Z.dtype == np.float32 and Z.shape[0] > EXACT_SEARCH_MAX_POINTS and faiss_installed():
+        return faiss_exact_neighbours(Z, check_n_neighbors(n_neighbors, Z.shape[0]))
+    return exact_neighbours(Z, n_neighbors)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,14 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..utils.validation import as_numpy, check_positive_int
 
-__all__ = ["check_n_neighbors", "check_points", "exact_neighbours", "index_type", "with_self"]
+__all__ = [
+    "check_n_neighbors",
+    "check_points",
+    "exact_neighbours",
+    "index_type",
+    "neighbours_in_blocks",
+    "with_self",
+]
 
 _SEARCH_ELEMENTS = 1 << 21  # neighbour coordinates compared per block: 16 MiB of float64
 
@@ -68,20 +76,44 @@ def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.nd
     r"""Exact :math:`k` nearest neighbours by brute force (see :func:`nearest_neighbours`).
 
     scikit-learn's ``NearestNeighbors(algorithm='brute')`` (which streams the
-    distances in blocks, never :math:`M \times M`), queried in blocks of rows.
+    distances in blocks, never :math:`M \times M`), queried in blocks of rows
+    (:func:`neighbours_in_blocks`).
     Time :math:`O(M^2 d)`; memory :math:`O(M (k + d))` plus one block.
     """
     Z = check_points(Z)
-    n_points = Z.shape[0]
-    k = check_n_neighbors(n_neighbors, n_points)
+    k = check_n_neighbors(n_neighbors, Z.shape[0])
     search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Z)
+    return neighbours_in_blocks(Z, k, lambda rows: search.kneighbors(rows, return_distance=False))
+
+
+def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.ndarray],
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's ``k`` neighbours by ``find``, in blocks of rows, their distances in float64.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (M, d)
+        Checked points.
+    k : int
+    find : callable
+        ``find(rows)`` returns the indices of the ``k`` rows of ``Z`` nearest to
+        each of ``rows`` [b, d]: [b, k].
+
+    Returns
+    -------
+    neighbours, squared
+        As :func:`modal_ibal.search.knn.nearest_neighbours`: each row holds its own
+        index (put last where duplicates crowded it out), and the squared distances
+        are recomputed in float64 from the points.
+    """
+    n_points = Z.shape[0]
     exact = Z.astype(np.float64, copy=False)  # [M, d]
     neighbours = np.empty((n_points, k), dtype=index_type(n_points, k))  # [M, k]
     squared = np.empty((n_points, k))  # [M, k]
     block = max(1, _SEARCH_ELEMENTS // (k * Z.shape[1]))  # query rows per call
     for start in range(0, n_points, block):
         own = np.arange(start, min(start + block, n_points))  # [b]
-        found = search.kneighbors(Z[own], return_distance=False)  # [b, k]
+        found = np.asarray(find(Z[own]))  # [b, k]
         with_self(found, own)
         squared[own] = _squared_distances(exact, own, found)
         neighbours[own] = found
