@@ -44,12 +44,22 @@ def test_probcover_equals_naive_greedy_max_coverage():
 
 
 def test_probcover_picks_at_random_once_everything_is_covered():
+    """Uniform among the unpicked pool points, drawn from ``random_state`` as documented."""
     Z = np.random.default_rng(0).normal(size=(20, 2))
     model = LogisticRegression().fit(Z[:2], [0, 1])
-    indices, gains = probcover_sampling(model, Z[2:], 5, delta=100.0, X_labelled=Z[:2],
-                                        y_labelled=[0, 1], random_state=0)
-    np.testing.assert_array_equal(gains, 0.0)
-    assert len(np.unique(indices)) == 5
+
+    def picks(seed):
+        return probcover_sampling(model, Z[2:], 5, delta=100.0, X_labelled=Z[:2],
+                                  y_labelled=[0, 1], random_state=seed)
+
+    for seed in (0, 1, 2):
+        rng, rest, expected = np.random.RandomState(seed), list(range(18)), []
+        for _ in range(5):
+            expected.append(rest.pop(rng.randint(len(rest))))
+        indices, gains = picks(seed)
+        np.testing.assert_array_equal(indices, expected)
+        np.testing.assert_array_equal(gains, 0.0)
+    assert len({tuple(picks(seed)[0]) for seed in range(6)}) > 1
 
 
 def test_purity_radius_is_the_largest_pure_enough_radius(separated_blobs):
@@ -69,10 +79,23 @@ def test_purity_radius_is_the_largest_pure_enough_radius(separated_blobs):
         purity_radius(X, 6, purity=1.5)
 
 
-def test_probcover_default_radius_and_bad_delta(digits_learner, digits_split):
-    _, _, X_pool = digits_split
-    _, gains = probcover_sampling(digits_learner, X_pool, 5, random_state=0)
+def test_probcover_default_radius_is_the_purity_radius_of_the_models_classes(digits_learner,
+                                                                             digits_split):
+    X_labelled, _, X_pool = digits_split
+    indices, gains = probcover_sampling(digits_learner, X_pool, 5, random_state=0)
     assert gains[0] >= 1 and np.all(np.diff(gains) <= 0)
+    Z = np.concatenate([X_labelled, X_pool]).reshape(len(X_labelled) + len(X_pool), -1)
+    rng = np.random.RandomState(0)
+    delta = purity_radius(Z, 10, purity=0.95, random_state=rng)  # 10 classes, the default purity
+    expected = probcover_sampling(digits_learner, X_pool, 5, delta=delta, random_state=rng)
+    np.testing.assert_array_equal(indices, expected[0])
+    np.testing.assert_array_equal(gains, expected[1])
+    other = probcover_sampling(digits_learner, X_pool, 5, delta=2 * delta, random_state=0)
+    assert not np.array_equal(gains, other[1])  # the radius matters here
+
+
+def test_probcover_refuses_a_zero_radius(digits_learner, digits_split):
+    _, _, X_pool = digits_split
     with pytest.raises(ValueError, match="'delta' parameter must be > 0"):
         probcover_sampling(digits_learner, X_pool, 5, delta=0.0)
 
