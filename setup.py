@@ -31,13 +31,16 @@ setup(
     ],
     extras_require={
         # peers measured side by side, and R's .rda files (Statlog Shuttle); never at run time
-        "bench": ["scikit-activeml>=1.0.1", "rdata>=0.11"],
+        "bench": ["scikit-activeml>=1.0.1", "rdata>=0.11", "faiss-cpu>=1.8",
+                  "mutmut==3.8.1"],  # FAISS compared; the tests' mutation score
         "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
+        "faiss": ["faiss-cpu>=1.8"],  # the exact neighbour search above 10,000 points, faster
         "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
                  "pytest-timeout>=2.3",  # a hung test fails by name (pytest.ini's timeout)
                  "dask[array]>=2024.8", "distributed>=2024.8",
                  "scikit-activeml>=1.0.1",  # the peer checked against in the tests
-                 "rdata>=0.11"],  # the Shuttle reader, tested on a generated .rda
+                 "rdata>=0.11",  # the Shuttle reader, tested on a generated .rda
+                 "faiss-cpu>=1.8"],  # the FAISS exact search, tested against scikit-learn's
     },
     entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
     license="MIT",

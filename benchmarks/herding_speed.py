@@ -11,7 +11,6 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
                                               [--weights none,margin]
     python -m benchmarks.herding_speed search [--seeds 10] [--dataset fashion-mnist]
                                               [--pool 20000] [--out DIR]
-    python -m benchmarks.herding_speed recall [--points speed:100000,fashion-mnist:20000]
     python -m benchmarks.herding_speed peer [--sizes 5000,10000,20000,40000]
                                             [--labelled 100] [--instances 10] [--timeout 900]
 
@@ -49,11 +48,6 @@ r"""Kernel herding (:func:`modal_ibal.strategies.herding_sampling`): query speed
     for ``default_sampling``'s herding (``weights='margin'``) with the exact
     (``algorithm='brute'``) and the partitioned neighbour search: does the
     approximate graph cost labels? Paired AULC differences over ``--seeds``.
-``recall``
-    The share of each point's 20 exact nearest neighbours (on 2,000 probed
-    points) that :func:`~modal_ibal.search.knn_partitioned.partitioned_neighbours` finds, on
-    unit-normalised ``speed`` rows (64-d) and Fashion-MNIST pixels (784-d), and
-    both searches' seconds (the exact one only up to 50,000 points).
 ``peer``
     scikit-activeml's ``MaxHerding`` (defaults: dense RBF kernel over all points)
     and ``herding_sampling`` on the same ``speed`` pool, one query of 10 each, per
@@ -83,7 +77,6 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import NearestNeighbors
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
 from benchmarks.memory import peak_extra
@@ -92,8 +85,6 @@ from modal_ibal import herding_sampling, margin_sampling, random_sampling, typic
 from modal_ibal.coverage.herding import greedy_kernel_herding
 from modal_ibal.coverage.kernel import knn_kernel_graph
 from modal_ibal.experiments.datasets import load_fashion_mnist
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
 
 _INITIAL = 10
 _BATCH = 10
@@ -319,37 +310,6 @@ def search_strategies() -> dict[str, Callable]:
         for algorithm in ("brute", "partitioned")}
 
 
-def measure_recall(Z: np.ndarray, n_neighbors: int, n_probe: int = 2_000) -> dict:
-    """Share of the exact neighbours the partitioned search finds, and both searches' seconds."""
-    start = time.perf_counter()
-    found, _ = partitioned_neighbours(Z, n_neighbors)
-    partitioned = time.perf_counter() - start
-    probe = np.random.default_rng(0).choice(len(Z), min(n_probe, len(Z)), replace=False)
-    start = time.perf_counter()
-    if len(Z) <= 50_000:
-        truth, _ = exact_neighbours(Z, n_neighbors)
-        exact = time.perf_counter() - start
-        truth = truth[probe]
-    else:  # the probed rows only; the exact time is not measured
-        truth = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(Z).kneighbors(
-            Z[probe], return_distance=False)
-        exact = float("nan")
-    hits = (found[probe][:, :, None] == truth[:, None, :]).any(axis=2)  # [p, k]
-    return {"n_points": len(Z), "n_dims": Z.shape[1], "recall": float(hits.mean()),
-            "partitioned_s": partitioned, "exact_s": exact}
-
-
-def recall_points(name: str, n_points: int) -> np.ndarray:
-    """Unit-normalised rows: ``speed`` pool rows (64-d) or Fashion-MNIST pixels (784-d)."""
-    if name == "fashion-mnist":
-        X, _ = load_fashion_mnist()
-        X = X[np.random.default_rng(0).choice(len(X), n_points, replace=False)]
-        X = X.reshape(n_points, -1)
-    else:
-        X = speed_pool(n_points, 64)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
 def _paired(aulc: np.ndarray, base: np.ndarray) -> str:
     """'mean +- standard error' of the per-seed differences."""
     difference = aulc - base
@@ -409,9 +369,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     one.add_argument("size", type=int)
     one.add_argument("labelled", type=int)
     one.add_argument("instances", type=int)
-    recall = commands.add_parser("recall", help="share of true neighbours found")
-    recall.add_argument("--points", default="speed:100000,fashion-mnist:20000")
-    recall.add_argument("--n-neighbors", type=int, default=20)
     args = parser.parse_args(argv)
     if args.command == "speed":
         for size in args.sizes:
@@ -426,10 +383,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(peer_table(measure_peer(args.sizes, args.labelled, args.instances, args.timeout)))
     elif args.command == "peer-one":
         print(json.dumps(measure_peer_one(args.size, args.labelled, args.instances)))
-    elif args.command == "recall":
-        for item in args.points.split(","):
-            name, size = item.split(":")
-            print(measure_recall(recall_points(name, int(size)), args.n_neighbors), flush=True)
     elif args.command == "search":
         results = run_curves(search_strategies(), args.seeds, "logreg", args.dataset, args.pool)
         table = curve_table(results, ["random", "uherding brute"])

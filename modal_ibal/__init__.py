@@ -34,6 +34,7 @@ from .embedding.cache import CachedEmbedding
 from .embedding.codes import embed
 from .scoring.selection import TiedScoresWarning
 from .search.distance_cache import LabelledDistanceCache
+from .search.recall import SearchRecallWarning
 from .strategies import (
     STRATEGIES,
     badge_sampling,
@@ -66,6 +67,7 @@ __all__ = [
     "GammaSearch",
     "LabelledDistanceCache",
     "MLPAutoencoder",
+    "SearchRecallWarning",
     "TiedScoresWarning",
     "UninformativeWeightsWarning",
     "badge_sampling",

@@ -1,4 +1,4 @@
-r"""The partitioned search's recall on a Dask array, measured where the chunks live.
+r"""The partitioned search's recall on a Dask array, measured on the workers.
 
 The Dask form of :func:`modal_ibal.search.recall.sampled_recall`: the same 256
 sampled rows and the same count, so the same number as in memory. Only the

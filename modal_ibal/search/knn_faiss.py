@@ -1,4 +1,4 @@
-r"""Exact k nearest neighbours through FAISS's flat index, where ``faiss-cpu`` is installed.
+r"""Exact k nearest neighbours through FAISS's flat index, where FAISS is installed.
 
 The same brute-force search as :func:`modal_ibal.search.knn_exact.exact_neighbours`,
 in FAISS's ``IndexFlatL2`` (float32 products in blocked BLAS, with its own

@@ -1,4 +1,4 @@
-r"""How many of the true nearest neighbours an approximate search found: measured on a sample.
+r"""The recall of an approximate neighbour search, measured on a sample of points.
 
 An approximate search is only as good as its recall, and its recall depends on
 the data: an inverted-file search finds nearly every neighbour of clustered codes

@@ -108,7 +108,8 @@ def test_size_lists_are_validated(text):
 
 
 @pytest.mark.parametrize("name", ["query_speed", "nearest_labelled", "herding_speed", "peers",
-                                  "dask_pool", "coverage_speed"])
+                                  "dask_pool", "coverage_speed", "neighbour_search",
+                                  "mutation_score"])
 def test_every_benchmark_command_line_parses(name, capsys):
     import importlib
     import importlib.util
@@ -119,14 +120,6 @@ def test_every_benchmark_command_line_parses(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--help"])
     assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
-
-
-def test_herding_recall_is_one_where_the_partitioned_search_is_exact():
-    from benchmarks import herding_speed
-
-    Z = np.random.default_rng(0).normal(size=(300, 8))
-    row = herding_speed.measure_recall(Z, 10, n_probe=50)
-    assert row["recall"] == 1.0 and row["n_points"] == 300
 
 
 def test_herding_peer_table_names_sizes_that_did_not_finish():

@@ -1,0 +1,82 @@
+"""The neighbour-search comparison and the mutation-score report, on tiny inputs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from benchmarks import mutation_score, neighbour_search
+
+
+def test_neighbour_search_rows_hold_time_recall_and_what_auto_did(monkeypatch):
+    monkeypatch.setitem(neighbour_search.SETS, "tiny",
+                        lambda n, d: np.random.default_rng(0).standard_normal((n, d)))
+    methods = ["exact", "partitioned", "auto"]
+    if pytest.importorskip is not None and __import__("importlib").util.find_spec("faiss"):
+        methods.append("faiss-flat")
+    rows = neighbour_search.measure("tiny", 600, 8, 10, 100, methods)
+    assert [row["method"] for row in rows] == methods
+    by_method = {row["method"]: row for row in rows}
+    assert by_method["exact"]["recall"] == 1.0 and by_method["auto"]["recall"] == 1.0
+    assert by_method["auto"]["note"] == "brute"  # 600 points: searched exactly
+    assert 0.0 < by_method["partitioned"]["recall"] <= 1.0
+    assert all(row["seconds"] > 0 and row["n_points"] == 600 for row in rows)
+    table = neighbour_search.table(rows)
+    assert "| tiny | 600 | 8 |" in table and "tiny 600 x 8: brute" in table
+
+
+def test_the_sets_are_unit_rows_of_the_asked_shape():
+    for name in ("structureless", "clustered"):
+        Z = neighbour_search.SETS[name](500, 16)
+        assert Z.shape == (500, 16) and Z.dtype == np.float32
+
+
+ORIGINAL = '''
+def x_f__mutmut_orig(a, b):
+    if a < b:
+        raise ValueError(f"a is {a}")
+    return a + b * 2 + values[1] + lookup("key")
+'''
+
+MUTANTS = {
+    "x_f__mutmut_1": ("a <= b", "comparison", 1),
+    "x_f__mutmut_2": ("a - b * 2", "arithmetic", 0),
+    "x_f__mutmut_3": ("b * 3", "constant", 1),
+    "x_f__mutmut_4": ("values[2]", "index", 0),
+    "x_f__mutmut_5": ('lookup("XXkeyXX")', "string", 1),
+    "x_f__mutmut_6": ('f"XXa is {a}XX"', "message", 0),
+    "x_f__mutmut_7": ("lookup(None)", "value", 36),
+}
+
+
+def _mutant_source(name, change):
+    body = ORIGINAL.replace("x_f__mutmut_orig", name)
+    replaced = {"a <= b": ("a < b", "a <= b"), "a - b * 2": ("a + b * 2", "a - b * 2"),
+                "b * 3": ("b * 2", "b * 3"), "values[2]": ("values[1]", "values[2]"),
+                'lookup("XXkeyXX")': ('lookup("key")', 'lookup("XXkeyXX")'),
+                'f"XXa is {a}XX"': ('f"a is {a}"', 'f"XXa is {a}XX"'),
+                "lookup(None)": ('lookup("key")', "lookup(None)")}[change]
+    return body.replace(*replaced)
+
+
+def test_mutants_are_classified_and_scored_without_messages(tmp_path):
+    package = tmp_path / "pkg" / "sub"
+    package.mkdir(parents=True)
+    source = ORIGINAL + "".join(_mutant_source(name, change) for name, (change, _, _) in
+                                MUTANTS.items())
+    (package / "mod.py").write_text(textwrap.dedent(source))
+    (package / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {
+        f"pkg.sub.mod.{name}": code for name, (_, _, code) in MUTANTS.items()}}))
+    rows = mutation_score.classify(tmp_path)
+    assert {row["mutant"].rpartition(".")[2]: row["kind"] for row in rows} == {
+        name: kind for name, (_, kind, _) in MUTANTS.items()}
+    assert {row["mutant"].rpartition(".")[2]: row["status"] for row in rows} == {
+        name: "killed" if code in (1, 36) else "survived"
+        for name, (_, _, code) in MUTANTS.items()}
+    table = mutation_score.score_table(rows)
+    assert "| pkg.sub |" in table and "66.7% (4/6)" in table  # the message left out
+    listed = mutation_score.survivors(rows)
+    assert "2 arithmetic" in listed and "4 index" in listed and "message" not in listed
