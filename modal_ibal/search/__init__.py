@@ -12,8 +12,8 @@ the one content hash of rows.
 
 from .distance_cache import LabelledDistanceCache
 from .knn import nearest_neighbours
-from .recall import SearchRecallWarning
 from .nearest_labelled import nearest_labelled_distance, nearest_labelled_index
+from .recall import SearchRecallWarning
 
 __all__ = [
     "LabelledDistanceCache",
