@@ -45,7 +45,9 @@ The sets, float32, as herding's kernel sees them (unit rows):
     training images, read on ``min(size, 70,000)`` images of the 70,000 there are.
 
 Each row is appended to ``rows.jsonl`` in ``--out`` as soon as it is measured;
-``table.md`` is written at the end.
+``table.md`` is written at the end from every row there, a later row of the same
+set, size and search replacing an earlier one (so one search can be measured
+again with ``--methods``); ``--report-only`` writes it without measuring.
 """
 
 from __future__ import annotations
@@ -196,6 +198,15 @@ def measure(set_name: str, n_points: int, n_dims: int, k: int, n_probe: int,
     return rows
 
 
+def latest_rows(path: Path) -> list[dict]:
+    """The rows of ``rows.jsonl``, the last of each set, size, width and search."""
+    rows = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        rows[(row["set"], row["n_points"], row["n_dims"], row["method"])] = row
+    return list(rows.values())
+
+
 def table(rows: list[dict]) -> str:
     """Markdown: one line per set and size, time and recall of each search."""
     methods = list(dict.fromkeys(row["method"] for row in rows))
@@ -223,23 +234,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--probe", type=int, default=2_000)
     parser.add_argument("--methods", default=",".join(_searches(1)))
     parser.add_argument("--out", type=Path, default=Path("results/neighbour_search"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="write table.md from rows.jsonl without measuring")
     args = parser.parse_args(argv)
+    if args.report_only:
+        report = table(latest_rows(args.out / "rows.jsonl"))
+        (args.out / "table.md").write_text(report, encoding="utf-8")
+        print(report)
+        return
     import faiss
 
     faiss.omp_set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
     for set_name in args.sets.split(","):
         for size in map(int, args.sizes.split(",")):
             for dims in map(int, args.dims.split(",")):
                 for row in measure(set_name, size, dims, args.n_neighbors, args.probe,
                                    args.methods.split(",")):
-                    rows.append(row)
                     with open(args.out / "rows.jsonl", "a", encoding="utf-8") as file:
                         file.write(json.dumps(row) + "\n")
                     print(json.dumps(row), flush=True)
-    (args.out / "table.md").write_text(table(rows), encoding="utf-8")
-    print(table(rows))
+    report = table(latest_rows(args.out / "rows.jsonl"))
+    (args.out / "table.md").write_text(report, encoding="utf-8")
+    print(report)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ structureless high-dimensional ones (measured: ``benchmarks/neighbour_search.py`
 So the partitioned search is checked as it runs: its recall is measured on 256
 sampled points against their exact neighbours (:mod:`modal_ibal.search.recall`);
 below ``recall_target`` the candidates are widened fourfold and the search
-repeated, while they stay under an eighth of the points; past that,
+repeated, while they stay under a sixteenth of the points and the recall is at
+least half the target (a fourfold widening was not seen to do more than double
+it); past that,
 ``algorithm='auto'`` searches exactly and ``'partitioned'`` keeps its result;
 both say so with a :class:`~modal_ibal.search.recall.SearchRecallWarning`.
 ``algorithm='auto'`` searches exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.

@@ -80,3 +80,18 @@ def test_mutants_are_classified_and_scored_without_messages(tmp_path):
     assert "| pkg.sub |" in table and "66.7% (4/6)" in table  # the message left out
     listed = mutation_score.survivors(rows)
     assert "2 arithmetic" in listed and "4 index" in listed and "message" not in listed
+
+
+def test_a_search_measured_again_replaces_its_earlier_row(tmp_path):
+    rows = [{"set": "s", "n_points": 10, "n_dims": 2, "method": "auto", "seconds": 1.0,
+             "recall": 0.5, "note": "old"},
+            {"set": "s", "n_points": 10, "n_dims": 2, "method": "exact", "seconds": 2.0,
+             "recall": 1.0, "note": ""},
+            {"set": "s", "n_points": 10, "n_dims": 2, "method": "auto", "seconds": 3.0,
+             "recall": 1.0, "note": "new"}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    latest = neighbour_search.latest_rows(tmp_path / "rows.jsonl")
+    assert sorted((row["method"], row["note"]) for row in latest) == [("auto", "new"),
+                                                                     ("exact", "")]
+    neighbour_search.main(["--report-only", "--out", str(tmp_path)])
+    assert "3.00 s, 1.000" in (tmp_path / "table.md").read_text()

@@ -103,11 +103,28 @@ def test_widening_multiplies_the_candidates_until_the_target_or_the_cap():
         "partitioned", 256, 0.95, True)
     assert tried == [16, 64, 256]
     tried.clear()
-    outcome = widened_search(search, recall, 16, 2_000, 0.9)[2]  # cap 2,000 // 8 = 250
-    assert tried == [16, 64] and outcome == SearchOutcome("partitioned", 64, 0.8, False)
+    outcome = widened_search(search, recall, 16, 3_000, 0.9)  # cap 3,000 // 16 = 187
+    assert tried == [16, 64] and outcome[2] == SearchOutcome("partitioned", 64, 0.8, False)
     tried.clear()
     assert widened_search(search, recall, 16, 2_000, None)[2] == SearchOutcome("partitioned", 16)
     assert tried == [16]
+
+
+def test_widening_stops_where_it_cannot_double_its_way_to_the_target():
+    tried = []
+
+    def search(n_candidates):
+        tried.append(n_candidates)
+        return np.full((1, 1), n_candidates), None
+
+    recalls = {16: 0.44, 64: 0.9}
+    outcome = widened_search(search, lambda found: recalls[int(found[0, 0])], 16, 100_000, 0.9)
+    assert tried == [16] and outcome[2] == SearchOutcome("partitioned", 16, 0.44, False)
+    recalls[16] = 0.45  # half the target: worth one more try
+    tried.clear()
+    assert widened_search(search, lambda found: recalls[int(found[0, 0])], 16, 100_000,
+                          0.9)[2].met
+    assert tried == [16, 64]
 
 
 def test_widening_reaches_the_target_on_low_dimensional_data():
