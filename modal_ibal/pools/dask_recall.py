@@ -79,7 +79,7 @@ def checked_dask_neighbours(Z, n_neighbors: int, *,
         Finite points, chunked along rows only (persisted: they are read again
         for the check and for each widening).
     n_neighbors : int
-    recall_target : float, default=0.9
+    recall_target : float, default=0.8
 
     Returns
     -------

@@ -47,7 +47,7 @@ def test_structureless_codes_keep_the_approximation_and_say_so(client):
 
 
 def test_widening_on_the_workers_matches_the_widening_in_memory(client, monkeypatch):
-    Z = np.random.default_rng(1).standard_normal((6_000, 2))
+    Z = np.random.default_rng(1).standard_normal((6_000, 3))
     monkeypatch.setattr(dask_recall, "DEFAULT_N_CANDIDATES", 16)
     expected = searched_neighbours(Z, 10, algorithm="partitioned", n_candidates=16)
     got = dask_recall.checked_dask_neighbours(da.from_array(Z, chunks=(1_500, -1)), 10)

@@ -134,10 +134,10 @@ def test_widening_reaches_the_target_on_low_dimensional_data():
         neighbours, _, outcome = searched_neighbours(Z, 10, algorithm="partitioned",
                                                      cell_size=16, n_candidates=16)
     assert outcome.method == "partitioned" and outcome.met
-    assert outcome.n_candidates > 16 and outcome.recall >= 0.9
+    assert outcome.n_candidates > 16 and outcome.recall >= 0.8
     assert sampled_recall(Z, neighbours) == outcome.recall
     single = partitioned_neighbours(Z, 10, cell_size=16, n_candidates=16)[0]
-    assert sampled_recall(Z, single) < 0.9  # the first search alone fell short
+    assert sampled_recall(Z, single) < 0.8  # the first search alone fell short
 
 
 def test_structureless_codes_fall_back_to_the_exact_search_under_auto(monkeypatch):
