@@ -43,6 +43,7 @@ __all__ = [
 DEFAULT_RECALL_SAMPLE = 256
 _DISTANCE_ELEMENTS = 1 << 21  # float64 distances held at once: 16 MiB
 _TIE_TOLERANCE = 1e-9  # relative to the rows' squared norms: float64 rounding of the expansion
+_SCREEN_SLACK = 1e-3  # relative margin of the screening products, far above float32's rounding
 WIDENING = 4  # candidates are multiplied by this while the recall is below target
 WIDEST_SHARE = 16  # ... while they stay at most this fraction of the points (1/16)
 WIDENING_GAIN = 2.0  # ... and the recall times this reaches the target: a fourfold widening was
@@ -106,9 +107,12 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
                   tie: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""The squared distances from each query to the ``points`` within its squared ``radius``.
 
-    Float64 (expanded: :math:`\lVert q\rVert^2 + \lVert z\rVert^2 - 2 q^\top z`), in
-    blocks of points, never :math:`s \times M` at once; a point counts when its squared
-    distance is at most ``radius + tie``. A function of each point alone, so the
+    A point counts when its squared distance, computed directly in float64, is at
+    most ``radius + tie``. The points are screened first in their own precision,
+    one product per block of points (:math:`[z, \lVert z\rVert^2, 1]` against
+    :math:`[-2q, 1, \lVert q\rVert^2]`, never :math:`s \times M` at once), with a
+    margin far above float32's rounding (:data:`_SCREEN_SLACK`), so only the few
+    points near the radius are computed again. A function of each point alone: the
     results on blocks of points concatenate to the result on all of them.
 
     Parameters
@@ -125,17 +129,29 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
     squared : ndarray of float64
         The distances kept.
     """
+    dtype = np.float32 if points.dtype == np.float32 else np.float64
+    n_queries, n_dims = queries.shape
     query_norms = np.einsum("ij,ij->i", queries, queries)  # [s]
-    limit = (radius + tie)[:, None]  # [s, 1]
-    block = max(1, _DISTANCE_ELEMENTS // max(1, queries.shape[0]))
+    side = np.empty((n_dims + 2, n_queries), dtype=dtype)  # the queries' side of the product
+    side[:n_dims] = -2.0 * queries.T
+    side[n_dims] = 1.0
+    side[n_dims + 1] = query_norms
+    screen = (radius + tie + _SCREEN_SLACK * (3.0 * query_norms + 2.0 * radius)).astype(dtype)
+    block = max(1, _DISTANCE_ELEMENTS // max(1, n_queries))
     kept_rows, kept = [], []
     for start in range(0, points.shape[0], block):
-        chunk = points[start:start + block].astype(np.float64)  # [b, d]
-        squared = query_norms[:, None] + np.einsum("ij,ij->i", chunk, chunk)[None, :]
-        squared -= 2.0 * (queries @ chunk.T)  # [s, b]
-        rows, columns = np.nonzero(squared <= limit)
-        kept_rows.append(rows)
-        kept.append(squared[rows, columns])
+        chunk = points[start:start + block]  # [b, d]
+        rows_side = np.empty((chunk.shape[0], n_dims + 2), dtype=dtype)
+        rows_side[:, :n_dims] = chunk
+        np.einsum("ij,ij->i", rows_side[:, :n_dims], rows_side[:, :n_dims],
+                  out=rows_side[:, n_dims])
+        rows_side[:, n_dims + 1] = 1.0
+        near, query = np.nonzero(rows_side @ side <= screen)  # [b, s] screened
+        difference = chunk[near].astype(np.float64) - queries[query]  # [c, d]
+        squared = np.einsum("ij,ij->i", difference, difference)  # [c]
+        inside = squared <= (radius + tie)[query]
+        kept_rows.append(query[inside])
+        kept.append(squared[inside])
     return np.concatenate(kept_rows), np.concatenate(kept)
 
 

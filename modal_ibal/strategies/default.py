@@ -111,8 +111,8 @@ def default_sampling(
     is deterministic, ties to the lower pool index. Up to 10,000
     labelled + pool points the neighbour graph comes from an exact search; above,
     from the inverted-file search of :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`,
-    :math:`O(M \cdot 512 \cdot d)` (see :func:`herding_sampling` for what it costs and
-    finds).
+    :math:`O(M \cdot 512 \cdot d)`, or from the exact search where that finds fewer
+    than 80% of the true neighbours of 256 sampled points (see :func:`herding_sampling`).
     """
     return herding_sampling(classifier, X_pool, n_instances, random_state=random_state,
                             representation=representation, **DEFAULT_HERDING,

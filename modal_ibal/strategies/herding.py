@@ -100,8 +100,11 @@ def herding_sampling(
     algorithm : {'auto', 'brute', 'partitioned'}, default='auto'
         The neighbour search (:func:`modal_ibal.search.nearest_neighbours`):
         exact up to 10,000 labelled + pool points, an inverted-file search over
-        k-means cells above (about 98% of the true neighbours found); ``'brute'``
-        forces the exact search, ``'partitioned'`` the approximate one.
+        k-means cells above, its recall measured on 256 sampled points (98% of
+        the true neighbours on clustered codes) and the exact search run instead
+        below 80%, with a :class:`~modal_ibal.SearchRecallWarning`; ``'brute'``
+        forces the exact search, ``'partitioned'`` the approximate one (widened,
+        then kept with the warning).
     normalize_rows : bool or 'auto', default=True
         Scale every code to unit Euclidean norm before the kernel (cosine
         geometry, as for self-supervised embeddings); False keeps the codes'
