@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.coverage.concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
-from modal_ibal.pools import dask_clusters, dask_herding, dask_neighbours
+from modal_ibal.pools import dask_clusters, dask_herding, dask_neighbours, dask_recall
 from modal_ibal.search import knn
 from modal_ibal.search.knn_exact import exact_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours
@@ -128,9 +128,14 @@ def test_cold_start_on_a_dask_pool_through_modal(client, digits_pool):
 
 
 def test_above_the_exact_limit_the_graph_is_built_on_the_workers(client, monkeypatch):
-    """10,500 points: the partitioned path, the in-memory picks, and no pool on the client."""
+    """10,500 points: the partitioned path, the in-memory picks, and no pool on the client.
+
+    Clustered points, on which the partitioned search meets its recall target both in
+    memory and on the workers (structureless ones would be searched exactly in memory).
+    """
     rng = np.random.RandomState(3)
-    X = rng.randn(10_500, 6).astype(np.float32)
+    centres = 3.0 * rng.randn(20, 6)
+    X = (centres[rng.randint(0, 20, 10_500)] + 0.3 * rng.randn(10_500, 6)).astype(np.float32)
     X_labelled, y_labelled = X[:30], (X[:30, 0] > 0).astype(int)
     model = LogisticRegression().fit(X_labelled, y_labelled)
     pool = X[30:]
@@ -148,13 +153,17 @@ def test_above_the_exact_limit_the_graph_is_built_on_the_workers(client, monkeyp
     monkeypatch.setattr(dask_neighbours, "computed", recording)
     monkeypatch.setattr(dask_herding, "computed", recording)
     monkeypatch.setattr(dask_clusters, "computed", recording)
+    monkeypatch.setattr(dask_recall, "computed", recording)
     got = default_sampling(model, da.from_array(pool, chunks=(2_000, -1)), 15,
                            X_labelled=X_labelled, y_labelled=y_labelled)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=0)
-    # only samples come here: one row (the codes' width), the coarse cells' (32 per cell)
-    # and the coverage clusters' k-means sample
-    assert set(brought) == {1, 32 * 13, COVERAGE_CLUSTER_SAMPLES}
+    # only samples come here: one row (the codes' width), the coarse cells' (32 per cell),
+    # the coverage clusters' k-means sample, and the recall check's 256 rows with their
+    # 20 neighbours found (distinct rows among them)
+    recall_rows = set(brought) - {1, 32 * 13, COVERAGE_CLUSTER_SAMPLES}
+    assert {1, 32 * 13, COVERAGE_CLUSTER_SAMPLES} <= set(brought)
+    assert len(recall_rows) == 1 and 256 < recall_rows.pop() <= 256 * 21
 
 
 def test_bad_arguments_fail_before_the_pool_is_read(digits_pool, monkeypatch):
