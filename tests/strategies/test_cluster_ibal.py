@@ -106,3 +106,9 @@ def test_bad_parameters_raise_clear_errors(learner):
         ibal_cluster_sampling(learner, X_pool, 2, n_neighbors=0)
     with pytest.raises(ValueError, match="'max_cluster_samples' parameter must be >= 2"):
         ibal_cluster_sampling(learner, X_pool, 2, max_cluster_samples=1)
+
+
+def test_disagreement_ranks_of_two_members_are_zero_and_one():
+    np.testing.assert_array_equal(disagreement_ranks([1.0, 2.0]), [1.0, 0.0])
+    np.testing.assert_array_equal(disagreement_ranks([2.0, 2.0]), [0.0, 0.0])
+    np.testing.assert_allclose(disagreement_ranks(np.array([3, 1, 2])), [0.0, 1.0, 0.5])

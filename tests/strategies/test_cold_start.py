@@ -181,3 +181,44 @@ def test_a_cold_query_leaves_the_net_untouched(split, fitted_net):
     assert fitted_net.module_.training
     for key, value in fitted_net.module_.state_dict().items():
         assert torch.equal(value, state[key])
+
+
+def test_a_pool_of_other_sample_shape_than_the_labelled_set_is_named(split):
+    X_labelled, y_labelled, X_pool = split
+    with pytest.raises(ValueError, match=(
+            r"^The samples of 'X_pool' have shape \(10,\) but the labelled samples have shape "
+            r"\(64,\)")):
+        typiclust_sampling(LogisticRegression(), X_pool[:, :10], 3, random_state=0,
+                           X_labelled=X_labelled, y_labelled=y_labelled)
+
+
+class _UnusedLastLinear(torch.nn.Module):
+    """TinyMLP's layers, then one more nn.Linear the forward pass never runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU())
+        self.output = torch.nn.Linear(16, 10)
+        self.unused = torch.nn.Linear(16, 10)
+
+    def forward(self, X):
+        return self.output(self.body(X))
+
+
+def test_features_of_a_named_layer_are_read_from_that_layer(split, fitted_net):
+    X_labelled, y_labelled, X_pool = split
+    net = make_net(_UnusedLastLinear).initialize()
+    net.module_.load_state_dict(fitted_net.module_.state_dict(), strict=False)
+    labelled = dict(X_labelled=X_labelled, y_labelled=y_labelled, random_state=0,
+                    representation="features")
+    named = typiclust_sampling(net, X_pool, 4, layer="output", batch_size=64, **labelled)
+    expected = typiclust_sampling(fitted_net, X_pool, 4, **labelled)
+    np.testing.assert_array_equal(named[0], expected[0])
+    np.testing.assert_allclose(named[1], expected[1], rtol=1e-6)
+
+
+def test_the_batch_size_of_a_features_read_is_checked(split, fitted_net):
+    X_labelled, y_labelled, X_pool = split
+    with pytest.raises(ValueError, match="'batch_size' parameter must be a positive int"):
+        typiclust_sampling(fitted_net, X_pool, 4, random_state=0, representation="features",
+                           batch_size=0, X_labelled=X_labelled, y_labelled=y_labelled)

@@ -4,6 +4,8 @@ errors for bad pools, and nothing of the caller's state changed."""
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -253,3 +255,88 @@ def test_a_labelled_set_the_net_cannot_take_is_named(digits_split):
             r"^The 'X_labelled' parameter does not fit the model: .*mat1 and mat2 shapes")):
         STRATEGIES["ibal-class"](net, X_pool[:, :10], N_INSTANCES, X_labelled=X_labelled[:, :10],
                                  y_labelled=y_labelled)
+
+
+def _contract_toy():
+    """A strategy with exactly the contract's signature."""
+
+    def toy(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
+            y_labelled=None):
+        """A toy.
+
+        Parameters
+        ----------
+            {shared_parameters}
+        random_state : ignored
+        """
+        return np.arange(n_instances), np.zeros(n_instances)
+
+    return toy
+
+
+def test_the_exact_contract_signature_is_accepted_and_its_docstring_completed():
+    from modal_ibal.strategies.contract import SHARED_PARAMETERS, follows_contract
+
+    toy = follows_contract(_contract_toy())
+    indices, _ = toy("model", np.zeros((4, 2)), 3)
+    np.testing.assert_array_equal(indices, [0, 1, 2])
+    assert toy.__doc__.startswith("A toy.\n")
+    # the placeholder's line becomes the shared parameters at the placeholder's indent
+    assert "\n" + textwrap.indent(SHARED_PARAMETERS, " " * 12) + "\n" in toy.__doc__
+    assert toy.__doc__.count("classifier : modAL ActiveLearner") == 1
+    assert "{shared_parameters}" not in toy.__doc__
+    assert "        random_state : ignored" in toy.__doc__  # the other lines as they were
+
+
+def test_a_docstring_without_the_placeholder_is_kept_and_none_becomes_empty():
+    from modal_ibal.strategies.contract import follows_contract
+
+    toy = _contract_toy()
+    toy.__doc__ = "Only a summary.\n\n    Details."
+    assert follows_contract(toy).__doc__ == "Only a summary.\n\n    Details."
+    bare = _contract_toy()
+    bare.__doc__ = None
+    assert follows_contract(bare).__doc__ == ""
+
+
+def test_extra_positional_parameters_after_the_contract_are_accepted():
+    from modal_ibal.strategies.contract import follows_contract
+
+    def toy(classifier, X_pool, n_instances=1, width=2.0, *, random_state=None, X_labelled=None,
+            y_labelled=None):
+        return np.arange(n_instances), np.full(n_instances, width)
+
+    np.testing.assert_array_equal(follows_contract(toy)("model", None, 2, 5.0)[1], [5.0, 5.0])
+
+
+def _wrong_default(classifier, X_pool, n_instances=2, *, random_state=None, X_labelled=None,
+                   y_labelled=None):
+    """n_instances defaults to 2."""
+
+
+def _wrong_order(X_pool, classifier, n_instances=1, *, random_state=None, X_labelled=None,
+                 y_labelled=None):
+    """The pool comes first."""
+
+
+def _no_labelled_keywords(classifier, X_pool, n_instances=1, *, random_state=None):
+    """No X_labelled nor y_labelled."""
+
+
+@pytest.mark.parametrize("strategy", [_wrong_default, _wrong_order, _no_labelled_keywords])
+def test_a_signature_off_the_contract_is_refused(strategy):
+    from modal_ibal.strategies.contract import follows_contract
+
+    with pytest.raises(TypeError, match=rf"^{strategy.__name__} does not follow the strategy"):
+        follows_contract(strategy)
+
+
+def test_only_strategies_with_a_dask_backend_are_listed(monkeypatch):
+    from modal_ibal.strategies import contract
+
+    declared = []
+    monkeypatch.setattr(contract, "DASK_POOL_STRATEGIES", declared)
+    contract.follows_contract(_contract_toy())
+    assert declared == []
+    contract.follows_contract(dask_pool=lambda query, **arguments: None)(_contract_toy())
+    assert declared == ["toy"]

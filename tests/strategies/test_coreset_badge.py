@@ -95,3 +95,83 @@ def test_badge_equals_kmeanspp_on_explicit_embeddings(digits_learner, digits_spl
                                           np.random.RandomState(4))
     np.testing.assert_array_equal(indices, picks)
     np.testing.assert_allclose(scores, naive_scores, rtol=1e-6)
+
+
+def test_coreset_radii_below_one_are_the_true_distances():
+    rng = np.random.default_rng(1)
+    X = 0.01 * rng.normal(size=(30, 3))  # every distance far below 1
+    y = np.arange(30) % 3
+    model = LogisticRegression().fit(X[:6], y[:6])
+    indices, radii = coreset_sampling(model, X[6:], 6, X_labelled=X[:6], y_labelled=y[:6])
+    picks, naive_radii = _naive_kcenter(X[6:], X[:6], 6)
+    np.testing.assert_array_equal(indices, picks)
+    np.testing.assert_allclose(radii, naive_radii, rtol=1e-9)
+    assert radii.max() < 0.1
+
+
+def test_badge_gradients_by_autograd_equal_the_closed_form_in_every_chunk():
+    """A criterion without a closed form: autograd, chunk by chunk, the same p - e_yhat."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from modal_ibal.readers.losses import AutogradLoss, SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(0)
+    n = 2 * badge._GRADIENT_CHUNK + 10  # two full chunks and a partial one
+    logits = rng.normal(size=(n, 3)).astype(np.float32)
+    outputs = SimpleNamespace(features=rng.normal(size=(n, 2)).astype(np.float32), logits=logits,
+                              probas=softmax(logits.astype(np.float64), axis=1))
+    autograd = SimpleNamespace(loss=AutogradLoss(torch.nn.CrossEntropyLoss()), has_bias=True)
+    closed = SimpleNamespace(loss=SoftmaxCrossEntropy(), has_bias=True)
+    A, F = badge._gradient_factors(autograd, outputs)
+    expected = outputs.probas - np.eye(3)[outputs.probas.argmax(axis=1)]
+    np.testing.assert_allclose(A, expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(badge._gradient_factors(closed, outputs)[0], expected,
+                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(F[:, :2], outputs.features)
+    np.testing.assert_array_equal(F[:, 2], 1.0)
+
+
+def test_badge_seeding_draws_uniformly_once_every_point_coincides_with_a_pick():
+    A, F = np.ones((5, 2)), np.ones((5, 1))  # five identical embeddings
+    for seed in range(5):
+        picks, scores = badge._kmeanspp_factorised(A, F, 5, np.random.RandomState(seed))
+        assert picks[0] == 0  # the largest norm, ties to the lowest index
+        np.testing.assert_array_equal(np.sort(picks), np.arange(5))
+        np.testing.assert_allclose(scores, [2.0, 0.0, 0.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_badge_seeding_draws_by_distance_even_when_all_distances_are_small():
+    A = np.array([[0.6, 0.0]] * 3 + [[0.0, 0.5]] + [[0.6, 0.0]] * 2)  # one point off the rest
+    F = np.ones((6, 1))
+    for seed in range(5):
+        picks, scores = badge._kmeanspp_factorised(A, F, 3, np.random.RandomState(seed))
+        assert list(picks[:2]) == [0, 3]  # the only point at a positive distance
+        np.testing.assert_allclose(scores[:2], [0.36, 0.61], rtol=1e-12)
+        assert picks[2] in {1, 2, 4, 5} and scores[2] == pytest.approx(0.0, abs=1e-12)
+
+
+class _FixedDraws(np.random.RandomState):
+    """A RandomState whose uniform draws are all ``value``: an extreme of [0, 1)."""
+
+    def __init__(self, value):
+        super().__init__(0)
+        self.value = value
+
+    def random_sample(self, size=None):
+        return self.value
+
+
+# distances to the first pick (x = 1) that numpy sums to slightly more than their running sum
+_ROUNDING_LINE = np.array([1.0, 0.238, 0.195, 0.638, 0.278, 0.47, 0.27, 0.193, 0.149, 0.641,
+                           1.0, 1.0])
+
+
+@pytest.mark.parametrize(("draw", "expected"), [(0.0, 1), (1.0 - 2.0 ** -53, 9)])
+def test_badge_extreme_draws_pick_the_first_or_last_point_at_a_positive_distance(draw,
+                                                                                 expected):
+    A, F = _ROUNDING_LINE[:, None], np.ones((len(_ROUNDING_LINE), 1))
+    picks, scores = badge._kmeanspp_factorised(A, F, 2, _FixedDraws(draw))
+    assert list(picks) == [0, expected]
+    np.testing.assert_allclose(scores[1], (1.0 - _ROUNDING_LINE[expected]) ** 2, rtol=1e-9)

@@ -96,3 +96,26 @@ def test_uncertainty_falls_back_to_predict_proba(ours, modal, measure, model, di
                      else LogisticRegression(max_iter=200)).fit(X_labelled, y_labelled)
     _assert_same_selection(ours(estimator, X_pool, 12), modal(estimator, X_pool, n_instances=12),
                            measure(estimator, X_pool))
+
+
+@pytest.mark.parametrize("strategy", [entropy_sampling, margin_sampling])
+def test_uncertainty_warns_when_tied_scores_fill_the_batch_in_pool_order(strategy):
+    from modal_ibal.scoring.selection import TiedScoresWarning
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    model = LogisticRegression().fit(X, [0, 1, 0, 1])
+    pool = np.zeros((5, 2))  # five copies of one point: one score
+    with pytest.warns(TiedScoresWarning, match="5 pool points tie"):
+        indices, _ = strategy(model, pool, 2)
+    np.testing.assert_array_equal(indices, [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        strategy(model, pool, 5)  # every tied point fits: nothing to warn about
+
+
+@pytest.mark.parametrize("strategy", [entropy_sampling, margin_sampling])
+def test_uncertainty_names_a_bad_batch_size(strategy):
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    model = LogisticRegression().fit(X, [0, 1])
+    with pytest.raises(ValueError, match=r"^The 'batch_size' parameter must be a positive int"):
+        strategy(model, X, 1, batch_size=0)
