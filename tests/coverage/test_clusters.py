@@ -29,7 +29,8 @@ def test_pick_per_cluster_order_fallback_and_ties():
     np.testing.assert_array_equal(indices, [2, 5, 0, 3, 6, 7])
 
 
-@pytest.mark.parametrize(("n_labelled", "max_cluster_samples"), [(12, 1000), (12, 60), (0, 60)])
+@pytest.mark.parametrize(("n_labelled", "max_cluster_samples"),
+                         [(12, 1000), (12, 60), (0, 60), (12, 150), (0, 150)])
 def test_uncovered_clusters_equal_naive_seeding_and_assignment(n_labelled, max_cluster_samples):
     Z = np.random.default_rng(5).normal(size=(12 + 150, 3))
     Z_labelled, Z_pool = Z[:n_labelled], Z[12:]
@@ -75,6 +76,22 @@ def test_typical_picks_beyond_kmeans_take_integer_codes():
                  for dtype in (np.int64, np.float64)]
         np.testing.assert_array_equal(picks[0][0], picks[1][0])
         assert len(np.unique(picks[0][0])) == 60
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("max_cluster_samples", [1000, 10])
+def test_pool_points_as_near_to_a_labelled_point_as_to_their_free_centre_are_covered(
+        seed, max_cluster_samples):
+    # on a line: labelled point 0; pool points at 1 (4), 2 (10) and 3 (6); one free centre
+    Z_labelled = np.array([[0.0]])
+    Z_pool = np.repeat([[1.0], [2.0], [3.0]], [4, 10, 6], axis=0)
+    cells = clusters.uncovered_clusters(Z_labelled, Z_pool, 1, np.random.RandomState(seed),
+                                        max_cluster_samples)
+    # the points at 1 are as near to 0 as to any centre at 2: covered, sampled or not; the
+    # points at 3 lie at the sampled extent of the centre's cluster: free, sampled or not
+    np.testing.assert_array_equal(cells, np.repeat([-1, 0, 0], [4, 10, 6]))
+    np.testing.assert_array_equal(
+        cells, _naive_uncovered_clusters(Z_labelled, Z_pool, 1, seed, max_cluster_samples))
 
 
 def _naive_uncovered_clusters(Z_labelled, Z_pool, n_clusters, seed, max_cluster_samples):
@@ -138,3 +155,75 @@ def test_safe_scale_exponent_brings_extreme_codes_to_unit_magnitude():
         largest = np.abs(np.ldexp((Z * scale).astype(np.float32), shift)).max()
         assert 0.5 <= largest < 1.0
     assert clusters.safe_scale_exponent(Z * 2.0**40) == -43  # 5 * 2**40 = 0.625 * 2**43
+
+
+def test_typicality_of_a_pair_is_the_inverse_of_their_distance():
+    np.testing.assert_allclose(typicality(np.array([[0.0, 0.0], [0.0, 4.0]])), [0.25, 0.25])
+
+
+def test_pick_per_cluster_never_picks_a_point_twice():
+    # cluster 0: one pool point, no label; cluster 1: three labels and two spread-out pool points
+    Z = np.array([[0.0], [10.0], [20.0], [30.0], [50.0], [90.0]])
+    labels = np.array([1, 1, 1, 0, 1, 1])
+    indices, _ = clusters.pick_per_cluster(Z, labels, 3, 3, n_neighbors=20)
+    np.testing.assert_array_equal(indices, [0, 1, 2])  # cluster 0 first, then 1's two points
+    empty, scores = clusters.pick_per_cluster(Z, labels, 3, 0, n_neighbors=20)
+    assert empty.dtype == np.int64 and empty.shape == scores.shape == (0,)
+
+
+def test_pick_per_cluster_uses_the_given_number_of_neighbours():
+    # a tight pair and a group of three: with one neighbour the pair is most typical, with
+    # all four neighbours (mean distance) the middle of the three
+    Z = np.array([[0.0], [0.2], [3.0], [4.0], [5.0]])
+    labels = np.zeros(5, dtype=np.int64)
+    assert clusters.pick_per_cluster(Z, labels, 0, 1, n_neighbors=1)[0][0] == 0
+    assert clusters.pick_per_cluster(Z, labels, 0, 1, n_neighbors=4)[0][0] == 2
+
+
+@pytest.mark.parametrize("max_cluster_samples", [1000, 90, 40])
+def test_cluster_labels_are_one_kmeans_plus_plus_fit_on_all_points_or_a_sample(max_cluster_samples):
+    from sklearn.cluster import KMeans
+
+    Z = np.random.default_rng(8).normal(size=(90, 2))
+    got = clusters.cluster_labels(Z, 6, np.random.RandomState(4), max_cluster_samples)
+    rng = np.random.RandomState(4)
+    model = KMeans(n_clusters=6, init="k-means++", n_init=1, random_state=rng)
+    if len(Z) <= max_cluster_samples:
+        expected = model.fit(Z).labels_
+    else:
+        sample = rng.choice(len(Z), size=max_cluster_samples, replace=False)
+        expected = model.fit(Z[sample]).predict(Z)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_typical_picks_at_the_kmeans_limit_cluster_with_kmeans():
+    rng = np.random.default_rng(9)
+    Z_labelled, Z_pool = rng.normal(size=(40, 3)), rng.normal(size=(120, 3))
+    picks, scores = clusters.typical_picks(Z_labelled, Z_pool, 10, np.random.RandomState(2),
+                                           n_neighbors=20, max_cluster_samples=20_000)
+    Z = np.concatenate([Z_labelled, Z_pool])
+    labels = clusters.cluster_labels(Z, clusters.KMEANS_MAX_CLUSTERS, np.random.RandomState(2),
+                                     20_000)
+    expected = clusters.pick_per_cluster(Z, labels, 40, 10, n_neighbors=20)
+    np.testing.assert_array_equal(picks, expected[0])
+    np.testing.assert_allclose(scores, expected[1], rtol=1e-12)
+
+
+def test_typical_picks_of_huge_codes_keep_the_preference():
+    rng = np.random.default_rng(10)
+    Z_labelled, Z_pool = rng.normal(size=(5, 3)), rng.normal(size=(60, 3))
+    weights = rng.uniform(0.1, 10.0, size=60)
+
+    def picks(scale, preference):
+        return clusters.typical_picks(Z_labelled * scale, Z_pool * scale, 6,
+                                      np.random.RandomState(0), n_neighbors=20,
+                                      max_cluster_samples=20_000, preference=preference)
+
+    def prefer(members):
+        return weights[members]
+
+    plain, weighted = picks(1.0, None), picks(1.0, prefer)
+    assert list(plain[0]) != list(weighted[0])  # the preference changes the batch
+    huge = picks(2.0**40, prefer)
+    np.testing.assert_array_equal(huge[0], weighted[0])
+    np.testing.assert_allclose(huge[1], weighted[1] * 2.0**-40, rtol=1e-12)
