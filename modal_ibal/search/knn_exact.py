@@ -83,7 +83,7 @@ def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.nd
     Z = check_points(Z)
     k = check_n_neighbors(n_neighbors, Z.shape[0])
     search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Z)
-    return neighbours_in_blocks(Z, k, lambda rows: search.kneighbors(rows, return_distance=False))
+    return neighbours_in_blocks(Z, k, lambda own: search.kneighbors(Z[own], return_distance=False))
 
 
 def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.ndarray],
@@ -96,8 +96,8 @@ def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.
         Checked points.
     k : int
     find : callable
-        ``find(rows)`` returns the indices of the ``k`` rows of ``Z`` nearest to
-        each of ``rows`` [b, d]: [b, k].
+        ``find(own)`` returns the indices of the ``k`` rows of ``Z`` nearest to
+        each of the rows ``own`` [b] (ascending, contiguous): [b, k].
 
     Returns
     -------
@@ -113,7 +113,7 @@ def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.
     block = max(1, _SEARCH_ELEMENTS // (k * Z.shape[1]))  # query rows per call
     for start in range(0, n_points, block):
         own = np.arange(start, min(start + block, n_points))  # [b]
-        found = np.asarray(find(Z[own]))  # [b, k]
+        found = np.array(find(own))  # [b, k], a copy: with_self writes to it
         with_self(found, own)
         squared[own] = _squared_distances(exact, own, found)
         neighbours[own] = found
