@@ -14,16 +14,15 @@ of codes, on one thread (BLAS and OpenMP), in this process, one after another:
     :func:`~modal_ibal.search.knn_exact.exact_neighbours` (scikit-learn's brute force).
 ``partitioned``
     :func:`~modal_ibal.search.knn_partitioned.partitioned_neighbours`, 512
-    candidates, unchecked: what ``algorithm='auto'`` did above 10,000 points before
-    its recall was measured.
+    candidates, unchecked.
 ``auto``
     :func:`~modal_ibal.search.knn.searched_neighbours`: the partitioned search with
     its recall measured on 256 sampled points, widened or replaced by the exact
     search below the 0.8 target (the note says what it did).
 ``check``
-    The recall check alone: :func:`~modal_ibal.search.recall.sampled_recall` on 256
-    points of the 512-candidate partitioned search's result; its seconds, and the
-    note its share of that search's.
+    The 512-candidate partitioned search, then its recall check
+    (:func:`~modal_ibal.search.recall.sampled_recall` on 256 points); the note gives
+    the check's own seconds and their share of the search's.
 ``faiss-flat``, ``faiss-ivf``, ``faiss-hnsw``
     FAISS (``faiss-cpu``): the exact ``IndexFlatL2``; ``IndexIVFFlat`` with
     :math:`4\sqrt M` lists trained on all points and ``nprobe`` 16; ``IndexHNSWFlat``
