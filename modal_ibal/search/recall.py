@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_RECALL_SAMPLE = 256
-_DISTANCE_ELEMENTS = 1 << 21  # float64 distances held at once: 16 MiB
+_DISTANCE_ELEMENTS = 1 << 21  # screening products held at once: 16 MiB in float64
 _TIE_TOLERANCE = 1e-9  # relative to the rows' squared norms: float64 rounding of the expansion
 _SCREEN_SLACK = 1e-3  # relative margin of the screening products, far above float32's rounding
 WIDENING = 4  # candidates are multiplied by this while the recall is below target
