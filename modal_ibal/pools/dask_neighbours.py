@@ -47,8 +47,9 @@ from ..search.knn_partitioned import (
     fine_cells,
     first_fine_cells,
     neighbours_from_sorted,
+    query_rows,
+    ranking_rows,
     search_cells,
-    search_rows,
 )
 from ..search.probes import probe_cells, ranges
 from ..utils.threads import one_blas_thread
@@ -185,8 +186,8 @@ def _search_block(sorted_block: np.ndarray, first: int, homes: np.ndarray, probe
     position ``first`` on, and ``pieces`` the (positions, rows) of every cell they
     probe, in ascending positions.
     """
-    queries, _ = search_rows(sorted_block)
-    _, ranking = search_rows(np.concatenate([piece[1] for piece in pieces]))
+    queries = query_rows(sorted_block)
+    ranking = ranking_rows(query_rows(np.concatenate([piece[1] for piece in pieces])))
     found = np.empty((sorted_block.shape[0], k), dtype=index_type(cell_bounds[-1], k))
     squared = np.empty((sorted_block.shape[0], k), dtype=sorted_block.dtype)
     with one_blas_thread():

@@ -113,7 +113,7 @@ def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.
     block = max(1, _SEARCH_ELEMENTS // (k * Z.shape[1]))  # query rows per call
     for start in range(0, n_points, block):
         own = np.arange(start, min(start + block, n_points))  # [b]
-        found = np.array(find(own))  # [b, k], a copy: with_self writes to it
+        found = np.asarray(find(own))  # [b, k]: a new array from either search, with_self writes to it
         with_self(found, own)
         squared[own] = _squared_distances(exact, own, found)
         neighbours[own] = found

@@ -25,6 +25,8 @@ __all__ = [
     "first_fine_cells",
     "neighbours_from_sorted",
     "partitioned_neighbours",
+    "query_rows",
+    "ranking_rows",
     "search_cells",
     "search_rows",
 ]
@@ -234,19 +236,31 @@ def search_rows(Z_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     queries, ranking : ndarray of shape (m, d + 2), in ``Z_sorted``'s precision
-        Rows :math:`[z_x, 1, \lVert z_x\rVert^2]` and
-        :math:`[-2 z_c, \lVert z_c\rVert^2, 1]`; each row depends on its own point only.
+        :func:`query_rows` and :func:`ranking_rows` of the points; each row depends
+        on its own point only.
     """
-    n_points, n_dims = Z_sorted.shape
-    queries = np.empty((n_points, n_dims + 2), dtype=Z_sorted.dtype)
-    queries[:, :n_dims] = Z_sorted
+    queries = query_rows(Z_sorted)
+    return queries, ranking_rows(queries)
+
+
+def query_rows(Z: np.ndarray) -> np.ndarray:
+    r"""Rows :math:`[z_x, 1, \lVert z_x\rVert^2]` in ``Z``'s precision: one side of :func:`search_rows`."""
+    n_points, n_dims = Z.shape
+    queries = np.empty((n_points, n_dims + 2), dtype=Z.dtype)
+    queries[:, :n_dims] = Z
     queries[:, n_dims] = 1.0
     np.einsum("ij,ij->i", queries[:, :n_dims], queries[:, :n_dims], out=queries[:, n_dims + 1])
+    return queries
+
+
+def ranking_rows(queries: np.ndarray) -> np.ndarray:
+    r"""Rows :math:`[-2 z_c, \lVert z_c\rVert^2, 1]` from the points' :func:`query_rows`."""
+    n_dims = queries.shape[1] - 2
     ranking = np.empty_like(queries)
     np.multiply(queries[:, :n_dims], -2.0, out=ranking[:, :n_dims])
     ranking[:, n_dims] = queries[:, n_dims + 1]
     ranking[:, n_dims + 1] = 1.0
-    return queries, ranking
+    return ranking
 
 
 def search_cells(homes: np.ndarray, probes: np.ndarray, probe_starts: np.ndarray,

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .knn_partitioned import query_rows, ranking_rows
+
 __all__ = [
     "DEFAULT_RECALL_SAMPLE",
     "WIDENING",
@@ -109,8 +111,9 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
 
     A point counts when its squared distance, computed directly in float64, is at
     most ``radius + tie``. The points are screened first in their own precision,
-    one product per block of points (:math:`[z, \lVert z\rVert^2, 1]` against
-    :math:`[-2q, 1, \lVert q\rVert^2]`, never :math:`s \times M` at once), with a
+    one product per block of points (the partitioned search's
+    :func:`~modal_ibal.search.knn_partitioned.query_rows` against the queries'
+    :func:`~modal_ibal.search.knn_partitioned.ranking_rows`, never :math:`s \times M` at once), with a
     margin far above float32's rounding (:data:`_SCREEN_SLACK`), so only the few
     points near the radius are computed again. A function of each point alone: the
     results on blocks of points concatenate to the result on all of them.
@@ -130,23 +133,14 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
         The distances kept.
     """
     dtype = np.float32 if points.dtype == np.float32 else np.float64
-    n_queries, n_dims = queries.shape
     query_norms = np.einsum("ij,ij->i", queries, queries)  # [s]
-    side = np.empty((n_dims + 2, n_queries), dtype=dtype)  # the queries' side of the product
-    side[:n_dims] = -2.0 * queries.T
-    side[n_dims] = 1.0
-    side[n_dims + 1] = query_norms
+    side = ranking_rows(query_rows(queries.astype(dtype))).T  # [d + 2, s]
     screen = (radius + tie + _SCREEN_SLACK * (3.0 * query_norms + 2.0 * radius)).astype(dtype)
-    block = max(1, _DISTANCE_ELEMENTS // max(1, n_queries))
+    block = max(1, _DISTANCE_ELEMENTS // max(1, queries.shape[0]))
     kept_rows, kept = [], []
     for start in range(0, points.shape[0], block):
         chunk = points[start:start + block]  # [b, d]
-        rows_side = np.empty((chunk.shape[0], n_dims + 2), dtype=dtype)
-        rows_side[:, :n_dims] = chunk
-        np.einsum("ij,ij->i", rows_side[:, :n_dims], rows_side[:, :n_dims],
-                  out=rows_side[:, n_dims])
-        rows_side[:, n_dims + 1] = 1.0
-        near, query = np.nonzero(rows_side @ side <= screen)  # [b, s] screened
+        near, query = np.nonzero(query_rows(chunk.astype(dtype, copy=False)) @ side <= screen)
         difference = chunk[near].astype(np.float64) - queries[query]  # [c, d]
         squared = np.einsum("ij,ij->i", difference, difference)  # [c]
         inside = squared <= (radius + tie)[query]
