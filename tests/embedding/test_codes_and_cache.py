@@ -257,3 +257,4 @@ def test_first_occurrences_matches_numpy_unique():
     _, expected_first = np.unique(keys, axis=0, return_index=True)
     np.testing.assert_array_equal(first, np.sort(expected_first))
     np.testing.assert_array_equal(keys[first][inverse], keys)
+    assert first.dtype == np.intp and inverse.dtype == np.intp

@@ -67,15 +67,3 @@ def test_first_occurrences_of_key_pairs():
     first, inverse = first_occurrences(lane0, lane1)
     np.testing.assert_array_equal(first, [0, 1, 2, 4, 6])
     np.testing.assert_array_equal(inverse, [0, 1, 2, 1, 3, 0, 4])
-
-
-def test_first_occurrences_match_numpy_unique():
-    rng = np.random.default_rng(3)
-    lane0 = rng.integers(0, 4, 300).astype(np.uint64)
-    lane1 = rng.integers(0, 5, 300).astype(np.uint64)
-    first, inverse = first_occurrences(lane0, lane1)
-    pairs = np.stack([lane0, lane1], axis=1)
-    _, expected_first = np.unique(pairs, axis=0, return_index=True)
-    np.testing.assert_array_equal(first, np.sort(expected_first))
-    np.testing.assert_array_equal(pairs[first[inverse]], pairs)
-    assert first.dtype == np.intp and inverse.dtype == np.intp
