@@ -1,0 +1,28 @@
+"""Stopping criteria: when further labels are no longer worth their cost.
+
+Stabilising predictions (plain and class-balanced agreement between successive
+models), overall uncertainty, a label budget, and the saturation of the coverage
+still to be won. Each is updated after every ``teach`` of a modAL loop and says
+whether to stop.
+"""
+
+from .agreement import class_balanced_agreement, cohens_kappa
+from .coverage_gain import CoverageSaturation
+from .criteria import (
+    LabelBudget,
+    OverallUncertainty,
+    StabilizingPredictions,
+    StoppingCriterion,
+    StopSignal,
+)
+
+__all__ = [
+    "CoverageSaturation",
+    "LabelBudget",
+    "OverallUncertainty",
+    "StabilizingPredictions",
+    "StopSignal",
+    "StoppingCriterion",
+    "class_balanced_agreement",
+    "cohens_kappa",
+]
