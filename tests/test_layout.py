@@ -28,8 +28,11 @@ LAYERS: dict[str, set[str]] = {
     "pools": {"utils", "readers", "search", "embedding", "scoring", "coverage"},
     "strategies": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools"},
     "tuning": {"utils", "metrics", "strategies"},
+    "stopping": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools",
+                 "strategies"},
+    "labelling": {"utils", "readers", "strategies", "stopping", "__init__"},
     "experiments": {"utils", "metrics", "readers", "search", "embedding", "scoring", "coverage",
-                    "strategies", "__init__"},
+                    "strategies", "stopping", "labelling", "__init__"},
     "__init__": {"utils", "search", "embedding", "scoring", "coverage", "strategies", "tuning"},
 }
 

@@ -30,6 +30,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..labelling.cli import add_label_command, run_label_command
+
 __all__ = ["build_parser", "main"]
 
 _OUT_OPTION = "'--out' option"
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="strategy of the paired ΔAULC column (default random, when run)")
 
     commands.add_parser("list", help="show the strategies and experiments")
+    add_label_command(commands)
     return parser
 
 
@@ -272,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _fig4(args)
             if args.command == "summarize":
                 return _summarize(args, argv)
+            if args.command == "label":
+                return run_label_command(args)
             return _list()
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)
@@ -284,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DamagedFileError as error:
         print(f"modal-ibal: error: {error} {_repair_hint(error.path)}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"modal-ibal: error: {error}", file=sys.stderr)
         return 2
 

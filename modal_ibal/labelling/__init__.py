@@ -1,0 +1,26 @@
+"""Labelling for real: a resumable loop over a pool with ids, answer files, Label Studio exchange.
+
+The loop (:class:`LabellingLoop`) ranks the next batch of ids with any modAL
+strategy, takes (id, label) answers that arrive late, partly or with skips,
+refits, updates the stopping criteria, and saves its state atomically. The
+``modal-ibal label`` command drives it from CSV or Parquet files.
+"""
+
+from .answers import SKIP, Answers, read_answers
+from .ids import IdPool
+from .loop import LabellingLoop
+from .models import TABULAR_MODELS, tabular_model
+from .state import DamagedStateError, load_state, save_state
+
+__all__ = [
+    "SKIP",
+    "TABULAR_MODELS",
+    "Answers",
+    "DamagedStateError",
+    "IdPool",
+    "LabellingLoop",
+    "load_state",
+    "read_answers",
+    "save_state",
+    "tabular_model",
+]
