@@ -20,6 +20,8 @@ sub-package     what it holds
                 kernel graph and greedy of kernel herding
 ``pools``       pools held by Dask: chunked scoring on the workers
 ``strategies``  one module per strategy, the contract, the cold start, the registry
+``stopping``    stopping criteria: stabilising predictions, uncertainty, budget, coverage
+``labelling``   labelling for real: a resumable loop over ids, answer files, Label Studio
 ``experiments`` the paper's experiments: data, networks, runner, results, figures
 ==============  ===================================================================
 

@@ -215,9 +215,12 @@ class LabellingLoop:
 
     # ------------------------------------------------------------------ model and signals
     def _labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """The labelled rows and labels; with any text label, every label as text."""
         rows = self.pool.positions(list(self.labels), "labelled ids")
-        return self.pool.X[rows], np.array(list(self.labels.values()), dtype=object if any(
-            isinstance(value, str) for value in self.labels.values()) else None)
+        labels = list(self.labels.values())
+        if any(isinstance(label, str) for label in labels):
+            return self.pool.X[rows], np.array([str(label) for label in labels], dtype=object)
+        return self.pool.X[rows], np.array(labels)
 
     def _refit(self) -> None:
         X_labelled, y_labelled = self._labelled()

@@ -15,14 +15,16 @@ import numpy as np
 __all__ = ["class_balanced_agreement", "cohens_kappa"]
 
 
-def _paired_predictions(previous, current) -> tuple[np.ndarray, np.ndarray]:
+def _class_codes(previous, current) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both label vectors as codes 0 .. n_classes - 1 over their joint classes."""
     previous, current = np.asarray(previous).ravel(), np.asarray(current).ravel()
     if previous.shape != current.shape or previous.size == 0:
         raise ValueError(
             "The two prediction vectors must be non-empty and of the same length. Got "
             f"{previous.size} and {current.size} predictions instead."
         )
-    return previous, current
+    classes, codes = np.unique(np.concatenate([previous, current]), return_inverse=True)
+    return codes[: previous.size], codes[previous.size:], classes.size
 
 
 def cohens_kappa(previous, current) -> float:
@@ -43,14 +45,12 @@ def cohens_kappa(previous, current) -> float:
         In [-1, 1]. Two identical vectors give 1, also when they hold one class
         only (where the formula is 0/0).
     """
-    previous, current = _paired_predictions(previous, current)
-    if np.array_equal(previous, current):
+    a, b, n_classes = _class_codes(previous, current)
+    if np.array_equal(a, b):
         return 1.0
-    classes, codes = np.unique(np.concatenate([previous, current]), return_inverse=True)
-    a, b = codes[: previous.size], codes[previous.size:]
     observed = np.mean(a == b)
-    chance = float(np.dot(np.bincount(a, minlength=classes.size),
-                          np.bincount(b, minlength=classes.size))) / previous.size**2
+    chance = float(np.dot(np.bincount(a, minlength=n_classes),
+                          np.bincount(b, minlength=n_classes))) / a.size**2
     return float((observed - chance) / (1.0 - chance))
 
 
@@ -73,10 +73,7 @@ def class_balanced_agreement(previous, current) -> float:
     float
         In [0, 1]; 1 exactly when the vectors are equal.
     """
-    previous, current = _paired_predictions(previous, current)
-    classes, codes = np.unique(np.concatenate([previous, current]), return_inverse=True)
-    a, b = codes[: previous.size], codes[previous.size:]
-    both = np.bincount(a[a == b], minlength=classes.size)
-    either = (np.bincount(a, minlength=classes.size) + np.bincount(b, minlength=classes.size)
-              - both)
+    a, b, n_classes = _class_codes(previous, current)
+    both = np.bincount(a[a == b], minlength=n_classes)
+    either = np.bincount(a, minlength=n_classes) + np.bincount(b, minlength=n_classes) - both
     return float(np.mean(both / either))
