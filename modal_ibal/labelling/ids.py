@@ -30,7 +30,9 @@ class IdPool:
 
     Attributes
     ----------
-    X : ndarray of shape (n_pool, n_features), float64
+    X : ndarray of shape (n_pool, n_features)
+        A copy; floats keep their precision (a float32 net gets float32), other numbers
+        become float64.
     ids : pandas.Index
     fingerprint : str
         SHA-256 of the ids and features: a saved loop checks it to refuse another pool.
@@ -41,7 +43,7 @@ class IdPool:
         if X.ndim != 2 or X.shape[0] == 0 or X.dtype.kind not in "biuf":
             raise ValueError("The pool's features must be a non-empty 2-d array of numbers. Got "
                              f"shape {X.shape} of dtype {X.dtype} instead.")
-        X = X.astype(np.float64)
+        X = X.astype(np.float64) if X.dtype.kind in "biu" else X.copy()  # float32 stays
         if not np.isfinite(X).all():
             rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
             raise ValueError(f"{rows.size} pool rows hold NaN or infinite features (first at "

@@ -166,3 +166,25 @@ def test_signals_after_each_teach_and_a_budget(iris):
     assert status["signals"]["label-budget"] == {"value": 20.0, "stop": True}
     assert "label-budget" in status["stop"]
     assert [entry["n_labelled"] for entry in loop.signals] == [10, 20]
+
+
+def test_a_skorch_net_on_a_float32_pool():
+    """The pool keeps float32 for a float32 net; labels are the net's class indices."""
+    import torch
+    from skorch import NeuralNetClassifier
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:300] / 16).astype(np.float32)
+    module = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                 torch.nn.Linear(16, 10))
+    net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
+                              lr=0.1, train_split=None, verbose=0, classes=np.arange(10))
+    loop = LabellingLoop(X, ids=np.arange(300), estimator=net, batch_size=15,
+                         stop_set_size=100)
+    assert loop.pool.X.dtype == np.float32
+    for _ in range(2):
+        batch = loop.next_batch()
+        loop.teach({int(key): int(y[key]) for key in batch["id"]})
+    assert loop.status()["n_labelled"] == 30
+    assert loop.signals[-1]["criteria"]["stabilizing-predictions"]["value"] is not None
