@@ -216,7 +216,8 @@ def _strategies(n_classes: int, names: Sequence[str]) -> dict:
             for name in names}
 
 
-def _spec(name: str) -> ExperimentSpec:
+def dataset_spec(name: str) -> ExperimentSpec:
+    """The benchmark's settings of data set ``name`` (the peer benchmark's, and the long-tailed sets)."""
     if name in LONG_TAILED:
         return long_tailed_spec(name)
     if name == "shuttle":
@@ -411,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     seeds = list(range(args.seeds))
     for name in names:
-        spec = _spec(name)
+        spec = dataset_spec(name)
         if not args.report_only:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=UserWarning, module=r"skactiveml\.")
@@ -423,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     curves, per_set = {}, {}
     for name in sorted({*names, *(p.name for p in out.iterdir() if p.is_dir())}
                        & set(everything), key=everything.index):
-        spec = _spec(name)
+        spec = dataset_spec(name)
         present = sorted({p.name.split("__seed")[0] for p in (out / name / "runs").glob("*.csv")})
         done = _finished_seeds(out / name, present, seeds)
         if not done:

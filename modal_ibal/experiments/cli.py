@@ -1,4 +1,4 @@
-"""The modal-ibal command: run, summarize and list the experiments.
+"""The modal-ibal command: run, summarize and list the experiments; label a pool for real.
 
 ::
 
@@ -6,6 +6,7 @@
     modal-ibal run digits --strategies random,entropy,ibal-d --rounds 3 --resume
     modal-ibal fig4 digits --out results/fig4-digits
     modal-ibal list
+    modal-ibal label start work --pool pool.csv --id-column id   (then next, teach, status)
 
 ``run`` writes ``results.csv``, ``timings.csv``, ``summary.md``, ``dataset.png``
 and ``curves_<metric>.png`` into ``--out`` (default ``results/<experiment>``),
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="modal-ibal",
-        description="Active-learning experiments with IBAL and its baselines on modAL.",
+        description="Active-learning experiments with IBAL and its baselines on modAL, and a "
+                    "labelling loop for real pools ('modal-ibal label').",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
