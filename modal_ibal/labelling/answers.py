@@ -32,13 +32,12 @@ class Answers:
 
 
 def _pending(label) -> bool:
-    if label is None:
-        return True
+    """None, NaN, pandas' NA or blank text: not labelled yet."""
     if isinstance(label, str):
         return label.strip() == ""
     try:
-        return bool(np.isnan(label))
-    except TypeError:
+        return bool(pd.isna(label))
+    except (TypeError, ValueError):  # not a scalar
         return False
 
 

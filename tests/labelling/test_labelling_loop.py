@@ -188,3 +188,13 @@ def test_a_skorch_net_on_a_float32_pool():
         loop.teach({int(key): int(y[key]) for key in batch["id"]})
     assert loop.status()["n_labelled"] == 30
     assert loop.signals[-1]["criteria"]["stabilizing-predictions"]["value"] is not None
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA, "", "  "])
+def test_every_spelling_of_a_missing_label_is_pending(iris, missing):
+    frame, _ = iris
+    loop = LabellingLoop(frame, id_column="id")
+    table = pd.DataFrame({"id": ["iris-000001", "iris-000002"],
+                          "label": pd.Series(["setosa", missing], dtype=object)})
+    report = loop.teach(table)
+    assert (report["labelled"], report["pending"]) == (1, 1)
