@@ -130,3 +130,12 @@ def test_a_batch_file_of_another_kind_is_refused(files, capsys):
     main(["label", "start", "work", "--pool", "pool.csv", "--id-column", "id"])
     assert main(["label", "next", "work", "--out", "batch.xlsx"]) == 2
     assert "must end in" in capsys.readouterr().err
+
+
+def test_a_pool_file_with_repeated_ids_is_refused(files, tmp_path, capsys):
+    pool = pd.read_csv("pool.csv")
+    pool.loc[3, "id"] = pool.loc[2, "id"]
+    pool.to_csv("pool.csv", index=False)
+    assert main(["label", "start", "work", "--pool", "pool.csv", "--id-column", "id"]) == 2
+    assert "ids must be unique; repeated: ['p002']" in capsys.readouterr().err
+    assert not (tmp_path / "work" / STATE_FILE).exists()
