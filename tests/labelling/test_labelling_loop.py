@@ -171,8 +171,8 @@ def test_signals_after_each_teach_and_a_budget(iris):
 def test_a_skorch_net_on_a_float32_pool():
     """The pool keeps float32 for a float32 net; labels are the net's class indices."""
     import torch
-    from skorch import NeuralNetClassifier
     from sklearn.datasets import load_digits
+    from skorch import NeuralNetClassifier
 
     X, y = load_digits(return_X_y=True)
     X = (X[:300] / 16).astype(np.float32)
