@@ -137,7 +137,8 @@ def select_temperature(
     -------
     float
         The :math:`T` with the lowest :func:`expected_calibration_error` on the
-        held-out labels (the first of equal ones); 1.0 when the labelled set is
+        held-out labels (the first of equal ones; a held-out label of a class the
+        training part lacks counts as a miss); 1.0 when the labelled set is
         too small to split (fewer than 5 points) or the training part holds a
         single class.
 
@@ -170,7 +171,10 @@ def select_temperature(
     refit = clone(estimator).fit(X[train], y[train])
     reader = last_layer(refit, layer=layer)
     logits = reader.outputs(X[held_out]).logits  # [v, C]
-    y_index = reader.encode_labels(y[held_out])
+    # a held-out label of a class the training part lacks (unstratified split) is a miss
+    known = np.isin(y[held_out], reader.classes_)  # [v]
+    y_index = np.full(len(held_out), -1, dtype=np.int64)  # [v]
+    y_index[known] = reader.encode_labels(y[held_out][known])
     errors = [expected_calibration_error(tempered_probabilities(logits, t), y_index)
               for t in grid]  # the grid is short: one small matrix per temperature
     return float(grid[int(np.argmin(errors))])
