@@ -70,7 +70,7 @@ RULES = (
 )
 # the rules drawn on the figure: the library's defaults
 MARKED = {"kappa >= 0.99 (3)": "o", "balanced agreement >= 0.99 (3)": "s",
-          "uncertainty <= 0.05": "^", "coverage gain <= 1.5": "D"}
+          "uncertainty <= 0.01": "^", "coverage gain <= 1.5": "D"}
 
 
 def long_spec(name: str, factor: int = 3) -> ExperimentSpec:
@@ -88,7 +88,7 @@ def run_curve(spec: ExperimentSpec, data, seed: int) -> pd.DataFrame:
         len(split.y_pool), min(STOP_SET, len(split.y_pool)), replace=False)
     X_stop = split.X_pool[stop_rows]
     criteria = {
-        "kappa": StabilizingPredictions(X_stop),
+        "kappa": StabilizingPredictions(X_stop, agreement="kappa"),
         "balanced_agreement": StabilizingPredictions(X_stop, agreement="class-balanced"),
         "uncertainty": OverallUncertainty(X_stop),
         "coverage_gain": CoverageSaturation(spec.batch_size),

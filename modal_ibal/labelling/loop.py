@@ -263,8 +263,7 @@ class LabellingLoop:
     def _make_criteria(self) -> dict:
         X_stop = self.pool.X[self._stop_rows]
         criteria = {
-            "stabilizing-predictions": StabilizingPredictions(X_stop,
-                                                              agreement="class-balanced"),
+            "stabilizing-predictions": StabilizingPredictions(X_stop),
             "overall-uncertainty": OverallUncertainty(X_stop),
             "coverage-saturation": CoverageSaturation(self.batch_size,
                                                       random_state=self.random_state),

@@ -54,6 +54,14 @@ class CoverageSaturation(StoppingCriterion):
     scores are a weighted version of the same gain, but the weights change with
     the model; this criterion uses the unweighted gain so that successive values
     measure the data, not the model. ``update`` needs ``X_pool``.
+
+    Measured as :class:`~modal_ibal.stopping.StabilizingPredictions` was
+    (``benchmarks/README.md``): at 1.5 it is the most cautious criterion. It stopped
+    after 80% of the labels on average and lost at worst 0.004 balanced accuracy, but fired on only 43% of the
+    curves: on small pools (breast cancer, digits, long-tailed digits) it fires
+    once the labels cover the data, on large ones (synthetic, Shuttle, Fashion-MNIST)
+    a few hundred labels never cover it. Relative thresholds (a share of the first
+    gain) stopped far too early (up to -0.31).
     """
 
     name = "coverage-saturation"

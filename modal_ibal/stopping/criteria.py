@@ -152,11 +152,12 @@ class StabilizingPredictions(StoppingCriterion):
         Stop when the mean agreement over the last ``window`` updates reaches it.
     window : int, default=3
         Successive agreements averaged.
-    agreement : {'kappa', 'class-balanced'}, default='kappa'
-        Cohen's kappa (:func:`~modal_ibal.stopping.agreement.cohens_kappa`), as
-        Bloodgood and Vijay-Shanker; or the class-balanced agreement
+    agreement : {'class-balanced', 'kappa'}, default='class-balanced'
+        The class-balanced agreement
         (:func:`~modal_ibal.stopping.agreement.class_balanced_agreement`), which a
-        rare class's changing predictions move as much as a common class's.
+        rare class's changing predictions move as much as a common class's; or
+        Cohen's kappa (:func:`~modal_ibal.stopping.agreement.cohens_kappa`), as
+        Bloodgood and Vijay-Shanker.
     batch_size : int, default=4096
         Samples per forward pass.
 
@@ -164,18 +165,28 @@ class StabilizingPredictions(StoppingCriterion):
     -----
     The value recorded is the agreement of this update's predictions with the
     previous update's (NaN at the first, and while the model is not fitted).
+
+    Measured on ``default_sampling``'s learning curves over nine data sets (the
+    peer benchmark's and four long-tailed ones, 10 seeds, ``benchmarks/README.md``):
+    with the defaults it stopped after 63% of the labels on average, fired on
+    66% of the curves (never on the Fashion-MNIST sets, whose curves still
+    rise), and lost at worst 0.028 balanced accuracy against the end of the
+    curve (Shuttle, whose rarest classes weigh little in kappa); Cohen's kappa
+    at the same threshold lost 0.047 there. Thresholds of 0.95 stopped earlier
+    and lost up to 0.067 (class-balanced) or 0.151 (kappa).
     """
 
     name = "stabilizing-predictions"
 
     def __init__(self, X_stop, threshold: float = 0.99, window: int = 3,
-                 agreement: str = "kappa", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 agreement: str = "class-balanced",
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__()
         self.X_stop = _stop_set(X_stop)
         self.threshold = check_fraction(threshold, "threshold")
         self.window = check_positive_int(window, "window")
-        if agreement not in ("kappa", "class-balanced"):
-            raise ValueError("The 'agreement' parameter must be 'kappa' or 'class-balanced'. "
+        if agreement not in ("class-balanced", "kappa"):
+            raise ValueError("The 'agreement' parameter must be 'class-balanced' or 'kappa'. "
                              f"Got {agreement!r} instead.")
         self.agreement = agreement
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -216,7 +227,7 @@ class OverallUncertainty(StoppingCriterion):
     ----------
     X_stop : array-like of shape (n_stop, ...)
         A fixed sample of the unlabelled pool.
-    threshold : float in (0, 1], default=0.05
+    threshold : float in (0, 1], default=0.01
         Stop when :math:`U` is at most this.
     batch_size : int, default=4096
         Samples per forward pass.
@@ -224,12 +235,16 @@ class OverallUncertainty(StoppingCriterion):
     Notes
     -----
     A model that is confidently wrong stops this criterion early; read it beside
-    another.
+    another. Measured as :class:`StabilizingPredictions` was: at 0.01 it stopped
+    after 66% of the labels, fired on 46% of the curves and lost at worst 0.052
+    balanced accuracy; at 0.05 (a common choice) the networks were that sure of
+    themselves long before their curves flattened, and it lost up to 0.40
+    (Shuttle) and 0.21 (long-tailed digits).
     """
 
     name = "overall-uncertainty"
 
-    def __init__(self, X_stop, threshold: float = 0.05,
+    def __init__(self, X_stop, threshold: float = 0.01,
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__()
         self.X_stop = _stop_set(X_stop)

@@ -68,8 +68,8 @@ def test_stabilizing_predictions_stops_on_the_window_mean(digits):
 
 def test_class_balanced_agreement_is_never_above_what_kappa_allows_on_equal_models(digits):
     X, y = digits
-    plain = StabilizingPredictions(X[:200])
-    balanced = StabilizingPredictions(X[:200], agreement="class-balanced")
+    plain = StabilizingPredictions(X[:200], agreement="kappa")
+    balanced = StabilizingPredictions(X[:200])
     _loop(X, y, default_sampling, [plain, balanced], rounds=3)
     for a, b in zip(plain.history_[1:], balanced.history_[1:], strict=True):
         assert 0.0 < a.value <= 1.0 and 0.0 < b.value <= 1.0
