@@ -35,12 +35,14 @@ setup(
                   "mutmut==3.8.1"],  # FAISS compared; the tests' mutation score
         "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],  # pools larger than memory
         "faiss": ["faiss-cpu>=1.8"],  # the exact neighbour search above 10,000 points, faster
+        "parquet": ["pyarrow>=14"],  # Parquet pools and batch files for 'modal-ibal label'
         "test": ["pytest>=7", "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6", "ruff>=0.5",
                  "pytest-timeout>=2.3",  # a hung test fails by name (pytest.ini's timeout)
                  "dask[array]>=2024.8", "distributed>=2024.8",
                  "scikit-activeml>=1.0.1",  # the peer checked against in the tests
                  "rdata>=0.11",  # the Shuttle reader, tested on a generated .rda
-                 "faiss-cpu>=1.8"],  # the FAISS exact search, tested against scikit-learn's
+                 "faiss-cpu>=1.8",  # the FAISS exact search, tested against scikit-learn's
+                 "pyarrow>=14"],  # Parquet batch files of the labelling command
     },
     entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
     license="MIT",

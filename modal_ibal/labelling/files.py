@@ -70,11 +70,16 @@ def write_batch(path: str | os.PathLike, batch: pd.DataFrame, pool: IdPool, *,
     table = pd.concat([batch[["id", "rank", "score"]].reset_index(drop=True),
                        pd.DataFrame(pool.X[rows], columns=names)], axis=1)
     table["label"] = pd.Series([None] * len(table), dtype=object)
-    with open_atomic(path, "w" if suffix == ".csv" else "wb") as stream:
-        if suffix == ".csv":
+    if suffix == ".csv":
+        with open_atomic(path, "w") as stream:
             table.to_csv(stream, index=False)
-        else:
+        return path
+    try:
+        with open_atomic(path, "wb") as stream:
             table.to_parquet(stream, index=False)
+    except ImportError as error:
+        raise ValueError(f"Writing {path} needs a Parquet engine: pip install pyarrow "
+                         f"({error}).") from None
     return path
 
 
