@@ -114,8 +114,9 @@ def nearest_labelled_index(
     winner nor tied with it. A pool point whose float32 runner-up is within that
     margin (the code uses :math:`1.25\,((2k + 12)\,u_{32} + (k + 6)\,u_{64})
     (\lVert x_i\rVert + R)^2`, which also covers :math:`\lVert x_i\rVert` itself being
-    computed in float32 for float32 codes, and an absolute :math:`2^{-90}` for
-    underflow) has its candidates within the margin re-ranked by :math:`\hat d^2` in
+    computed in float32 for float32 codes, an absolute :math:`2^{-90}` for float32
+    underflow, and :math:`(k + 1)\,2^{-1074}\sigma^2` for float64 squares rounded to
+    subnormals) has its candidates within the margin re-ranked by :math:`\hat d^2` in
     float64; every other point keeps :math:`t_1`. Points so far out that
     :math:`(\lVert x_i\rVert + R)^2 > 2^{100}` are not screened: all their candidates
     are re-ranked. The distance to the winner is then :math:`\sqrt{\hat d^2}`. In

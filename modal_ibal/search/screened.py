@@ -33,6 +33,7 @@ _U32 = 2.0**-24  # unit roundoff of float32
 _U64 = 2.0**-53  # unit roundoff of float64
 _FAR = 2.0**100  # a larger (|x_i| + R)^2 could overflow float32: such rows are not screened
 _UNDERFLOW = 2.0**-90  # absolute float32 underflow error, far above its worst case
+_SUBNORMAL = 2.0**-1074  # float64's smallest subnormal: a subnormal square is off by half of it
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class _Screen:
     ranking: np.ndarray  # [n, k+1] float32 rows [-2 y_t, |y_t|^2]
     relative: float  # E_i + F_i per (|x_i| + R)^2, with room to spare
     norm_error: float  # relative error of the float32 squared norm of x_i
+    absolute: float  # float32 underflow, and float64 squares rounded to subnormals (scaled)
 
 
 def _build_screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
@@ -54,15 +56,29 @@ def _build_screen(Z_labelled: np.ndarray, work: np.dtype) -> _Screen:
     # the mid-range: equal rows give radius 0; any centre is exact for distances
     center = (0.5 * codes.min(axis=0) + 0.5 * codes.max(axis=0)).astype(work)  # [k]
     shifted = codes - center  # [n, k]
-    radius = float(np.sqrt((shifted * shifted).sum(axis=1).max()))
+    radius, exponent = _largest_norm(shifted)  # max_t |z_t - c| = radius * 2**exponent
     limit = 100 if work == np.float32 else 1000  # the scale stays a normal number of ``work``
-    scale = float(np.ldexp(1.0, -int(np.clip(np.frexp(radius)[1], -limit, limit))))
+    shift = -int(np.clip(np.frexp(radius)[1] + exponent, -limit, limit))
+    scale = float(np.ldexp(1.0, shift))
     y = (shifted * scale).astype(np.float32)  # [n, k]
     norms = (y.astype(np.float64) ** 2).sum(axis=1, keepdims=True)  # [n, 1]
     ranking = np.hstack([-2.0 * y, norms.astype(np.float32)])  # [n, k+1]
     k = codes.shape[1]
     relative = 1.25 * ((2 * k + 12) * _U32 + (k + 6) * _U64)
-    return _Screen(codes, center, scale, radius * scale, ranking, relative, 1.25 * (k + 4) * _U32)
+    # a float64 square rounded to a subnormal is off by up to 2**-1075, not relatively
+    absolute = _UNDERFLOW + (k + 1) * _SUBNORMAL * scale * scale
+    return _Screen(codes, center, scale, float(np.ldexp(radius, exponent + shift)), ranking,
+                   relative, 1.25 * (k + 4) * _U32, absolute)
+
+
+def _largest_norm(rows: np.ndarray) -> tuple[float, int]:
+    """The largest Euclidean norm of ``rows`` [n, k] as ``(m, e)``, norm ``m * 2**e``.
+
+    The squares are summed at the power of two of the largest entry, where they can
+    neither overflow (codes beyond 1e154) nor lose bits to subnormals (below 1e-154).
+    """
+    exponent = int(np.frexp(np.abs(rows).max(initial=0.0))[1])
+    return float(np.sqrt((np.ldexp(rows, -exponent) ** 2).sum(axis=1).max())), exponent
 
 
 def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -232,7 +248,7 @@ def _screen_block(
     float32 score up to which their candidates lie [u].
     """
     augmented, norm2, reach, far = _augment(block, screen, buffers)
-    half = screen.relative * reach + _UNDERFLOW  # [b] >= E_i + F_i
+    half = screen.relative * reach + screen.absolute  # [b] >= E_i + F_i
     if known is None:
         winner, unsure, bound = _winners(augmented, far, half, screen, plan, buffers)
         return winner, slice(None), unsure, bound
