@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search.kmeans import kmeans_plus_plus_seeds, nearest_centre_distance
+from modal_ibal.search.kmeans import kmeans_plus_plus_seeds, lloyd, nearest_centre_distance
 
 
 class _FixedDraws:
@@ -70,3 +70,19 @@ def test_nearest_centre_distance_of_many_rows_or_many_centres(n_rows, n_centres)
     direct = np.abs(X - C[:, 0])  # [n_rows, n_centres]
     np.testing.assert_allclose(distance, direct.min(axis=1), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(distance, np.abs(X[:, 0] - C[nearest, 0]), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lloyd_starts_from_distinct_rows(seed):
+    """Four well-apart points, four centres: a start without repeats puts one centre on each."""
+    X = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    centres = lloyd(X, 4, np.random.RandomState(seed))
+    by_row = np.lexsort(centres.T[::-1])  # rows by x, then y
+    np.testing.assert_allclose(centres[by_row], X[np.lexsort(X.T[::-1])], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lloyd_returns_centres_in_the_points_dtype(dtype):
+    X = np.random.default_rng(1).normal(size=(60, 3)).astype(dtype)
+    centres = lloyd(X, 4, np.random.RandomState(0))
+    assert centres.dtype == dtype and centres.shape == (4, 3)

@@ -1,6 +1,8 @@
-"""The partitioned search's probe lists: only the short ones grow, nearby coarse cells suffice."""
+"""The partitioned search's probe lists: nearest centres first, all pairs up to the threshold, only the short ones grow."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from search_cases import blobs, recall, true_neighbours
@@ -107,3 +109,84 @@ def test_equal_centre_distances_are_probed_by_the_lower_cell_whatever_the_cpu():
         columns = np.broadcast_to(np.arange(40), values.shape)
         reference = np.lexsort((columns, values), axis=1)[:, :n]  # by value, then column
         np.testing.assert_array_equal(np.sort(chosen, axis=1), np.sort(reference, axis=1))
+
+
+def _nearest_first(centres):
+    """Reference: every cell's cells by exact (integer) squared distance, itself first, ties to the lower."""
+    squared = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(squared, -1)
+    columns = np.broadcast_to(np.arange(len(centres)), squared.shape)
+    return np.lexsort((columns, squared), axis=1)  # [K, K]
+
+
+def test_each_cell_probes_the_cells_with_the_nearest_centres_first():
+    centres = np.random.default_rng(4).integers(-10, 10, size=(60, 3)).astype(np.float64)
+    cells, starts = probes.probe_cells(centres, np.ones(60, dtype=int), 5, 1)
+    np.testing.assert_array_equal(np.diff(starts), 5)
+    np.testing.assert_array_equal(cells.reshape(60, 5), _nearest_first(centres)[:, :5])
+
+
+def test_smallest_columns_of_wide_rows_from_one_to_every_column():
+    values = np.random.default_rng(5).permutation(30 * 1000).reshape(30, 1000).astype(np.float64)
+    for n in (1, 2, 500, 999, 1000):
+        chosen = probes._smallest_columns(values, n)
+        np.testing.assert_array_equal(chosen, np.sort(np.argsort(values, axis=1)[:, :n], axis=1))
+
+
+def _grouped_centres(n_groups, per_group, seed):
+    """Integer centres cut into coarse cells at random: a cell's nearest cells lie in other groups."""
+    centres = np.random.default_rng(seed).integers(-10, 10, size=(n_groups * per_group, 3))
+    centres = centres.astype(np.float64)
+    coarse_centres = centres.reshape(n_groups, per_group, 3).mean(axis=1)
+    return centres, (coarse_centres, np.arange(0, n_groups * per_group + 1, per_group))
+
+
+def test_up_to_the_threshold_every_pair_of_cells_is_compared(monkeypatch):
+    centres, coarse = _grouped_centres(8, 5, seed=6)
+    monkeypatch.setattr(probes, "_ALL_PAIRS_MAX_CELLS", 40)  # exactly the cells there are
+    monkeypatch.setattr(probes, "_NEAR_COARSE", 1)
+    sizes = np.ones(40, dtype=int)
+    with_coarse = probes.probe_cells(centres, sizes, 4, 4, coarse)
+    all_pairs = probes.probe_cells(centres, sizes, 4, 4)
+    np.testing.assert_array_equal(with_coarse[0], all_pairs[0])
+    np.testing.assert_array_equal(with_coarse[1], all_pairs[1])
+    group = np.arange(40) // 5
+    assert (all_pairs[0].reshape(40, 4) // 5 != group[:, None]).any(), \
+        "some nearest cells lie in other coarse cells"
+
+
+def test_above_the_threshold_probes_stay_in_the_nearby_coarse_cells(monkeypatch):
+    """Nearby coarse cells holding exactly the cells a list needs are enough."""
+    centres, coarse = _grouped_centres(10, 4, seed=7)
+    monkeypatch.setattr(probes, "_ALL_PAIRS_MAX_CELLS", 0)
+    monkeypatch.setattr(probes, "_NEAR_COARSE", 1)  # a cell's own coarse cell only
+    cells, starts = probes.probe_cells(centres, np.ones(40, dtype=int), 4, 4, coarse)
+    np.testing.assert_array_equal(np.diff(starts), 4)  # n_probes = 4 = cells per coarse cell
+    lists = cells.reshape(40, 4)
+    np.testing.assert_array_equal(lists[:, 0], np.arange(40))
+    np.testing.assert_array_equal(lists // 4, np.repeat(np.arange(10), 4)[:, None] + np.zeros(4, int))
+
+
+def test_a_list_is_extended_only_while_it_holds_too_few_points(monkeypatch):
+    """Lists of exactly ``n_candidates`` points are done; the others are listed again, twice as long."""
+    rng = np.random.default_rng(8)
+    centres = rng.integers(-10, 10, size=(30, 2)).astype(np.float64)
+    sizes = rng.integers(0, 4, size=30)
+    listed = []
+    original = probes._probe_lists
+
+    def recording(centres, n_probes, rows=None, among=None):
+        listed.append((np.arange(len(centres)) if rows is None else rows.copy(), n_probes))
+        return original(centres, n_probes, rows, among)
+
+    monkeypatch.setattr(probes, "_probe_lists", recording)
+    cells, starts = probes.probe_cells(centres, sizes, 8, 8)  # 4 probes first
+    nearest = _nearest_first(centres)
+    held = np.cumsum(sizes[nearest], axis=1)  # [K, K]
+    assert (held[:, 3] == 8).any() and ((held[:, 2] < 8) & (held[:, 3] >= 8)).any()
+    assert [n for _, n in listed] == [min(30, 4 * 2 ** i) for i in range(len(listed))]
+    for (_, n), (again, _) in itertools.pairwise(listed):
+        np.testing.assert_array_equal(again, np.flatnonzero(held[:, n - 1] < 8))
+    for cell in range(30):
+        taken = min(30, int((held[cell] < 8).sum()) + 1)
+        np.testing.assert_array_equal(cells[starts[cell]:starts[cell + 1]], nearest[cell, :taken])
