@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,4 +74,8 @@ def _strategy(scores):
 def test_a_tie_warning_is_attributed_to_the_caller_of_the_strategy():
     with pytest.warns(TiedScoresWarning, match="4 pool points tie .* only 2 fit") as record:
         _strategy(np.zeros(4))
-    assert [entry.filename for entry in record] == [__file__]
+    # attributed to the code that called the strategy: neither the selection's own module
+    # nor pytest's machinery (a mutation-testing trampoline may add one frame between)
+    [entry] = record
+    assert not entry.filename.endswith(str(Path("scoring", "selection.py")))
+    assert "_pytest" not in entry.filename and "pluggy" not in entry.filename
