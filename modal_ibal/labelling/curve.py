@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from ..utils.atomic import open_atomic
@@ -29,25 +28,19 @@ def learning_curve(loop: LabellingLoop, X_valid, y_valid) -> pd.DataFrame:
     if X_valid.ndim != 2 or X_valid.shape[1] != loop.pool.X.shape[1]:
         raise ValueError(f"The validation features must have the pool's "
                          f"{loop.pool.X.shape[1]} columns. Got shape {X_valid.shape}.")
-    y_valid = np.asarray(y_valid)
-    ids = np.array(list(loop.labels), dtype=object)
-    steps = np.array([loop.taught_at[key] for key in loop.labels])
-    labels = np.array(list(loop.labels.values()), dtype=object)
+    y_valid = np.asarray(y_valid).astype(str)
     rows = []
     for step in range(1, loop.step + 1):
-        taught = steps <= step
-        if not taught.any():
+        n_labelled = sum(taught <= step for taught in loop.taught_at.values())
+        if n_labelled == 0:
             continue
-        y = labels[taught]
-        if pd.unique(y).size < 2:
-            rows.append((step, int(taught.sum()), np.nan, np.nan))
+        model = loop.fitted_model(step)
+        if model is None:
+            rows.append((step, n_labelled, np.nan, np.nan))
             continue
-        y = y.astype(type(y[0])) if all(isinstance(v, type(y[0])) for v in y) else y
-        model = clone(loop.estimator).fit(loop.pool.X[loop.pool.positions(ids[taught])], y)
-        predicted = model.predict(X_valid)
-        rows.append((step, int(taught.sum()),
-                     accuracy_score(y_valid.astype(str), predicted.astype(str)),
-                     balanced_accuracy_score(y_valid.astype(str), predicted.astype(str))))
+        predicted = model.predict(X_valid).astype(str)
+        rows.append((step, n_labelled, accuracy_score(y_valid, predicted),
+                     balanced_accuracy_score(y_valid, predicted)))
     return pd.DataFrame(rows, columns=["step", "n_labelled", "accuracy", "balanced_accuracy"])
 
 

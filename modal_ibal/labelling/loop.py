@@ -106,8 +106,7 @@ class LabellingLoop:
         self._stop_rows = np.sort(np.random.RandomState(self.random_state).choice(
             len(self.pool), n_stop, replace=False))
         self._criteria = self._make_criteria()
-        self.model_ = None
-        self._refit()
+        self.model_ = None  # no labels yet
 
     # ------------------------------------------------------------------ querying
     def next_batch(self, n: int | None = None) -> pd.DataFrame:
@@ -126,8 +125,9 @@ class LabellingLoop:
         if candidates.size == 0:
             raise ValueError("Every point of the pool is labelled or skipped: nothing to query.")
         n = min(n, candidates.size)
-        strategy, kwargs = self._strategy_call()
-        learner = self._learner(strategy)
+        X_labelled, y_labelled = self.labelled_set()
+        strategy, kwargs = self._strategy_call(X_labelled, y_labelled)
+        learner = self._learner(strategy, X_labelled, y_labelled)
         result = strategy(learner, self.pool.X[candidates], n_instances=n, **kwargs)
         picks, scores = _query_result(result, n, candidates.size)
         rank = np.arange(1, n + 1)
@@ -162,8 +162,9 @@ class LabellingLoop:
             self.skipped.pop(identifier, None)
         for identifier in skips:
             self.skipped[identifier] = self.step
-        self._refit()
-        self.signals.append(self._update_criteria())
+        X_labelled, y_labelled = self.labelled_set()
+        self.model_ = _fitted_clone(self.estimator, X_labelled, y_labelled)
+        self.signals.append(self._update_criteria(X_labelled, y_labelled))
         return {"labelled": len(new), "skipped": len(skips), "unchanged": unchanged,
                 "pending": given.n_pending, "new_classes": new_classes,
                 "signals": self.signals[-1]["criteria"]}
@@ -214,32 +215,32 @@ class LabellingLoop:
         return coerced
 
     # ------------------------------------------------------------------ model and signals
-    def _labelled(self) -> tuple[np.ndarray, np.ndarray]:
-        """The labelled rows and labels; with any text label, every label as text."""
-        rows = self.pool.positions(list(self.labels), "labelled ids")
-        labels = list(self.labels.values())
+    def labelled_set(self, up_to_step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The labelled rows and their labels, those taught at or before ``up_to_step``
+        (default: all); with any text label among them, every label as text."""
+        keys = [key for key in self.labels
+                if up_to_step is None or self.taught_at[key] <= up_to_step]
+        rows = self.pool.positions(keys, "labelled ids")
+        labels = [self.labels[key] for key in keys]
         if any(isinstance(label, str) for label in labels):
             return self.pool.X[rows], np.array([str(label) for label in labels], dtype=object)
         return self.pool.X[rows], np.array(labels)
 
-    def _refit(self) -> None:
-        X_labelled, y_labelled = self._labelled()
-        if np.unique(y_labelled).size >= 2:
-            self.model_ = clone(self.estimator).fit(X_labelled, y_labelled)
-        else:
-            self.model_ = None
+    def fitted_model(self, up_to_step: int | None = None):
+        """A clone of the estimator fitted on :meth:`labelled_set` (``up_to_step``), or None
+        while fewer than two classes hold labels."""
+        return _fitted_clone(self.estimator, *self.labelled_set(up_to_step))
 
-    def _learner(self, strategy):
+    def _learner(self, strategy, X_labelled, y_labelled):
         from modAL.models import ActiveLearner
 
         learner = ActiveLearner(estimator=clone(self.estimator), query_strategy=strategy)
         if self.model_ is not None:
-            X_labelled, y_labelled = self._labelled()
             learner.estimator, learner.X_training, learner.y_training = (
                 self.model_, X_labelled, y_labelled)
         return learner
 
-    def _strategy_call(self) -> tuple[Callable, dict]:
+    def _strategy_call(self, X_labelled, y_labelled) -> tuple[Callable, dict]:
         """The strategy to call now and its keywords: without a fitted model, a strategy that
         cannot take the labelled set itself gives way to default_sampling's coverage."""
         strategy = self.strategy
@@ -250,7 +251,7 @@ class LabellingLoop:
         if "random_state" in parameters:
             kwargs["random_state"] = self.random_state + self.step
         if self.model_ is None and self.labels:
-            kwargs["X_labelled"], kwargs["y_labelled"] = self._labelled()
+            kwargs["X_labelled"], kwargs["y_labelled"] = X_labelled, y_labelled
         return strategy, kwargs
 
     def _unlabelled_rows(self) -> np.ndarray:
@@ -272,8 +273,7 @@ class LabellingLoop:
             criteria["label-budget"] = LabelBudget(self.budget)
         return criteria
 
-    def _update_criteria(self) -> dict:
-        X_labelled, y_labelled = self._labelled()
+    def _update_criteria(self, X_labelled, y_labelled) -> dict:
         model = self.model_ if self.model_ is not None else clone(self.estimator)
         X_unlabelled = self.pool.X[self._unlabelled_rows()]
         values = {}
@@ -338,7 +338,7 @@ class LabellingLoop:
         loop.taught_at = {key: step for key, _, step in state["labels"]}
         loop.skipped = {key: step for key, step in state["skipped"]}
         loop.batches, loop.signals, loop.step = state["batches"], state["signals"], state["step"]
-        loop._refit()
+        loop.model_ = loop.fitted_model()
         for name, criterion in loop._criteria.items():
             criterion.history_ = [StopSignal(entry["n_labelled"], np.nan if entry["criteria"][
                 name]["value"] is None else entry["criteria"][name]["value"],
@@ -348,6 +348,11 @@ class LabellingLoop:
             loop._criteria["stabilizing-predictions"].predictions_ = np.array(
                 state["stop_predictions"])
         return loop
+
+
+def _fitted_clone(estimator, X, y):
+    """A clone of ``estimator`` fitted on (X, y), or None below two classes (it cannot fit)."""
+    return clone(estimator).fit(X, y) if np.unique(y).size >= 2 else None
 
 
 def _as_pool(pool, ids, id_column, feature_columns) -> IdPool:
