@@ -24,7 +24,7 @@ def learning_curve(loop: LabellingLoop, X_valid, y_valid) -> pd.DataFrame:
         Columns ``step``, ``n_labelled``, ``accuracy``, ``balanced_accuracy`` (NaN
         while fewer than two classes are labelled).
     """
-    X_valid = np.asarray(X_valid, dtype=np.float64)
+    X_valid = np.asarray(X_valid, dtype=loop.pool.X.dtype)  # a float32 net predicts float32
     if X_valid.ndim != 2 or X_valid.shape[1] != loop.pool.X.shape[1]:
         raise ValueError(f"The validation features must have the pool's "
                          f"{loop.pool.X.shape[1]} columns. Got shape {X_valid.shape}.")

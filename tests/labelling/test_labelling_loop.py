@@ -11,6 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from modal_ibal import random_sampling
 from modal_ibal.labelling import SKIP, IdPool, LabellingLoop
+from modal_ibal.labelling.curve import learning_curve
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +189,24 @@ def test_a_skorch_net_on_a_float32_pool():
         loop.teach({int(key): int(y[key]) for key in batch["id"]})
     assert loop.status()["n_labelled"] == 30
     assert loop.signals[-1]["criteria"]["stabilizing-predictions"]["value"] is not None
+    curve = learning_curve(loop, X[:50].astype(np.float64), y[:50])  # given as float64
+    assert curve["n_labelled"].tolist() == [15, 30] and curve["accuracy"].between(0, 1).all()
+
+
+def test_the_learning_curve_refits_on_the_labels_of_each_step(iris):
+    frame, truth = iris
+    loop = LabellingLoop(frame, id_column="id", batch_size=5)
+    loop.teach({"iris-000000": "setosa"})  # one class: no model yet
+    for _ in range(2):
+        loop.teach(_answer(loop.next_batch(), truth))
+    X_valid = frame.drop(columns="id").to_numpy()
+    y_valid = np.array([truth[key] for key in frame["id"]])
+    curve = learning_curve(loop, X_valid, y_valid)
+    assert curve["n_labelled"].tolist() == [1, 6, 11]
+    assert np.isnan(curve["accuracy"][0])
+    for step in (2, 3):
+        predicted = loop.fitted_model(step).predict(X_valid)
+        assert curve["accuracy"][step - 1] == pytest.approx(np.mean(predicted == y_valid))
 
 
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NA, "", "  "])
