@@ -14,12 +14,12 @@ place do not count against the search.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils.validation import check_fraction
 from .knn_partitioned import query_rows, ranking_rows
 
 __all__ = [
@@ -84,19 +84,7 @@ class SearchOutcome:
 
 def check_recall_target(recall_target) -> float | None:
     """None (no check), or a real number in (0, 1], else an error naming ``recall_target``."""
-    if recall_target is None:
-        return None
-    if isinstance(recall_target, bool) or not isinstance(recall_target, numbers.Real):
-        raise TypeError(
-            "The 'recall_target' parameter must be a real number in (0, 1] or None. "
-            f"Got {recall_target!r} instead."
-        )
-    if not 0.0 < recall_target <= 1.0:
-        raise ValueError(
-            "The 'recall_target' parameter must be in (0, 1]. "
-            f"Got {recall_target!r} instead."
-        )
-    return float(recall_target)
+    return check_fraction(recall_target, "recall_target", allow_none=True)
 
 
 def sample_rows(n_points: int, n_sample: int) -> np.ndarray:

@@ -17,7 +17,6 @@ measurements of ``python -m benchmarks.stopping`` (``benchmarks/README.md``).
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,13 @@ import numpy as np
 from ..readers.cold_start import ColdStart, resolve_cold_start
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring.uncertainty import pool_probabilities, predictive_entropy
-from ..utils.validation import check_positive_int, check_samples, is_dask_array, n_samples
+from ..utils.validation import (
+    check_fraction,
+    check_positive_int,
+    check_samples,
+    is_dask_array,
+    n_samples,
+)
 from .agreement import class_balanced_agreement, cohens_kappa
 
 __all__ = [
@@ -35,7 +40,6 @@ __all__ = [
     "StabilizingPredictions",
     "StopSignal",
     "StoppingCriterion",
-    "check_fraction",
 ]
 
 
@@ -56,17 +60,6 @@ class StopSignal:
     n_labelled: int
     value: float
     stop: bool
-
-
-def check_fraction(value: Any, name: str, *, closed_low: bool = False) -> float:
-    """A real number in (0, 1] (``closed_low``: [0, 1]); ``TypeError``/``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
-    low_ok = value >= 0 if closed_low else value > 0
-    if not (np.isfinite(value) and low_ok and value <= 1):
-        interval = "[0, 1]" if closed_low else "(0, 1]"
-        raise ValueError(f"The '{name}' parameter must be in {interval}. Got {value!r} instead.")
-    return float(value)
 
 
 class StoppingCriterion:

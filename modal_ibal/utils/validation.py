@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "as_numpy",
+    "check_fraction",
     "check_max_samples",
     "check_n_instances",
     "check_nonnegative_float",
@@ -148,6 +149,20 @@ def check_positive_float(value: Any, name: str) -> float:
         raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"The '{name}' parameter must be finite and > 0. Got {value!r} instead.")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str, *, allow_none: bool = False) -> float | None:
+    """A real number in (0, 1] (or None where ``allow_none``); ``TypeError`` for another type,
+    ``ValueError`` for a value outside, both naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        also = " or None" if allow_none else ""
+        raise TypeError(f"The '{name}' parameter must be a real number in (0, 1]{also}. "
+                        f"Got {value!r} instead.")
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise ValueError(f"The '{name}' parameter must be in (0, 1]. Got {value!r} instead.")
     return float(value)
 
 
