@@ -40,6 +40,7 @@ from modal_ibal.stopping import (
     CoverageSaturation,
     OverallUncertainty,
     StabilizingPredictions,
+    rule_fires,
 )
 
 from .long_tail import LONG_TAILED
@@ -133,12 +134,13 @@ def read_curve(path: Path, n_rounds: int) -> pd.DataFrame | None:
 
 
 def stop_round(values: np.ndarray, comparison: str, threshold: float, window: int) -> int | None:
-    """The first round at which the rule fires, or None: the mean of the last ``window`` values."""
-    series = pd.Series(values, dtype=float)
-    mean = series.rolling(window, min_periods=window).mean()
-    fired = (mean >= threshold) if comparison == ">=" else (mean <= threshold)
-    rounds = np.flatnonzero(fired.to_numpy() & mean.notna().to_numpy())
-    return int(rounds[0]) if rounds.size else None
+    """The first round at which the rule fires (:func:`modal_ibal.stopping.rule_fires`, the
+    criteria's own rule), or None."""
+    for round_ in range(len(values)):
+        if rule_fires(values[: round_ + 1], threshold, window=window,
+                      at_most=comparison == "<="):
+            return round_
+    return None
 
 
 def stopping_table(curves: dict[int, pd.DataFrame]) -> pd.DataFrame:

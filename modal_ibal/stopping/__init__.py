@@ -14,6 +14,7 @@ from .criteria import (
     StabilizingPredictions,
     StoppingCriterion,
     StopSignal,
+    rule_fires,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "StoppingCriterion",
     "class_balanced_agreement",
     "cohens_kappa",
+    "rule_fires",
 ]

@@ -65,6 +65,7 @@ class CoverageSaturation(StoppingCriterion):
     """
 
     name = "coverage-saturation"
+    at_most = True
 
     def __init__(self, n_instances: int = 20, threshold: float = 1.5,
                  representation="inputs", random_state: int = 0) -> None:
@@ -91,9 +92,6 @@ class CoverageSaturation(StoppingCriterion):
             X_labelled=start.X_labelled, y_labelled=start.y_labelled)  # shares of M points
         n_points = n_pool + n_samples(start.y_labelled)
         return float(np.sum(gains)) * n_points / n_picks
-
-    def _decide(self, value: float) -> bool:
-        return bool(np.isfinite(value) and value <= self.threshold)
 
     def _describe(self) -> str:
         return f"n_instances={self.n_instances}, threshold={self.threshold}"

@@ -40,6 +40,7 @@ __all__ = [
     "StabilizingPredictions",
     "StopSignal",
     "StoppingCriterion",
+    "rule_fires",
 ]
 
 
@@ -62,6 +63,17 @@ class StopSignal:
     stop: bool
 
 
+def rule_fires(values, threshold: float, *, window: int = 1, at_most: bool = False) -> bool:
+    """Whether a threshold rule fires on the latest of ``values``: the mean of the last
+    ``window`` values is at least ``threshold`` (``at_most``: at most it). It never fires on
+    fewer than ``window`` values or on a NaN among them (a signal not measured yet)."""
+    recent = np.asarray(list(values)[-window:], dtype=np.float64)
+    if recent.size < window or not np.isfinite(recent).all():
+        return False
+    mean = float(recent.mean())
+    return mean <= threshold if at_most else mean >= threshold
+
+
 class StoppingCriterion:
     """What every criterion shares: ``update`` measures, records and decides.
 
@@ -72,6 +84,8 @@ class StoppingCriterion:
     """
 
     name = "criterion"
+    window = 1  # values averaged by the rule
+    at_most = False  # the rule: the mean at least the threshold (True: at most)
 
     def __init__(self) -> None:
         self.history_: list[StopSignal] = []
@@ -116,8 +130,10 @@ class StoppingCriterion:
     def _measure(self, start: ColdStart, X_pool) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _decide(self, value: float) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _decide(self, value: float) -> bool:
+        """:func:`rule_fires` on the recorded values and ``value``."""
+        return rule_fires([*(signal.value for signal in self.history_), value], self.threshold,
+                          window=self.window, at_most=self.at_most)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()})"
@@ -199,13 +215,6 @@ class StabilizingPredictions(StoppingCriterion):
         compare = cohens_kappa if self.agreement == "kappa" else class_balanced_agreement
         return compare(previous, predictions)
 
-    def _decide(self, value: float) -> bool:
-        recent = [signal.value for signal in self.history_[-(self.window - 1):]] \
-            if self.window > 1 else []
-        recent.append(value)
-        return len(recent) == self.window and bool(np.all(np.isfinite(recent))) \
-            and float(np.mean(recent)) >= self.threshold
-
     def _describe(self) -> str:
         return (f"threshold={self.threshold}, window={self.window}, "
                 f"agreement={self.agreement!r}")
@@ -236,6 +245,7 @@ class OverallUncertainty(StoppingCriterion):
     """
 
     name = "overall-uncertainty"
+    at_most = True
 
     def __init__(self, X_stop, threshold: float = 0.01,
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
@@ -252,9 +262,6 @@ class OverallUncertainty(StoppingCriterion):
         if n_classes < 2:
             return 0.0
         return float(np.mean(predictive_entropy(probas)) / np.log(n_classes))
-
-    def _decide(self, value: float) -> bool:
-        return bool(np.isfinite(value) and value <= self.threshold)
 
     def _describe(self) -> str:
         return f"threshold={self.threshold}"

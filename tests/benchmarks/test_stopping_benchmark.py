@@ -11,7 +11,7 @@ stopping = pytest.importorskip("benchmarks.stopping")
 
 
 @pytest.mark.parametrize("values, comparison, threshold, window, expected", [
-    ([np.nan, 0.5, 0.99, 0.99, 0.99], ">=", 0.99, 3, 4),
+    ([np.nan, 0.5, 0.995, 0.995, 0.995], ">=", 0.99, 3, 4),  # means off the threshold
     ([np.nan, 0.99, 0.99, 0.98], ">=", 0.99, 2, 2),
     ([np.nan, 0.9, 0.95], ">=", 0.99, 1, None),
     ([0.3, 0.2, 0.1], "<=", 0.2, 1, 1),

@@ -15,6 +15,7 @@ from modal_ibal.stopping import (
     LabelBudget,
     OverallUncertainty,
     StabilizingPredictions,
+    rule_fires,
 )
 
 
@@ -157,3 +158,16 @@ def test_a_model_without_probabilities_is_refused_by_overall_uncertainty(digits)
     model = LinearSVC().fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="predict_proba"):
         OverallUncertainty(X[:50]).update(model, X_labelled=X[:100], y_labelled=y[:100])
+
+
+@pytest.mark.parametrize("values, threshold, window, at_most, expected", [
+    ([0.2, 0.995, 0.995], 0.99, 2, False, True),
+    ([0.995, 0.2, 0.995], 0.99, 2, False, False),
+    ([np.nan, 0.995], 0.99, 2, False, False),  # not measured yet
+    ([0.995], 0.99, 2, False, False),  # fewer values than the window
+    ([0.3, 0.01], 0.05, 1, True, True),
+    ([0.01, 0.3], 0.05, 1, True, False),
+])
+def test_the_rule_is_the_mean_of_the_last_window_values(values, threshold, window, at_most,
+                                                        expected):
+    assert rule_fires(values, threshold, window=window, at_most=at_most) is expected
