@@ -43,18 +43,10 @@ def save_state(directory: str | os.PathLike, content: dict[str, Any]) -> Path:
     Path
         The state file.
     """
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / STATE_FILE
+    path = Path(directory) / STATE_FILE
     document = {"format": _FORMAT, "version": _VERSION, "checksum": _checksum(content),
                 "content": content}
     write_atomic(path, json.dumps(document, sort_keys=True, indent=1, allow_nan=False) + "\n")
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
     return path
 
 

@@ -32,7 +32,8 @@ def open_atomic(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     file object
         A temporary file next to ``path``; on leaving the block without an
         exception it is flushed to disk and renamed onto ``path``
-        (``os.replace``); on an exception it is removed and ``path`` is untouched.
+        (``os.replace``), and the folder is flushed so that the rename itself
+        survives a crash; on an exception it is removed and ``path`` is untouched.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"The 'mode' parameter of open_atomic must be 'w' or 'wb'. "
@@ -50,6 +51,24 @@ def open_atomic(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk where the system allows it (POSIX; not every file
+    system does: the file itself is already whole in place)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
