@@ -337,7 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 if stop_at and datetime.datetime.now(datetime.UTC) >= stop_at:
                     break
-                path.parent.mkdir(parents=True, exist_ok=True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     curve = run_curve(spec, spec.load_data(), seed)
