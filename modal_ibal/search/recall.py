@@ -44,7 +44,7 @@ __all__ = [
 
 DEFAULT_RECALL_SAMPLE = 256
 _DISTANCE_ELEMENTS = 1 << 21  # screening products held at once: 16 MiB in float64
-_TIE_TOLERANCE = 1e-9  # relative to the rows' squared norms: float64 rounding of the expansion
+_TIE_TOLERANCE = 1e-9  # relative to the radius: float64 rounding of a squared difference
 _SCREEN_SLACK = 1e-3  # relative margin of the screening products, far above float32's rounding
 WIDENING = 4  # candidates are multiplied by this while the recall is below target
 WIDEST_SHARE = 16  # ... while they stay at most this fraction of the points (1/16)
@@ -137,14 +137,16 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
     return np.concatenate(kept_rows), np.concatenate(kept)
 
 
-def tolerance(queries: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    r"""The tie tolerance of each query's squared distances within ``radius``.
+def tolerance(radius: np.ndarray) -> np.ndarray:
+    r"""The tie tolerance of each query's squared distances within ``radius``: :math:`10^{-9} r`.
 
-    A point within the radius has :math:`\lVert z\rVert^2 \le 2\lVert q\rVert^2 + 2r`,
-    so float64's rounding of the expansion stays far below
-    :math:`10^{-9} (3\lVert q\rVert^2 + 2r)`.
+    Both the distances found and those of the radius search are computed directly
+    from the differences :math:`z - q` in float64, whose rounding is relative to
+    the distance itself (a few units in the last place of :math:`r`), not to the
+    points' norms: codes far from the origin and close together keep their near
+    misses apart.
     """
-    return _TIE_TOLERANCE * (3.0 * np.einsum("ij,ij->i", queries, queries) + 2.0 * radius)
+    return _TIE_TOLERANCE * radius
 
 
 def kth_smallest(rows: np.ndarray, squared: np.ndarray, n_rows: int, k: int) -> np.ndarray:
@@ -214,7 +216,7 @@ def recall_on_sample(queries: np.ndarray, found_points: np.ndarray,
     """
     found = found_squared(queries, found_points)  # [s, k]
     radius = found.max(axis=1)  # [s]: at least k points lie within it, those found
-    tie = tolerance(queries, radius)  # [s]
+    tie = tolerance(radius)  # [s]
     kth = kth_smallest(*within(radius, tie), queries.shape[0], found.shape[1])  # [s]
     return recall_of(found, kth, tie)
 

@@ -93,3 +93,11 @@ def test_recall_counts_neighbours_on_the_far_side_of_the_origin(dtype):
     assert sampled_recall(Z, everything) == 1.0
     nearest = exact_neighbours(Z, 11)[0]  # all but the opposite point
     assert sampled_recall(Z, nearest) == 1.0
+
+
+@pytest.mark.parametrize("algorithm", ["brute", "partitioned"])
+@pytest.mark.parametrize("n_neighbors", [0, 2.0, 31])
+def test_a_bad_number_of_neighbours_is_named(algorithm, n_neighbors):
+    Z = np.random.default_rng(6).standard_normal((30, 2))
+    with pytest.raises(ValueError, match=r"The 'n_neighbors' parameter must be "):
+        knn.nearest_neighbours(Z, n_neighbors, algorithm=algorithm)
