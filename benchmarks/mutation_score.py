@@ -3,7 +3,8 @@ r"""Mutation score of the tests, by kind of mutant, from a finished ``mutmut run
 ::
 
     mutmut run                       # setup.cfg [mutmut]: coverage, scoring, search, strategies
-    python -m benchmarks.mutation_score [--mutants mutants] [--survivors survivors.md]
+    python -m benchmarks.mutation_score [--mutants mutants] [--survivors survivors.md] \
+        [--equivalents benchmarks/mutation_equivalents.md]
 
 mutmut (3.x) writes every mutant as a copy of its function under ``mutants/`` and
 each result in the ``.meta`` file beside it. This script compares each mutant's
@@ -29,6 +30,12 @@ counts the mutants killed per package and kind:
 A mutant counts as killed when a test failed or timed out, as survived when
 every test passed or no test ran it. The score is the killed share of all
 mutants but the ``message`` ones.
+
+With ``--equivalents``, the survivors listed in that file as equivalent (one
+line each: ``- module.function N[, M]: why``) are counted apart, and a second
+table gives the score of the target kinds (arithmetic, comparison, constant,
+index) with and without them. The listed mutants that were killed, not checked,
+or are no longer mutants (a changed function is numbered anew) are counted too.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +51,8 @@ from pathlib import Path
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failed test, pytest's internal error, a timeout
 KINDS = ("arithmetic", "comparison", "logic", "constant", "index", "value", "string", "message",
          "other")
+TARGET_KINDS = ("arithmetic", "comparison", "constant", "index")
+_EQUIVALENT_LINE = re.compile(r"^- (?:modal_ibal\.)?([\w.]+) (\d+(?:, *\d+)*):", re.MULTILINE)
 _MESSAGE_CALLS = {"warn", "ValueError", "TypeError", "RuntimeError", "KeyError", "IndexError",
                   "NotImplementedError", "FileNotFoundError", "TimeoutError", "print"}
 
@@ -213,14 +223,78 @@ def survivors(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mutmut_name(dotted: str, mutants: Path) -> str:
+    """mutmut's name of a function or method written ``package.module.[Class.]function``."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        if (mutants.joinpath(*parts[:cut]).with_suffix(".py")).exists():
+            module, inside = ".".join(parts[:cut]), parts[cut:]
+            function = (f"x_{inside[0]}" if len(inside) == 1 else
+                        "x\u01c1" + "\u01c1".join(inside) if len(inside) == 2 else None)
+            if function is not None:
+                return f"{module}.{function}"
+    raise ValueError(f"{dotted!r} names no function of a mutated module under {mutants}.")
+
+
+def listed_equivalents(text: str, mutants: Path) -> set[str]:
+    """The mutants named in an equivalents file, by mutmut's key (``...__mutmut_N``)."""
+    keys = set()
+    for dotted, numbers in _EQUIVALENT_LINE.findall(text):
+        function = _mutmut_name(f"modal_ibal.{dotted}", mutants)
+        keys.update(f"{function}__mutmut_{n.strip()}" for n in numbers.split(","))
+    return keys
+
+
+def mark_equivalents(rows: list[dict], listed: set[str]) -> Counter:
+    """Set the status of the listed survivors to ``'equivalent'``.
+
+    Returns the listed mutants counted by what they are now: ``'equivalent'``,
+    ``'killed'`` (a wrong or outdated entry), ``'not checked'`` and ``'unknown'``
+    (no such mutant: its function changed).
+    """
+    found = Counter()
+    for row in rows:
+        if row["mutant"] in listed:
+            if row["status"] in ("survived", "no tests"):
+                row["status"] = "equivalent"
+            found[row["status"]] += 1
+    found["unknown"] = len(listed) - sum(found.values())
+    return found
+
+
+def target_table(rows: list[dict]) -> str:
+    """Markdown: the target kinds killed per package, with and without listed equivalents."""
+    checked = [row for row in rows if row["status"] != "not checked"
+               and row["kind"] in TARGET_KINDS]
+    lines = ["| package | killed | survived | listed equivalent | score | score, equivalents "
+             "left out |", "|---|---|---|---|---|---|"]
+    for package in [*sorted({_package(row["module"]) for row in checked}), "all"]:
+        mine = Counter(row["status"] for row in checked
+                       if package == "all" or _package(row["module"]) == package)
+        killed, total = mine["killed"], sum(mine.values())
+        equivalent = mine["equivalent"]
+        lines.append(f"| {package} | {killed} | {total - killed - equivalent} | {equivalent} | "
+                     f"{killed / total:.1%} | {killed / max(1, total - equivalent):.1%} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--survivors", type=Path, default=None,
                         help="write the mutants no test killed to this Markdown file")
+    parser.add_argument("--equivalents", type=Path, default=None,
+                        help="the file of mutants judged equivalent, counted apart")
     args = parser.parse_args(argv)
     rows = classify(args.mutants)
     print(score_table(rows))
+    if args.equivalents is not None:
+        text = args.equivalents.read_text(encoding="utf-8")
+        listed = mark_equivalents(rows, listed_equivalents(text, args.mutants))
+        print("Target kinds (arithmetic, comparison, constant, index):\n")
+        print(target_table(rows))
+        print("Mutants listed as equivalent, by what they are in this run: " + ", ".join(
+            f"{n} {status}" for status, n in sorted(listed.items())) + ".")
     if args.survivors is not None:
         args.survivors.write_text(survivors(rows), encoding="utf-8")
 

@@ -95,3 +95,27 @@ def test_a_search_measured_again_replaces_its_earlier_row(tmp_path):
                                                                      ("exact", "")]
     neighbour_search.main(["--report-only", "--out", str(tmp_path)])
     assert "3.00 s, 1.000" in (tmp_path / "table.md").read_text()
+
+
+def test_listed_equivalents_are_counted_apart_from_the_survivors(tmp_path):
+    package = tmp_path / "modal_ibal" / "sub"
+    package.mkdir(parents=True)
+    source = ORIGINAL + "".join(_mutant_source(name, change) for name, (change, _, _) in
+                                MUTANTS.items())
+    (package / "mod.py").write_text(textwrap.dedent(source))
+    (package / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {
+        f"modal_ibal.sub.mod.{name}": code for name, (_, _, code) in MUTANTS.items()}}))
+    text = ("# Equivalent\n\n- modal_ibal.sub.mod.f 2, 4: why.\n"
+            "- sub.mod.f 3: killed, an outdated line.\n- sub.mod.f 99: no such mutant.\n"
+            "- a sentence that names no mutant.\n")
+    listed = mutation_score.listed_equivalents(text, tmp_path)
+    assert listed == {f"modal_ibal.sub.mod.x_f__mutmut_{n}" for n in (2, 3, 4, 99)}
+    rows = mutation_score.classify(tmp_path)
+    found = mutation_score.mark_equivalents(rows, listed)
+    assert dict(found) == {"equivalent": 2, "killed": 1, "unknown": 1}
+    table = mutation_score.target_table(rows)
+    # target kinds: comparison (killed), arithmetic and index (equivalent), constant (killed)
+    assert "| modal_ibal.sub | 2 | 0 | 2 | 50.0% | 100.0% |" in table
+    assert "arithmetic" not in mutation_score.survivors(rows)
+    with pytest.raises(ValueError, match=r"'modal_ibal\.sub\.missing\.f' names no function"):
+        mutation_score.listed_equivalents("- sub.missing.f 1: why\n", tmp_path)
