@@ -157,6 +157,17 @@ def test_safe_scale_exponent_brings_extreme_codes_to_unit_magnitude():
     assert clusters.safe_scale_exponent(Z * 2.0**40) == -43  # 5 * 2**40 = 0.625 * 2**43
 
 
+@pytest.mark.parametrize("largest", [2.0**-32, 1e-6, 64.0, 1e6, 2.0**32])
+def test_codes_within_the_safe_range_bounds_included_are_not_scaled(largest):
+    Z = np.array([[largest, -0.25 * largest], [0.0, 0.5 * largest]])
+    assert clusters.safe_scale_exponent(Z) == 0
+
+
+@pytest.mark.parametrize(("largest", "exponent"), [(2.0**32 * 1.5, -33), (2.0**-33, 32)])
+def test_codes_just_outside_the_safe_range_are_scaled(largest, exponent):
+    assert clusters.safe_scale_exponent(np.array([[largest, 0.0]])) == exponent
+
+
 def test_typicality_of_a_pair_is_the_inverse_of_their_distance():
     np.testing.assert_allclose(typicality(np.array([[0.0, 0.0], [0.0, 4.0]])), [0.25, 0.25])
 

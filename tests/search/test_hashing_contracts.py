@@ -67,3 +67,12 @@ def test_first_occurrences_of_key_pairs():
     first, inverse = first_occurrences(lane0, lane1)
     np.testing.assert_array_equal(first, [0, 1, 2, 4, 6])
     np.testing.assert_array_equal(inverse, [0, 1, 2, 1, 3, 0, 4])
+
+
+def test_a_repeated_key_after_the_first_group_is_found_once():
+    """Rows whose first lanes agree but second lanes differ, and a later key given twice."""
+    lane0 = np.array([5, 5, 7, 7, 7], dtype=np.uint64)
+    lane1 = np.array([1, 2, 4, 3, 4], dtype=np.uint64)
+    first, inverse = first_occurrences(lane0, lane1)
+    np.testing.assert_array_equal(first, [0, 1, 2, 3])
+    np.testing.assert_array_equal(inverse, [0, 1, 2, 3, 2])

@@ -191,3 +191,18 @@ def test_labelled_rows_mirrored_about_their_mid_range_are_told_apart():
     nearest, squared = search_nearest(Z_pool, Z_labelled, 1 << 22)
     np.testing.assert_array_equal(nearest, [1, 0, 0])  # the last: a tie, the lower row
     np.testing.assert_allclose(squared, [0.01, 1.25, 11.0], rtol=1e-12, atol=0)
+
+
+def test_subnormal_labelled_codes_give_the_double_loops_rows():
+    """Labelled codes of 1e-315 (subnormal): the scale that would bring them to unit size,
+    2**1046, overflows float64; it is held at 2**1000. Their squared distances all round
+    to 0 in float64, so every pool row ties and goes to labelled row 0."""
+    Z_labelled = np.array([[0.0, 3e-315], [2e-315, 0.0], [-1e-315, -1e-315]])
+    Z_pool = np.array([[0.0, 2e-315], [3e-315, 1e-316], [-2e-315, 0.0], [1e-316, 1e-316]])
+    expected_nearest, expected = double_loop(Z_pool, Z_labelled)
+    np.testing.assert_array_equal(expected_nearest, [0, 0, 0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
+        nearest, squared = search_nearest(Z_pool, Z_labelled, 1 << 22)
+    np.testing.assert_array_equal(nearest, expected_nearest)
+    np.testing.assert_array_equal(np.sqrt(squared), expected)
