@@ -27,7 +27,6 @@ References
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,10 +34,11 @@ import scipy.sparse as sp
 
 from ..scoring.selection import ranking_keys
 from ..search.knn import check_algorithm
+from ..utils.attribution import warn_caller
 from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
 from . import kernel as kernel_module  # GAIN_ELEMENTS read at call time
 from .concave import lazy_concave_herding
-from .kernel import check_graph, check_pool_weights, check_weights, column_blocks
+from .kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows
 
 __all__ = [
     "HerdingOptions",
@@ -60,14 +60,12 @@ class UninformativeWeightsWarning(UserWarning):
 
 
 def _warn_uninformative(n_picked: int, n_instances: int) -> None:
-    warnings.warn(
+    warn_caller(
         f"No unpicked pool point gains weighted coverage after {n_picked} of {n_instances} "
         "picks: the weights are 0 wherever coverage can still be gained (a saturated model "
         "gives every point margin weight 0). The remaining picks maximise unweighted "
         "coverage (MaxHerding).",
-        UninformativeWeightsWarning,
-        stacklevel=3,
-    )
+        UninformativeWeightsWarning)
 
 
 def greedy_kernel_herding(
@@ -127,7 +125,7 @@ def greedy_kernel_herding(
     about :math:`k^2` candidates of :math:`O(k)` entries per pick, plus an
     :math:`O(M)` argmax.
     """
-    rows = check_graph(graph)  # row x: the candidates that cover x
+    rows = check_graph(graph)
     n_points = rows.shape[0]
     if (
         isinstance(n_labelled, bool)
@@ -145,6 +143,22 @@ def greedy_kernel_herding(
     if not isinstance(symmetric, bool):
         raise TypeError(f"The 'symmetric' parameter must be a bool. Got {symmetric!r} instead.")
     groups = None if groups is None else check_groups(groups, n_points)
+    return herd(rows, n_labelled, n_instances, weights, weighted=weighted, symmetric=symmetric,
+                groups=groups)
+
+
+def herd(rows: sp.csr_matrix, n_labelled: int, n_instances: int, weights: np.ndarray, *,
+         weighted: bool, symmetric: bool, groups: np.ndarray | None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`greedy_kernel_herding` of checked arguments.
+
+    ``rows`` is the graph as :func:`~modal_ibal.coverage.kernel.kernel_rows` (row
+    :math:`x`: the candidates that cover :math:`x`), ``weights`` float64 values
+    (ones when none were given, ``weighted`` False), ``groups`` int64 ids or None;
+    ``n_labelled`` and ``n_instances`` leave at least one pool point and pick at
+    most the pool.
+    """
+    n_points = rows.shape[0]
     columns = rows.T if symmetric else rows.tocsc()  # column c: the points x that c covers
     if n_labelled:
         coverage = columns[:, :n_labelled].max(axis=1).toarray().ravel()  # [M]
@@ -262,11 +276,13 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     query_scores : ndarray of shape (n_instances,)
         Each pick's gain in :math:`C_k`, the weighted coverage divided by the number of points.
     """
-    weights = (None if pool_weights is None
+    n_points = graph.shape[0]
+    weights = (np.ones(n_points) if pool_weights is None
                else np.concatenate([np.zeros(n_labelled), pool_weights]))  # [n + N]
-    indices, gains = greedy_kernel_herding(graph, n_labelled, n_instances, weights=weights,
-                                           symmetric=True, groups=groups)
-    return indices, gains / graph.shape[0]
+    indices, gains = herd(kernel_rows(graph), n_labelled, n_instances, weights,
+                          weighted=pool_weights is not None, symmetric=True,
+                          groups=None if groups is None else groups.astype(np.int64, copy=False))
+    return indices, gains / n_points
 
 
 class HerdingOptions(NamedTuple):

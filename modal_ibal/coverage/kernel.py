@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..search.knn import check_algorithm, nearest_neighbours
+from ..search.knn import check_algorithm, searched_neighbours
 from ..search.knn_exact import check_points
 from ..utils.validation import as_numpy, check_positive_int
 from .clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
@@ -27,8 +27,10 @@ __all__ = [
     "column_blocks",
     "kernel_codes",
     "kernel_graph",
+    "kernel_rows",
     "knn_kernel_graph",
     "labelled_bandwidth",
+    "neighbour_kernel_graph",
     "rows_normalized",
     "unit_rows",
 ]
@@ -139,8 +141,15 @@ def knn_kernel_graph(
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     bandwidth = check_bandwidth(bandwidth)
     algorithm = check_algorithm(algorithm)
+    return neighbour_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
+
+
+def neighbour_kernel_graph(Z: np.ndarray, n_neighbors: int, bandwidth: float | None, *,
+                           algorithm: str) -> sp.csr_matrix:
+    """:func:`knn_kernel_graph` of checked arguments (finite float codes, as it checks them)."""
     k = min(n_neighbors, Z.shape[0])
-    return kernel_graph(*nearest_neighbours(Z, k, algorithm=algorithm), bandwidth)
+    neighbours, squared, _ = searched_neighbours(Z, k, algorithm=algorithm)
+    return kernel_graph(neighbours, squared, bandwidth)
 
 
 def kernel_graph(neighbours: np.ndarray, squared: np.ndarray,
@@ -284,16 +293,23 @@ def _median_kth_distance(squared: np.ndarray) -> float:
     return width if width > 0 else 1.0
 
 
+def kernel_rows(graph: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
+    """A kernel graph as canonical float64 CSR rows (sharing a canonical float64 CSR's arrays)."""
+    graph = sp.csr_matrix(graph, dtype=np.float64)
+    if not graph.has_canonical_format:  # repeated entries would count twice in a gain
+        graph = graph.copy()
+        graph.sum_duplicates()
+    return graph
+
+
 def check_graph(graph: Any) -> sp.csr_matrix:
+    """:func:`kernel_rows` of a square graph of finite values >= 0, else an error naming ``graph``."""
     if not (sp.issparse(graph) or isinstance(graph, np.ndarray)):
         raise TypeError(
             "The 'graph' parameter must be a scipy sparse matrix or a numpy array of kernel "
             f"values. Got {type(graph).__name__} instead."
         )
-    graph = sp.csr_matrix(graph, dtype=np.float64)  # shares a float64 CSR input's arrays
-    if not graph.has_canonical_format:  # repeated entries would count twice in a gain
-        graph = graph.copy()
-        graph.sum_duplicates()
+    graph = kernel_rows(graph)
     if graph.shape[0] != graph.shape[1]:
         raise ValueError(
             f"The 'graph' parameter must be square, one row and column per point. Got shape "

@@ -14,8 +14,6 @@ exact search in one process.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..search.knn import DEFAULT_RECALL_TARGET
@@ -30,6 +28,7 @@ from ..search.recall import (
     widened_search,
     within_radius,
 )
+from ..utils.attribution import warn_caller
 from .dask_neighbours import dask_partitioned_neighbours
 from .dask_selection import computed
 
@@ -99,7 +98,7 @@ def checked_dask_neighbours(Z, n_neighbors: int, *,
         search, lambda found: dask_sampled_recall(Z, found), DEFAULT_N_CANDIDATES, n_points,
         recall_target)
     if not outcome.met:
-        warnings.warn(f"{shortfall(outcome, n_points, neighbours.shape[1], recall_target)}; "
+        warn_caller(f"{shortfall(outcome, n_points, neighbours.shape[1], recall_target)}; "
                       "the approximate result is kept (a Dask pool is not searched exactly).",
-                      SearchRecallWarning, stacklevel=3)
+                      SearchRecallWarning)
     return neighbours, squared, outcome

@@ -6,13 +6,12 @@ the representer theorem (Eq. 1) assumes.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
 
+from ..utils.attribution import warn_caller
 from ..utils.threads import one_blas_thread
 
 __all__ = ["STATIONARY_GRADIENT", "refit_last_layer"]
@@ -86,10 +85,9 @@ def refit_last_layer(
         )
         gradient = np.abs(objective(result.x)[1]).max()
     if result.nit >= max_iter or gradient > STATIONARY_GRADIENT:
-        warnings.warn(
+        warn_caller(
             f"The L2 refit of the last layer stopped after {result.nit} L-BFGS iterations with "
             f"a gradient of {gradient:.2g} (a stationary point needs <= {STATIONARY_GRADIENT:g}), "
             "so Eq. 1 holds only approximately; raise max_iter or reg_lambda.",
-            ConvergenceWarning, stacklevel=2,
-        )
+            ConvergenceWarning)
     return result.x.reshape(n_classes, d)

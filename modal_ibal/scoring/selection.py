@@ -13,10 +13,9 @@ for about one pair in :math:`10^{7}`. The cost is :math:`O(N)` with
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..utils.attribution import warn_caller
 from ..utils.validation import check_n_instances, check_scores
 
 __all__ = ["RANKING_BITS", "TiedScoresWarning", "ranking_keys", "select_highest",
@@ -82,13 +81,12 @@ def select_lowest(
     tied = np.flatnonzero(keys == threshold)  # [t]
     room = n_instances - below.size
     if warn_ties and tied.size > room:
-        warnings.warn(
+        warn_caller(
             f"{tied.size} pool points tie at the batch's last score ({threshold:.6g}) but only "
             f"{room} fit in the batch, so they were taken in pool order (the lowest indices). "
             "The scores do not separate these points; a saturated score (e.g. a reading that "
             "vanishes on confident points) often does this.",
-            TiedScoresWarning, stacklevel=3,
-        )
+            TiedScoresWarning)
     chosen = np.concatenate([below, tied[:room]])
     chosen = chosen[np.lexsort((chosen, keys[chosen]))]
     return chosen, scores[chosen]

@@ -37,10 +37,10 @@ both say so with a :class:`~modal_ibal.search.recall.SearchRecallWarning`.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..utils.attribution import warn_caller
+from ..utils.validation import check_positive_int
 from .knn_exact import check_n_neighbors, check_points, exact_neighbours
 from .knn_faiss import faiss_exact_neighbours, faiss_installed
 from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
@@ -135,9 +135,15 @@ def nearest_neighbours(
         When the partitioned search stayed below ``recall_target``: with the
         measured recall and what was returned instead.
     """
+    Z = check_points(Z)
+    algorithm = check_algorithm(algorithm)
+    recall_target = check_recall_target(recall_target)
+    k = check_n_neighbors(n_neighbors, Z.shape[0])
+    cell_size = check_positive_int(cell_size, "cell_size")
+    n_candidates = check_positive_int(n_candidates, "n_candidates")
     neighbours, squared, _ = searched_neighbours(
-        Z, n_neighbors, algorithm=algorithm, cell_size=cell_size,
-        n_candidates=n_candidates, recall_target=recall_target)
+        Z, k, algorithm=algorithm, cell_size=cell_size, n_candidates=n_candidates,
+        recall_target=recall_target)
     return neighbours, squared
 
 
@@ -150,39 +156,40 @@ def searched_neighbours(
     n_candidates: int = DEFAULT_N_CANDIDATES,
     recall_target: float | None = DEFAULT_RECALL_TARGET,
 ) -> tuple[np.ndarray, np.ndarray, SearchOutcome]:
-    """:func:`nearest_neighbours`, and the :class:`SearchOutcome` that says how they were found."""
-    Z = check_points(Z)
-    algorithm = check_algorithm(algorithm)
-    recall_target = check_recall_target(recall_target)
+    """:func:`nearest_neighbours` of checked arguments, and the :class:`SearchOutcome` of the search.
+
+    The arguments are trusted: finite float points (:func:`check_points`), and
+    the other arguments as :func:`nearest_neighbours` checks them.
+    """
     n_points = Z.shape[0]
     if searches_exactly(algorithm, n_points):
         return (*exact_search(Z, n_neighbors), SearchOutcome("brute"))
-    k = check_n_neighbors(n_neighbors, n_points)
 
     def search(candidates: int) -> tuple[np.ndarray, np.ndarray]:
-        return partitioned_neighbours(Z, k, cell_size=cell_size, n_candidates=candidates)
+        return partitioned_neighbours(Z, n_neighbors, cell_size=cell_size,
+                                      n_candidates=candidates)
 
     neighbours, squared, outcome = widened_search(
         search, lambda found: sampled_recall(Z, found), n_candidates, n_points, recall_target)
     if outcome.met:
         return neighbours, squared, outcome
-    found = shortfall(outcome, n_points, k, recall_target)
+    found = shortfall(outcome, n_points, n_neighbors, recall_target)
     if algorithm == "partitioned":
-        warnings.warn(f"{found}; the approximate result is kept. algorithm='auto' would search "
-                      "exactly instead.", SearchRecallWarning, stacklevel=3)
+        warn_caller(f"{found}; the approximate result is kept. algorithm='auto' would search "
+                      "exactly instead.", SearchRecallWarning)
         return neighbours, squared, outcome
-    warnings.warn(f"{found}; searched exactly instead, which is slower.", SearchRecallWarning,
-                  stacklevel=3)
-    return (*exact_search(Z, k), SearchOutcome("brute", outcome.n_candidates, outcome.recall))
+    warn_caller(f"{found}; searched exactly instead, which is slower.", SearchRecallWarning)
+    return (*exact_search(Z, n_neighbors),
+            SearchOutcome("brute", outcome.n_candidates, outcome.recall))
 
 
 def exact_search(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """The exact search, by FAISS or by scikit-learn.
+    """The exact search of checked points, by FAISS or by scikit-learn.
 
     FAISS's flat index (:mod:`modal_ibal.search.knn_faiss`) for more than
     ``EXACT_SEARCH_MAX_POINTS`` float32 points where ``faiss-cpu`` is installed;
     scikit-learn's brute force (:func:`exact_neighbours`) otherwise.
     """
     if Z.dtype == np.float32 and Z.shape[0] > EXACT_SEARCH_MAX_POINTS and faiss_installed():
-        return faiss_exact_neighbours(Z, check_n_neighbors(n_neighbors, Z.shape[0]))
+        return faiss_exact_neighbours(Z, n_neighbors)
     return exact_neighbours(Z, n_neighbors)

@@ -73,17 +73,18 @@ def _squared_distances(exact: np.ndarray, own: np.ndarray, found: np.ndarray) ->
 
 
 def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Exact :math:`k` nearest neighbours by brute force (see :func:`nearest_neighbours`).
+    r"""Exact :math:`k` nearest neighbours of checked points by brute force.
 
+    ``Z`` and ``n_neighbors`` as :func:`~modal_ibal.search.knn.nearest_neighbours`
+    checks them (finite float points, :math:`1 \le k \le M`), and its result.
     scikit-learn's ``NearestNeighbors(algorithm='brute')`` (which streams the
     distances in blocks, never :math:`M \times M`), queried in blocks of rows
     (:func:`neighbours_in_blocks`).
     Time :math:`O(M^2 d)`; memory :math:`O(M (k + d))` plus one block.
     """
-    Z = check_points(Z)
-    k = check_n_neighbors(n_neighbors, Z.shape[0])
-    search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Z)
-    return neighbours_in_blocks(Z, k, lambda own: search.kneighbors(Z[own], return_distance=False))
+    search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(Z)
+    return neighbours_in_blocks(
+        Z, n_neighbors, lambda own: search.kneighbors(Z[own], return_distance=False))
 
 
 def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.ndarray],

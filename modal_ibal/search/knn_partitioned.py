@@ -11,9 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..utils.threads import blas_workers, run_blocks
-from ..utils.validation import check_positive_int
 from .kmeans import group_rows, lloyd, nearest_centre
-from .knn_exact import check_n_neighbors, check_points, exact_neighbours, index_type, with_self
+from .knn_exact import exact_neighbours, index_type, with_self
 from .probes import probe_cells, ranges
 
 __all__ = [
@@ -173,9 +172,10 @@ def partitioned_neighbours(
     Parameters
     ----------
     Z : ndarray of shape (n_points, n_dims)
-        Finite points, float32 or float64.
+        Finite points, float32 or float64, checked by the caller
+        (:func:`~modal_ibal.search.knn.nearest_neighbours` checks every argument).
     n_neighbors : int
-        :math:`k \le` ``n_points``.
+        :math:`1 \le k \le` ``n_points``.
     cell_size : int, default=64
         Points per k-means cell, on average: :math:`K = \lceil M / \text{cell\_size}
         \rceil` cells.
@@ -199,11 +199,8 @@ def partitioned_neighbours(
     sums (a point's own is exactly 0). Measured recall and label
     efficiency against the exact search: ``benchmarks/herding_speed.py``.
     """
-    Z = check_points(Z)
-    n_points = Z.shape[0]
-    k = check_n_neighbors(n_neighbors, n_points)
-    cell_size = check_positive_int(cell_size, "cell_size")
-    n_candidates = max(check_positive_int(n_candidates, "n_candidates"), k)
+    n_points, k = Z.shape[0], n_neighbors
+    n_candidates = max(n_candidates, k)
     if n_candidates >= n_points or n_points <= cell_size:
         return exact_neighbours(Z, k)
     Z = Z.astype(np.float32 if Z.dtype == np.float32 else np.float64, copy=False)

@@ -116,7 +116,7 @@ def test_unknown_algorithm_is_named(algorithm):
 @pytest.mark.parametrize("name", ["cell_size", "n_candidates"])
 def test_bad_partition_sizes_are_named(name):
     with pytest.raises(ValueError, match=f"'{name}'"):
-        partitioned_neighbours(blobs(50), 5, **{name: 0})
+        nearest_neighbours(blobs(50), 5, algorithm="partitioned", **{name: 0})
 
 
 @pytest.mark.parametrize("n_columns", [7, 600, 5000])
