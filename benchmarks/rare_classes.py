@@ -53,7 +53,7 @@ from modal_ibal.experiments.files import DamagedFileError, read_protocol, read_r
 from modal_ibal.experiments.results import aulc_table, paired_differences
 from modal_ibal.experiments.runner import run_experiment, run_file
 from modal_ibal.experiments.specs import ExperimentSpec
-from modal_ibal.readers.cold_start import resolve_cold_start
+from modal_ibal.readers.query import model_and_labels
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring.uncertainty import margin_weights
 from modal_ibal.strategies.registry import resolve_strategies
@@ -89,7 +89,7 @@ def class_frequency_sampling(classifier, X_pool, n_instances: int = 1, *, random
     balanced prediction); weights of 1 without a fitted model.
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
-    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+    start = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
     weights = np.ones(len(X_pool))
     if start.fitted:
         probas = model_view(start.estimator, X_pool, start.X_labelled,
@@ -115,7 +115,7 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
     after every pick (:math:`O(B \\cdot \\mathrm{nnz})`, for the benchmark's pools).
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
-    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+    start = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
     Z_labelled, Z_pool = representation_codes("inputs", X_pool, start.X_labelled, None)
     Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=normalize_rows,
                      overwrite=True)
@@ -168,7 +168,7 @@ def concave_auto_with_clusters(max_clusters: int):
     def strategy(classifier, X_pool, n_instances: int = 1, *, random_state=None,
                  X_labelled=None, y_labelled=None):
         X_pool, n_instances = check_pool(X_pool, n_instances)
-        start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+        start = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
         Z_labelled, Z_pool = representation_codes("inputs", X_pool, start.X_labelled, None)
         Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows="auto",
                          overwrite=True)

@@ -15,10 +15,13 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.query import QueryInputs
 from ..utils.validation import as_numpy, n_samples
 from .cache import CachedEmbedding
 
-__all__ = ["check_embedding", "check_representation", "embed", "representation_codes"]
+__all__ = ["check_embedding", "check_representation", "embed", "query_codes",
+           "representation_codes"]
 
 
 def embed(embedding: Any, X, name: str = "embedding") -> np.ndarray:
@@ -158,7 +161,9 @@ def representation_codes(
     -------
     Z_labelled : ndarray of shape (n_labelled, n_dims)
     Z_pool : ndarray of shape (n_pool, n_dims)
-        float32 when both are float32, else float64; finite.
+        float32 when both are float32, else float64; finite: the features and the
+        embedding's codes are checked here, the raw inputs were checked with the
+        samples (the caller's door), so they are not read again.
     """
     check_representation(representation)
     if isinstance(representation, str):
@@ -179,6 +184,30 @@ def representation_codes(
     dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (
         np.float64)
     Z_labelled, Z_pool = Z_labelled.astype(dtype, copy=False), Z_pool.astype(dtype, copy=False)
-    if not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
+    checked = isinstance(representation, str) and representation == "inputs"
+    if not checked and not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
         raise ValueError("The representation of the samples holds NaN or infinite values.")
     return Z_labelled, Z_pool
+
+
+def query_codes(inputs: QueryInputs, representation: Any, *, layer: str | None = None,
+                batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """(Z_labelled, Z_pool) of a query's checked inputs in ``representation``.
+
+    :func:`representation_codes` of :class:`~modal_ibal.readers.query.QueryInputs`:
+    the labelled set may be empty and the model unfitted, as long as
+    ``representation`` does not need it; ``'features'`` reads the query's one view
+    of the model (``layer``, ``batch_size``), which the strategy may read again.
+
+    Raises
+    ------
+    ValueError
+        For ``representation='features'`` with an unfitted model.
+    """
+
+    def features() -> tuple[np.ndarray, np.ndarray]:
+        inputs.require_model("representation='features'")
+        view = inputs.view(layer=layer, batch_size=batch_size)
+        return view.labelled.features, view.pool.features
+
+    return representation_codes(representation, inputs.X_pool, inputs.X_labelled, features)

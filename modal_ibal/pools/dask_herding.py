@@ -42,15 +42,15 @@ from ..coverage.herding import check_herding_options, herding_batch
 from ..coverage.kernel import (
     kernel_codes,
     kernel_graph,
-    knn_kernel_graph,
     labelled_bandwidth,
+    neighbour_kernel_graph,
     rows_normalized,
     unit_rows,
 )
 from ..embedding.codes import check_representation, representation_codes
-from ..readers.cold_start import resolve_cold_start
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.query import model_and_labels
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
 from ..scoring.uncertainty import per_class_share
 from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
@@ -149,7 +149,7 @@ def dask_herding_query(
     n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
     batch_size = check_positive_int(batch_size, "batch_size")
     check_representation(representation)
-    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
+    start = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
     check_same_sample_shape(X_pool, X_lab)
@@ -194,7 +194,7 @@ def dask_herding_query(
         if options.concave_clusters:
             groups = coverage_clusters(Z, n_labelled, n_instances,
                                        cluster_random_state(random_state))
-        graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
+        graph = neighbour_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
     else:  # the codes stay with the workers (threads of this process on local threads)
         codes, model_columns = dask.persist(codes, model_columns)
         Z = _kernel_codes(Z_labelled, codes, options.normalize_rows)

@@ -7,7 +7,7 @@ fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
 model's final layer on both, at most once per query (:func:`labelled_view`). The
 coverage strategies also start cold, from no labels and an unfitted model
-(:func:`modal_ibal.readers.cold_start.resolve_cold_start`, :data:`COLD_START_STRATEGIES`).
+(:func:`modal_ibal.readers.query.model_and_labels`, :data:`COLD_START_STRATEGIES`).
 """
 
 from __future__ import annotations
@@ -153,17 +153,18 @@ def fitted_estimator(classifier):
     return estimator
 
 
-COLD_START_STRATEGIES = (
-    "default_sampling", "herding_sampling", "typiclust_sampling", "probcover_sampling",
-    "random_sampling",
-)
-"""The strategies that pick a first batch from zero labels and an unfitted model."""
+COLD_START_STRATEGIES: list[str] = []
+"""The strategies that pick a first batch from zero labels and an unfitted model.
+
+Each declares itself (``follows_contract(cold_start=True)``); the error for a
+missing labelled set or an unfitted model names them, in alphabetical order.
+"""
 
 
-_COLD_START_HINT = (
-    "To pick the first labels from none, use a cold-start strategy: "
-    + ", ".join(COLD_START_STRATEGIES[:-1]) + " or " + COLD_START_STRATEGIES[-1] + "."
-)
+def _cold_start_hint() -> str:
+    names = sorted(COLD_START_STRATEGIES)
+    listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+    return f"To pick the first labels from none, use a cold-start strategy: {listed}."
 
 
 def is_fitted(estimator) -> bool:
@@ -205,7 +206,7 @@ def resolve_labelled_set(classifier, X_labelled=None, y_labelled=None) -> tuple[
         )
         raise ValueError(
             f"This strategy needs a fitted model and a labelled set, but {where}. "
-            + _COLD_START_HINT
+            + _cold_start_hint()
         )
     _check_fitted_for_query(estimator)
     return estimator, *checked_labelled_set(X_labelled, y_labelled)
@@ -216,7 +217,7 @@ def _check_fitted_for_query(estimator) -> None:
     try:
         check_fitted(estimator)
     except NotFittedError as error:
-        raise NotFittedError(f"{error} {_COLD_START_HINT}") from error
+        raise NotFittedError(f"{error} {_cold_start_hint()}") from error
 
 
 def labelled_arguments(classifier, is_learner: bool, X_labelled, y_labelled) -> tuple[Any, Any]:
@@ -264,21 +265,22 @@ def labelled_view(
     -------
     LabelledView
     """
+    X_pool = check_samples(X_pool, "X_pool")
     estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
+    check_same_sample_shape(X_pool, X_labelled)
     return model_view(estimator, X_pool, X_labelled, y_labelled, layer=layer,
                       batch_size=batch_size)
 
 
 def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None = None,
                batch_size: int = DEFAULT_BATCH_SIZE) -> LabelledView:
-    """The :class:`LabelledView` of a fitted ``estimator`` on a resolved labelled set.
+    """The :class:`LabelledView` of a fitted ``estimator`` on checked samples.
 
-    As :func:`labelled_view` once the labelled set is known; an empty labelled
-    set (a cold start with a fitted model) is allowed: the pool is then read
-    whole at once, and the labelled outputs are its first zero rows.
+    As :func:`labelled_view` once the pool and the labelled set are checked and
+    of the same sample shape (:class:`~modal_ibal.readers.query.QueryInputs`);
+    an empty labelled set (a cold start with a fitted model) is allowed: the pool
+    is then read whole at once, and the labelled outputs are its first zero rows.
     """
-    X_pool = check_samples(X_pool, "X_pool")
-    check_same_sample_shape(X_pool, X_labelled)
     reader = last_layer(estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
     check_n_features(estimator, X_pool, "X_pool")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..readers.cold_start import ColdStart
+from ..readers.query import ModelAndLabels
 from ..strategies.herding import herding_sampling
 from ..utils.validation import (
     check_positive_float,
@@ -81,7 +81,7 @@ class CoverageSaturation(StoppingCriterion):
                              "whose coverage is measured.")
         return check_samples(X_pool, "X_pool", allow_empty=True)
 
-    def _measure(self, start: ColdStart, X_pool) -> float:
+    def _measure(self, start: ModelAndLabels, X_pool) -> float:
         n_pool = n_samples(X_pool)
         if n_pool == 0:
             return 0.0

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..readers.cold_start import ColdStart, resolve_cold_start
 from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers.query import ModelAndLabels, model_and_labels
 from ..scoring.uncertainty import pool_probabilities, predictive_entropy
 from ..utils.validation import (
     check_fraction,
@@ -112,7 +112,7 @@ class StoppingCriterion:
         -------
         bool
         """
-        start = resolve_cold_start(classifier, self._shape_source(X_pool), X_labelled,
+        start = model_and_labels(classifier, self._shape_source(X_pool), X_labelled,
                                    y_labelled)
         value = float(self._measure(start, X_pool))
         signal = StopSignal(int(n_samples(start.y_labelled)), value, bool(self._decide(value)))
@@ -127,7 +127,7 @@ class StoppingCriterion:
     def _shape_source(self, X_pool):
         return np.empty((0, 0)) if X_pool is None else X_pool
 
-    def _measure(self, start: ColdStart, X_pool) -> float:  # pragma: no cover - abstract
+    def _measure(self, start: ModelAndLabels, X_pool) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _decide(self, value: float) -> bool:
@@ -205,7 +205,7 @@ class StabilizingPredictions(StoppingCriterion):
         self.predictions_ = None
         return super().reset()
 
-    def _measure(self, start: ColdStart, X_pool) -> float:
+    def _measure(self, start: ModelAndLabels, X_pool) -> float:
         if not start.fitted:
             return np.nan
         predictions = np.asarray(start.estimator.predict(self.X_stop)).ravel()
@@ -254,7 +254,7 @@ class OverallUncertainty(StoppingCriterion):
         self.threshold = check_fraction(threshold, "threshold")
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
-    def _measure(self, start: ColdStart, X_pool) -> float:
+    def _measure(self, start: ModelAndLabels, X_pool) -> float:
         if not start.fitted:
             return np.nan
         probas = pool_probabilities(start.estimator, self.X_stop, self.batch_size)
@@ -282,7 +282,7 @@ class LabelBudget(StoppingCriterion):
         super().__init__()
         self.budget = check_positive_int(budget, "budget")
 
-    def _measure(self, start: ColdStart, X_pool) -> float:
+    def _measure(self, start: ModelAndLabels, X_pool) -> float:
         return float(n_samples(start.y_labelled))
 
     def _decide(self, value: float) -> bool:

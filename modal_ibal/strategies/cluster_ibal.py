@@ -17,16 +17,15 @@ import numpy as np
 from scipy.stats import rankdata
 
 from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
-from ..embedding.codes import check_embedding, representation_codes
+from ..embedding.codes import check_embedding, query_codes
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import labelled_view
+from ..readers.query import QueryInputs
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import ranking_keys
 from ..utils.validation import (
     check_max_samples,
     check_nonnegative_float,
-    check_pool,
     check_positive_int,
     check_scores,
     make_random_state,
@@ -138,23 +137,20 @@ def ibal_cluster_sampling(
     .. [2] Hacohen, Dekel and Weinshall, "Active Learning on a Budget: Opposite
        Strategies Suit High and Low Budgets", ICML 2022.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
     beta = check_nonnegative_float(beta, "beta")
     if not isinstance(representation, str):
         check_embedding(representation, "representation")
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
-    view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                         layer=layer, batch_size=batch_size)
-    Z_labelled, Z_pool = representation_codes(  # before the importance, which reuses features
-        representation, X_pool, view.X_labelled,
-        lambda: (view.labelled.features, view.pool.features),
-    )
+    view = inputs.view(layer=layer, batch_size=batch_size)
+    # before the importance, which reuses the features
+    Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
     disagreement = check_scores(-representer_importance(view, reading=reading), "IBAL")  # [N]
 
     def preference(members: np.ndarray) -> np.ndarray:
         return np.exp(-beta * disagreement_ranks(disagreement[members]))  # [m]
 
-    return typical_picks(Z_labelled, Z_pool, n_instances, make_random_state(random_state),
+    return typical_picks(Z_labelled, Z_pool, inputs.n_instances, make_random_state(random_state),
                           n_neighbors=n_neighbors, max_cluster_samples=max_cluster_samples,
                           preference=preference)

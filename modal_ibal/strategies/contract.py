@@ -42,6 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..readers.view import COLD_START_STRATEGIES
 from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_dask_array
 
@@ -87,10 +88,13 @@ class QueryStrategy(Protocol):
 
 
 def follows_contract(strategy: Callable | None = None, *,
-                     dask_pool: Callable | None = None) -> Callable:
+                     dask_pool: Callable | None = None, cold_start: bool = False) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
-    Used as ``@follows_contract`` or ``@follows_contract(dask_pool=backend)``. The
+    Used as ``@follows_contract`` or ``@follows_contract(dask_pool=backend, cold_start=True)``
+    (the strategy can pick a batch from zero labels and an unfitted model: it is listed
+    in :data:`~modal_ibal.readers.view.COLD_START_STRATEGIES`, which the error for a
+    strategy that cannot names). The
     docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state
     preserved (:func:`modal_ibal.utils.randomness.preserved_global_random_state`).
@@ -106,7 +110,7 @@ def follows_contract(strategy: Callable | None = None, *,
         or lacks a keyword-only ``random_state``, ``X_labelled`` or ``y_labelled``.
     """
     if strategy is None:
-        return functools.partial(follows_contract, dask_pool=dask_pool)
+        return functools.partial(follows_contract, dask_pool=dask_pool, cold_start=cold_start)
     signature = inspect.signature(strategy)
     parameters = signature.parameters
     positional = [name for name, p in parameters.items()
@@ -129,6 +133,8 @@ def follows_contract(strategy: Callable | None = None, *,
     strategy.__doc__ = doc
     if dask_pool is not None:
         DASK_POOL_STRATEGIES.append(strategy.__name__)
+    if cold_start:
+        COLD_START_STRATEGIES.append(strategy.__name__)
 
     @functools.wraps(strategy)
     def query(*args, **kwargs):

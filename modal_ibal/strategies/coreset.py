@@ -14,10 +14,9 @@ import numpy as np
 
 from ..embedding.codes import check_embedding, embed
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import labelled_view, resolve_labelled_set
+from ..readers.query import QueryInputs
 from ..scoring.selection import select_highest
 from ..search.nearest_labelled import nearest_labelled_distance
-from ..utils.validation import check_pool
 from .contract import follows_contract
 
 __all__ = ["coreset_sampling"]
@@ -91,15 +90,14 @@ def coreset_sampling(
 
     ``random_state``: Greedy k-center is deterministic; ties go to the lower pool index.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
     check_embedding(embedding)
     if embedding is None:
-        view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                             layer=layer, batch_size=batch_size)
+        view = inputs.view(layer=layer, batch_size=batch_size)
         Z_labelled, Z_pool = view.labelled.features, view.pool.features
     else:
-        _, X_labelled, _ = resolve_labelled_set(classifier, X_labelled, y_labelled)
-        Z_labelled, Z_pool = embed(embedding, X_labelled), embed(embedding, X_pool)
+        Z_labelled = embed(embedding, inputs.X_labelled)
+        Z_pool = embed(embedding, inputs.X_pool)
     Z_pool = np.asarray(Z_pool, dtype=np.float64)
     nearest = nearest_labelled_distance(Z_pool, Z_labelled)  # [N]
-    return _kcenter_greedy(Z_pool, nearest, n_instances)
+    return _kcenter_greedy(Z_pool, nearest, inputs.n_instances)

@@ -36,7 +36,8 @@ DEFAULT_HERDING = {"weights": "balanced-margin", "normalize_rows": "auto",
                    "concave_clusters": True}
 
 
-@follows_contract(dask_pool=functools.partial(dask_herding_query, **DEFAULT_HERDING))
+@follows_contract(dask_pool=functools.partial(dask_herding_query, **DEFAULT_HERDING),
+                  cold_start=True)
 def default_sampling(
     classifier,
     X_pool,

@@ -22,26 +22,20 @@ import numpy as np
 from ..coverage.clusters import DEFAULT_N_NEIGHBORS
 from ..coverage.concave import cluster_random_state, coverage_clusters
 from ..coverage.herding import check_herding_options, herding_batch
-from ..coverage.kernel import kernel_codes, knn_kernel_graph, labelled_bandwidth
-from ..embedding.codes import representation_codes
+from ..coverage.kernel import kernel_codes, labelled_bandwidth, neighbour_kernel_graph
+from ..embedding.codes import query_codes
 from ..pools.dask_herding import dask_herding_query
-from ..readers.cold_start import resolve_cold_start
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import LabelledView, model_view
+from ..readers.query import QueryInputs
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ..scoring.uncertainty import class_balanced_margin_weights, margin_weights
-from ..utils.validation import (
-    check_pool,
-    check_positive_int,
-    check_same_sample_shape,
-    n_samples,
-)
+from ..utils.validation import check_positive_int, n_samples
 from .contract import follows_contract
 
 __all__ = ["herding_sampling"]
 
 
-@follows_contract(dask_pool=dask_herding_query)
+@follows_contract(dask_pool=dask_herding_query, cold_start=True)
 def herding_sampling(
     classifier,
     X_pool,
@@ -186,53 +180,41 @@ def herding_sampling(
     .. [2] Bae, Oliveira and Sutherland, "Uncertainty Herding: One Active
        Learning Method for All Label Budgets", ICLR 2025.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
+                               cold_start=True)
     options = check_herding_options(
-        n_samples(X_pool), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
+        n_samples(inputs.X_pool), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
         concave_clusters=concave_clusters)
     n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
     batch_size = check_positive_int(batch_size, "batch_size")
-    start = resolve_cold_start(classifier, X_pool, X_labelled, y_labelled)
-    check_same_sample_shape(X_pool, start.X_labelled)
-    views = []
-
-    def view() -> LabelledView:
-        """The model's view, read once and only when features or margins are needed."""
-        if not views:
-            views.append(model_view(start.estimator, X_pool, start.X_labelled,
-                                    start.y_labelled, layer=layer, batch_size=batch_size))
-        return views[0]
-
-    def features() -> tuple[np.ndarray, np.ndarray]:
-        start.require_model("representation='features'")
-        return view().labelled.features, view().pool.features
-
-    Z_labelled, Z_pool = representation_codes(representation, X_pool, start.X_labelled, features)
+    Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
     Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=options.normalize_rows,
                      overwrite=True)  # [n + N, d]
     n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
-        weights = _margin_weights(start, view, weights, temperature, random_state,
-                                  layer)  # [N] or None
+        weights = _margin_weights(inputs, weights, temperature, random_state, layer,
+                                  batch_size)  # [N] or None
     if isinstance(bandwidth, str):
         bandwidth = labelled_bandwidth(Z[:n_labelled])
-    groups = (coverage_clusters(Z, n_labelled, n_instances, cluster_random_state(random_state))
+    groups = (coverage_clusters(Z, n_labelled, inputs.n_instances,
+                                cluster_random_state(random_state))
               if options.concave_clusters else None)  # [M]
-    graph = knn_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # sparse [M, M]
-    return herding_batch(graph, n_labelled, n_instances, weights, groups)
+    graph = neighbour_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # [M, M]
+    return herding_batch(graph, n_labelled, inputs.n_instances, weights, groups)
 
 
-def _margin_weights(start, view, word, temperature, random_state,
-                    layer) -> np.ndarray | None:
+def _margin_weights(inputs: QueryInputs, word: str, temperature, random_state, layer,
+                    batch_size: int) -> np.ndarray | None:
     """The pool's weights named by ``word``, tempered as asked; None (weight 1) without a model."""
-    if not start.fitted:
+    if not inputs.fitted:
         return None
     weigh = class_balanced_margin_weights if word == "balanced-margin" else margin_weights
+    view = inputs.view(layer=layer, batch_size=batch_size)
     if temperature is None:
-        return weigh(view().pool_probabilities())
+        return weigh(view.pool_probabilities())
     if temperature == "calibrated":
-        temperature = select_temperature(start.estimator, start.X_labelled, start.y_labelled,
+        temperature = select_temperature(inputs.estimator, inputs.X_labelled, inputs.y_labelled,
                                          temperatures=DEFAULT_TEMPERATURES,
                                          random_state=random_state, layer=layer)
-    return weigh(tempered_probabilities(view().pool.logits, temperature))
+    return weigh(tempered_probabilities(view.pool.logits, temperature))

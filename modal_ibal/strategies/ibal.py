@@ -17,13 +17,13 @@ import numpy as np
 from ..embedding.codes import check_embedding
 from ..pools.dask_strategies import dask_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import labelled_view
+from ..readers.query import QueryInputs
 from ..scoring.distance_term import DEFAULT_GAMMA, ibal_distance_scores
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import select_lowest
 from ..search.distance_cache import LabelledDistanceCache
-from ..utils.validation import check_nonnegative_float, check_pool
+from ..utils.validation import check_nonnegative_float
 from .contract import follows_contract
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
@@ -82,11 +82,10 @@ def ibal_sampling(
     .. [1] Pezeshkpour, Zhao and Singh, "Data Importance-Based Active Learning for
        Limited Labels", 2020, Eq. 2.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
-    view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                         layer=layer, batch_size=batch_size)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
+    view = inputs.view(layer=layer, batch_size=batch_size)
     scores = representer_importance(view, reading=reading, reg_lambda=reg_lambda, exact=exact)
-    return select_lowest(scores, n_instances, warn_ties=True)
+    return select_lowest(scores, inputs.n_instances, warn_ties=True)
 
 
 @follows_contract(dask_pool=functools.partial(dask_query, terms=("importance", "distance")))
@@ -144,12 +143,11 @@ def ibal_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)
-    view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                         layer=layer, batch_size=batch_size)
-    scores = ibal_distance_scores(view, X_pool, gamma=gamma, embedding=embedding, reading=reading,
-                                  reg_lambda=reg_lambda, exact=exact,
+    view = inputs.view(layer=layer, batch_size=batch_size)
+    scores = ibal_distance_scores(view, inputs.X_pool, gamma=gamma, embedding=embedding,
+                                  reading=reading, reg_lambda=reg_lambda, exact=exact,
                                   distance_cache=distance_cache)
-    return select_lowest(scores, n_instances, warn_ties=True)
+    return select_lowest(scores, inputs.n_instances, warn_ties=True)

@@ -17,12 +17,12 @@ from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 
 from ..coverage.balls import greedy_max_coverage
 from ..coverage.clusters import safe_scale_exponent
-from ..readers.cold_start import ColdStart
+from ..embedding.codes import query_codes
 from ..readers.labels import label_vector
 from ..readers.last_layer import check_single_output
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..utils.validation import check_nonnegative_float, check_pool, make_random_state
-from .cold_start import cold_start_codes
+from ..readers.query import ModelAndLabels, QueryInputs
+from ..utils.validation import check_nonnegative_float, make_random_state
 from .contract import follows_contract
 
 DEFAULT_PURITY = 0.95
@@ -100,7 +100,7 @@ def purity_radius(
     return float(np.nextafter(bound, 0.0))
 
 
-@follows_contract
+@follows_contract(cold_start=True)
 def probcover_sampling(
     classifier,
     X_pool,
@@ -161,10 +161,9 @@ def probcover_sampling(
     ``random_state``: Seeds the radius heuristic and the picks made once everything is
     covered.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
-    start, Z_labelled, Z_pool = cold_start_codes(
-        classifier, X_pool, representation, X_labelled=X_labelled, y_labelled=y_labelled,
-        layer=layer, batch_size=batch_size)
+    start = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
+                              cold_start=True)
+    Z_labelled, Z_pool = query_codes(start, representation, layer=layer, batch_size=batch_size)
     rng = make_random_state(random_state)
     Z = np.concatenate([Z_labelled, Z_pool])  # [n + N, k]
     shift = safe_scale_exponent(Z)  # distances safe to square: a power of two, exact
@@ -177,10 +176,10 @@ def probcover_sampling(
             raise ValueError("The 'delta' parameter must be > 0. Got 0.0 instead.")
         delta = float(np.ldexp(delta, shift))
     graph = radius_neighbors_graph(Z, radius=delta, mode="connectivity", include_self=True)
-    return greedy_max_coverage(graph, Z_labelled.shape[0], n_instances, rng)
+    return greedy_max_coverage(graph, Z_labelled.shape[0], start.n_instances, rng)
 
 
-def _n_pseudo_classes(start: ColdStart) -> int:
+def _n_pseudo_classes(start: ModelAndLabels) -> int:
     """The default radius's number of pseudo-classes: the model's classes, else the labels'."""
     if start.fitted:
         try:  # a multi-output model's classes_ holds one array per output

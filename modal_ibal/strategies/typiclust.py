@@ -16,15 +16,16 @@ from typing import Any
 import numpy as np
 
 from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
+from ..embedding.codes import query_codes
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..utils.validation import check_max_samples, check_pool, check_positive_int, make_random_state
-from .cold_start import cold_start_codes
+from ..readers.query import QueryInputs
+from ..utils.validation import check_max_samples, check_positive_int, make_random_state
 from .contract import follows_contract
 
 __all__ = ["typiclust_sampling"]
 
 
-@follows_contract
+@follows_contract(cold_start=True)
 def typiclust_sampling(
     classifier,
     X_pool,
@@ -97,11 +98,10 @@ def typiclust_sampling(
     ``random_state``: Seeds the k-means++ clustering (and the sample clustered for large
     pools).
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
+                               cold_start=True)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
-    _, Z_labelled, Z_pool = cold_start_codes(
-        classifier, X_pool, representation, X_labelled=X_labelled, y_labelled=y_labelled,
-        layer=layer, batch_size=batch_size)
-    return typical_picks(Z_labelled, Z_pool, n_instances, make_random_state(random_state),
+    Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
+    return typical_picks(Z_labelled, Z_pool, inputs.n_instances, make_random_state(random_state),
                           n_neighbors=n_neighbors, max_cluster_samples=max_cluster_samples)

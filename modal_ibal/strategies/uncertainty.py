@@ -15,7 +15,8 @@ import numpy as np
 from ..embedding.codes import check_embedding
 from ..pools.dask_strategies import dask_query, dask_rowwise_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import fitted_estimator, labelled_view
+from ..readers.query import QueryInputs
+from ..readers.view import fitted_estimator
 from ..scoring.distance_term import DEFAULT_GAMMA, entropy_distance_scores
 from ..scoring.selection import select_highest, select_lowest
 from ..scoring.uncertainty import modal_entropy, modal_margin, pool_probabilities
@@ -172,14 +173,13 @@ def entropy_distance_sampling(
     ``random_state``: ignored: the selection is deterministic, ties go to the lower pool
     index.
     """
-    X_pool, n_instances = check_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
     gamma = check_nonnegative_float(gamma, "gamma")
     check_embedding(embedding)
-    view = labelled_view(classifier, X_pool, X_labelled=X_labelled, y_labelled=y_labelled,
-                         layer=layer, batch_size=batch_size)
+    view = inputs.view(layer=layer, batch_size=batch_size)
     # the pool read whole only where the distance needs the model's features too
-    probas = pool_probabilities(fitted_estimator(classifier), X_pool, batch_size,
+    probas = pool_probabilities(inputs.estimator, inputs.X_pool, batch_size,
                                 outputs=view.pool if embedding is None else None)  # [N, C]
-    scores = entropy_distance_scores(modal_entropy(probas), view, X_pool, gamma=gamma,
+    scores = entropy_distance_scores(modal_entropy(probas), view, inputs.X_pool, gamma=gamma,
                                      embedding=embedding, distance_cache=distance_cache)
-    return select_highest(scores, n_instances, warn_ties=True)
+    return select_highest(scores, inputs.n_instances, warn_ties=True)

@@ -12,7 +12,7 @@ from .contract import follows_contract
 __all__ = ["random_sampling"]
 
 
-@follows_contract(dask_pool=dask_uniform_query)
+@follows_contract(dask_pool=dask_uniform_query, cold_start=True)
 def random_sampling(
     classifier,
     X_pool,

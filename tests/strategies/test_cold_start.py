@@ -103,7 +103,8 @@ def test_strategies_that_cannot_start_cold_say_which_can(name, split):
     _, _, X_pool = split
     learner = ActiveLearner(estimator=make_net(), query_strategy=entry.resolve())
     with pytest.raises(ValueError, match="use a cold-start strategy: default_sampling, "
-                                         "herding_sampling, typiclust_sampling"):
+                                         "herding_sampling, probcover_sampling, "
+                                         "random_sampling or typiclust_sampling"):
         learner.query(X_pool, n_instances=3)
 
 
