@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score
 
 from .metrics import aulc
 from .strategies.ibal import ibal_distance_sampling
-from .utils.validation import check_positive_int, check_samples, n_samples
+from .utils.validation import check_nonnegative_int, check_positive_int, check_samples, n_samples
 
 __all__ = ["GammaSearch", "tune_gamma"]
 
@@ -183,8 +183,7 @@ def tune_gamma(
     n_initial = check_positive_int(n_initial, "n_initial")
     n_instances = check_positive_int(n_instances, "n_instances")
     n_repeats = check_positive_int(n_repeats, "n_repeats")
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, numbers.Integral) or n_rounds < 0:
-        raise ValueError(f"The 'n_rounds' parameter must be an int >= 0. Got {n_rounds!r} instead.")
+    n_rounds = check_nonnegative_int(n_rounds, "n_rounds")
     needed = n_initial + n_rounds * n_instances
     if needed > n_train:
         raise ValueError(

@@ -26,7 +26,6 @@ References
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,7 +34,12 @@ import scipy.sparse as sp
 from ..scoring.selection import ranking_keys
 from ..search.knn import check_algorithm
 from ..utils.attribution import warn_caller
-from ..utils.validation import check_n_instances, check_number_or_word, check_positive_int
+from ..utils.validation import (
+    check_n_instances,
+    check_nonnegative_int,
+    check_number_or_word,
+    check_positive_int,
+)
 from . import kernel as kernel_module  # GAIN_ELEMENTS read at call time
 from .concave import lazy_concave_herding
 from .kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows
@@ -127,11 +131,7 @@ def greedy_kernel_herding(
     """
     rows = check_graph(graph)
     n_points = rows.shape[0]
-    if (
-        isinstance(n_labelled, bool)
-        or not isinstance(n_labelled, numbers.Integral)
-        or not 0 <= n_labelled < n_points
-    ):
+    if not check_nonnegative_int(n_labelled, "n_labelled") < n_points:
         raise ValueError(
             f"The 'n_labelled' parameter must be an int in [0, {n_points - 1}] for a graph of "
             f"{n_points} points, so that the pool is not empty. Got {n_labelled!r} instead."

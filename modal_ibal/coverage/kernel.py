@@ -6,7 +6,6 @@ graph built in blocks, its default width, and UHerding's labelled width.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ import scipy.sparse as sp
 
 from ..search.knn import check_algorithm, searched_neighbours
 from ..search.knn_exact import check_points
-from ..utils.validation import as_numpy, check_positive_int
+from ..utils.validation import as_numpy, check_positive_float, check_positive_int
 from .clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
 
 __all__ = [
@@ -77,18 +76,7 @@ def labelled_bandwidth(Z_labelled: np.ndarray) -> float | None:
 
 def check_bandwidth(bandwidth: Any) -> float | None:
     """A kernel width: None (the default rule) or a finite number > 0."""
-    if bandwidth is None:
-        return None
-    if isinstance(bandwidth, bool) or not isinstance(bandwidth, numbers.Real):
-        raise TypeError(
-            f"The 'bandwidth' parameter must be None or a positive real number. Got "
-            f"{bandwidth!r} instead."
-        )
-    if not np.isfinite(bandwidth) or bandwidth <= 0:
-        raise ValueError(
-            f"The 'bandwidth' parameter must be finite and > 0. Got {bandwidth!r} instead."
-        )
-    return float(bandwidth)
+    return check_positive_float(bandwidth, "bandwidth", allow_none=True)
 
 
 def knn_kernel_graph(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..search.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
-from ..utils.validation import as_numpy, check_positive_int
+from ..utils.validation import as_numpy, check_nonnegative_int, check_positive_int
 
 __all__ = ["CachedEmbedding"]
 
@@ -120,11 +120,7 @@ class CachedEmbedding:
                 "The 'transformer' parameter of CachedEmbedding must be a fitted transformer with "
                 f"a transform method, or a callable. Got {type(transformer).__name__} instead."
             )
-        if isinstance(n_checks, bool) or not isinstance(n_checks, int) or n_checks < 0:
-            raise ValueError(
-                "The 'n_checks' parameter of CachedEmbedding must be an int >= 0. "
-                f"Got {n_checks!r} instead."
-            )
+        check_nonnegative_int(n_checks, "n_checks")
         self.transformer = transformer
         self.n_checks = n_checks
         self.max_entries = None if max_entries is None else check_positive_int(max_entries,

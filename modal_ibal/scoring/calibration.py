@@ -147,8 +147,10 @@ def select_temperature(
     One extra fit of a clone of the model per call, on :math:`(1 - v) n` points.
     """
     grid = _check_temperatures(temperatures)
-    if (isinstance(validation_size, bool) or not isinstance(validation_size, numbers.Real)
-            or not 0 < validation_size < 1):
+    if isinstance(validation_size, bool) or not isinstance(validation_size, numbers.Real):
+        raise TypeError("The 'validation_size' parameter must be a real number in (0, 1). "
+                        f"Got {validation_size!r} instead.")
+    if not 0 < validation_size < 1:  # NaN fails too
         raise ValueError(
             f"The 'validation_size' parameter must be in (0, 1). Got {validation_size!r} instead."
         )

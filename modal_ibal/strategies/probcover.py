@@ -8,7 +8,6 @@ References
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..readers.labels import label_vector
 from ..readers.last_layer import check_single_output
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import ModelAndLabels, QueryInputs
-from ..utils.validation import check_nonnegative_float, make_random_state
+from ..utils.validation import check_fraction, check_nonnegative_float, make_random_state
 from .contract import follows_contract
 
 DEFAULT_PURITY = 0.95
@@ -73,8 +72,7 @@ def purity_radius(
     (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), and the radius
     scaled back: the same radius, without overflow.
     """
-    if isinstance(purity, bool) or not isinstance(purity, numbers.Real) or not 0 < purity <= 1:
-        raise ValueError(f"The 'purity' parameter must be in (0, 1]. Got {purity!r} instead.")
+    purity = check_fraction(purity, "purity")
     Z = np.asarray(Z)
     shift = safe_scale_exponent(Z)
     if shift:

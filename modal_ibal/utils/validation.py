@@ -136,6 +136,7 @@ def check_scores(scores: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_nonnegative_float(value: Any, name: str) -> float:
+    """A finite real number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
     if not np.isfinite(value) or value < 0:
@@ -143,8 +144,10 @@ def check_nonnegative_float(value: Any, name: str) -> float:
     return float(value)
 
 
-def check_positive_float(value: Any, name: str) -> float:
-    """A finite real number > 0."""
+def check_positive_float(value: Any, name: str, *, allow_none: bool = False) -> float | None:
+    """A finite real number > 0 (or None where ``allow_none``)."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
     if not np.isfinite(value) or value <= 0:
@@ -166,8 +169,22 @@ def check_fraction(value: Any, name: str, *, allow_none: bool = False) -> float 
     return float(value)
 
 
+def check_nonnegative_int(value: Any, name: str) -> int:
+    """An int >= 0: ``TypeError`` for another type (a bool or a float too), ``ValueError``
+    below 0, both naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"The '{name}' parameter must be an int >= 0. Got {value!r} instead.")
+    if value < 0:
+        raise ValueError(f"The '{name}' parameter must be an int >= 0. Got {value!r} instead.")
+    return int(value)
+
+
 def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    """An int >= 1: ``TypeError`` for another type (a bool or a float too), ``ValueError``
+    below 1, both naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
+    if value < 1:
         raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
     return int(value)
 

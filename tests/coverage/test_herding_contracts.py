@@ -89,7 +89,7 @@ def test_weighted_fallback_with_clusters_warns_once_and_finishes():
 
 @pytest.mark.parametrize("n_labelled", [True, False, 1.0, 1.5, np.float64(1.0)])
 def test_n_labelled_must_be_a_true_int(n_labelled):
-    with pytest.raises(ValueError, match="'n_labelled'"):
+    with pytest.raises(TypeError, match="'n_labelled'"):
         greedy_kernel_herding(np.eye(3), n_labelled, 1)
 
 

@@ -204,9 +204,10 @@ def test_cache_invalid_inputs_raise(Z_pool, Z_labelled, error, match):
         LabelledDistanceCache().nearest_labelled_distance(Z_pool, Z_labelled)
 
 
-@pytest.mark.parametrize("block_elements", [0, -3, 2.5, True])
-def test_cache_invalid_block_elements_raise(block_elements):
-    with pytest.raises(ValueError, match="'block_elements' parameter must be a positive int"):
+@pytest.mark.parametrize(("block_elements", "error"), [(0, ValueError), (-3, ValueError),
+                                                       (2.5, TypeError), (True, TypeError)])
+def test_cache_invalid_block_elements_raise(block_elements, error):
+    with pytest.raises(error, match="'block_elements' parameter must be a positive int"):
         LabelledDistanceCache(block_elements=block_elements)
 
 

@@ -96,8 +96,9 @@ def test_recall_counts_neighbours_on_the_far_side_of_the_origin(dtype):
 
 
 @pytest.mark.parametrize("algorithm", ["brute", "partitioned"])
-@pytest.mark.parametrize("n_neighbors", [0, 2.0, 31])
-def test_a_bad_number_of_neighbours_is_named(algorithm, n_neighbors):
+@pytest.mark.parametrize(("n_neighbors", "error"), [(0, ValueError), (2.0, TypeError),
+                                                    (31, ValueError)])
+def test_a_bad_number_of_neighbours_is_named(algorithm, n_neighbors, error):
     Z = np.random.default_rng(6).standard_normal((30, 2))
-    with pytest.raises(ValueError, match=r"The 'n_neighbors' parameter must be "):
+    with pytest.raises(error, match=r"The 'n_neighbors' parameter must be "):
         knn.nearest_neighbours(Z, n_neighbors, algorithm=algorithm)

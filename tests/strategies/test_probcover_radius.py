@@ -18,9 +18,11 @@ from modal_ibal.strategies.probcover import probcover_sampling, purity_radius
 _TWO_GROUPS = np.array([0.0, -1.0, -2.0, -3.0, -4.0, 10.0, 11.0, 12.0, 13.0, 15.0])[:, None]
 
 
-@pytest.mark.parametrize("purity", [True, 0, 0.0, -0.5, 1.5, "0.5", None])
-def test_purity_must_be_a_real_number_in_the_half_open_unit_interval(purity):
-    with pytest.raises(ValueError, match=r"'purity' parameter must be in \(0, 1\]"):
+@pytest.mark.parametrize(("purity", "error"), [
+    (True, TypeError), (0, ValueError), (0.0, ValueError), (-0.5, ValueError), (1.5, ValueError),
+    ("0.5", TypeError), (None, TypeError)])
+def test_purity_must_be_a_real_number_in_the_half_open_unit_interval(purity, error):
+    with pytest.raises(error, match=r"'purity' parameter must be (a real number )?in \(0, 1\]"):
         purity_radius(_TWO_GROUPS, 2, purity=purity, random_state=0)
 
 
