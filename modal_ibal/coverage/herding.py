@@ -1,6 +1,6 @@
 r"""Kernel herding's greedy: the points that most raise the kernel coverage.
 
-The greedy of kernel herding (MaxHerding [3]_, with UHerding-style weights).
+MaxHerding [2]_, with UHerding-style weights.
 
 Generalised coverage of the data (labelled set and pool together) under a kernel
 :math:`k`,
@@ -12,15 +12,13 @@ is maximised greedily, one point at a time. The exact greedy reads all
 point's :math:`k` nearest neighbours (a sparse graph built in blocks), and the
 greedy recomputes after a pick only the gains that the pick can have changed; with
 :math:`k = M` it is the exact greedy. ProbCover is the top-hat special case of the
-same objective.
+same objective [1]_.
 
 References
 ----------
-.. [0] Hacohen, Dekel and Weinshall, "Active Learning on a Budget: Opposite
-   Strategies Suit High and Low Budgets", ICML 2022.
-.. [2] Yehuda, Dekel, Hacohen and Weinshall, "Active Learning Through a
+.. [1] Yehuda, Dekel, Hacohen and Weinshall, "Active Learning Through a
    Covering Lens", NeurIPS 2022.
-.. [3] Bae, Noh and Sutherland, "Generalized Coverage for More Robust
+.. [2] Bae, Noh and Sutherland, "Generalized Coverage for More Robust
    Low-Budget Active Learning", ECCV 2024.
 """
 

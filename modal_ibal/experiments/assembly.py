@@ -1,7 +1,7 @@
 """An experiment's results assembled from its checked run files.
 
-Assembling an experiment's results from its checked run files, in one canonical order, so that
-a resumed experiment writes the same ``results.csv``, byte for byte, as an uninterrupted one.
+The runs are read in one canonical order, so that a resumed experiment writes the same
+``results.csv``, byte for byte, as an uninterrupted one.
 """
 
 from __future__ import annotations

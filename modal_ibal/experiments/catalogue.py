@@ -1,7 +1,6 @@
 """The built-in experiments: synthetic, digits, Fashion-MNIST, CIFAR-100.
 
-The paper's synthetic set, digits, Fashion-MNIST and CIFAR-100, each
-with its data loader and model.
+Each with its data loader and model: the paper's synthetic set and its three image sets.
 """
 
 from __future__ import annotations

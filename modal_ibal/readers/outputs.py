@@ -1,7 +1,8 @@
 """What every reader returns, and pools read in row chunks.
 
-Class:`LastLayerOutputs`), the reader interface (:class:`LastLayer`),
-and reading a pool in row chunks where that gives the outputs of one whole read, bitwise.
+The outputs of the final layer (:class:`LastLayerOutputs`), the reader interface
+(:class:`LastLayer`), and reading a pool in row chunks where that gives the outputs of one
+whole read, bitwise.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Uncertainty on the pool: entropy, margin and herding's margin weights.
 
-Uncertainty of the model on the pool: predictive entropy, the margin between the two most
-probable classes, and the margin weights of kernel herding; probabilities read once per query.
+The margin is that between the two most probable classes; the probabilities are read once
+per query.
 """
 
 from __future__ import annotations

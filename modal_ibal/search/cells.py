@@ -1,6 +1,4 @@
-r"""k-means cells of the labelled codes, so that the search skips most pairs.
-
-Cells of the labelled codes, so that the nearest-labelled search can skip most pairs.
+r"""k-means cells of the labelled codes, so that the nearest-labelled search skips most pairs.
 
 The labelled codes are cut into k-means cells, each with a centre :math:`\mu_c`
 and a radius :math:`r_c = \max_{t \in c} \lVert z_t - \mu_c \rVert`. By the

@@ -97,10 +97,9 @@ class LabelledDistanceCache:
     whose float32 lower bound on its distance to all of them,
     :math:`\lVert x_i\rVert^2 (1 - \epsilon) + \min_t \tilde s_{it} - E_i - F_i`
     (see :func:`nearest_labelled_index`), exceeds its old squared distance: such a
-    row can neither beat nor tie its old winner. On one core of a shared machine,
-    with 1,000,000 16-d codes, 10,000 labelled and :math:`B = 100` new labels, an
-    update took 0.2 s against 8.5 s for the full search
-    (``python -m benchmarks.nearest_labelled``).
+    row can neither beat nor tie its old winner. With 1,000,000 16-d codes, 10,000
+    labelled and :math:`B = 100` new labels, an update cost about a fortieth of the
+    full search (``python -m benchmarks.nearest_labelled``).
 
     Memory: two copies of the pool codes (the last pool and a spare buffer the next
     pool is copied into, so that no round pays fresh page faults), the labelled

@@ -1,7 +1,7 @@
 """k nearest neighbours by an inverted-file search over k-means cells.
 
-K-means cells, each compared with the points
-of its nearest cells only (see :mod:`modal_ibal.search.knn` for the method and its guarantee).
+The points of each cell are compared with the points of its nearest cells only (see
+:mod:`modal_ibal.search.knn` for the method and its guarantee).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The exact nearest-labelled search's block kernel: float32 screen, float64 check.
 
-The block kernel of the exact nearest-labelled search: float32 products screen the candidates,
-float64 re-checks settle every pool row whose float32 winner is not proven, so the result is that
-of the float64 double loop; optionally cell by cell (:mod:`modal_ibal.search.cells`).
+Float32 products screen the candidates, and float64 re-checks settle every pool row whose
+float32 winner is not proven, so the result is that of the float64 double loop; optionally
+cell by cell (:mod:`modal_ibal.search.cells`).
 """
 
 from __future__ import annotations

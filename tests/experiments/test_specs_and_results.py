@@ -16,15 +16,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import balanced_accuracy_score
 
 from modal_ibal import ibal_sampling, random_sampling
-
-# FIXME module import experiments.figures
 from modal_ibal.experiments import figures
-
-# FIXME module import experiments.catalogue.EXPERIMENTS
-# FIXME module import experiments.catalogue.get_experiment
 from modal_ibal.experiments.catalogue import EXPERIMENTS, get_experiment
-
-# FIXME module import experiments.datasets.make_synthetic
 from modal_ibal.experiments.datasets import make_synthetic
 from modal_ibal.experiments.fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
 from modal_ibal.experiments.files import COLUMNS, SCORE_METRICS, run_file
@@ -43,8 +36,6 @@ from modal_ibal.experiments.runner import (
 from modal_ibal.experiments.seeds import INITIAL, MODEL, QUERY, SPLIT, derive_seed
 from modal_ibal.experiments.specs import ALL_STRATEGIES, Dataset
 from modal_ibal.metrics import aulc
-
-# FIXME module import strategies.registry
 from modal_ibal.strategies import registry
 
 TINY_STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
@@ -77,7 +68,6 @@ def test_every_registered_strategy_resolves_to_a_callable():
 
 
 def test_registry_uses_the_fast_path_uncertainty_baselines():
-    # FIXME module import strategies.uncertainty
     from modal_ibal.strategies import uncertainty
 
     assert registry.get_strategy("entropy").resolve() is uncertainty.entropy_sampling
@@ -438,7 +428,6 @@ def test_paired_differences_against_a_hand_computation():
 
 
 def test_run_and_fig4_reuse_an_already_loaded_data_set(tmp_path, monkeypatch):
-    # FIXME module import experiments.catalogue.get_experiment
     from modal_ibal.experiments.catalogue import get_experiment
     from modal_ibal.experiments.fig4 import ibal_vs_uncertainty
     from modal_ibal.experiments.runner import run_experiment
