@@ -33,7 +33,7 @@ import.
 from .coverage.herding import UninformativeWeightsWarning
 from .embedding.autoencoders import ConvAutoencoder, MLPAutoencoder
 from .embedding.cache import CachedEmbedding
-from .embedding.codes import embed
+from .embedding.embed import embed
 from .scoring.selection import TiedScoresWarning
 from .search.distance_cache import LabelledDistanceCache
 from .search.recall import SearchRecallWarning

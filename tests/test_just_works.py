@@ -214,6 +214,7 @@ def test_errors_name_the_users_arguments(fitted_plain, partial_labels):
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes):
     # sklearn penalises the weights, not the intercept: sum_i alpha_i f_i.f + b is exact
+    from modal_ibal.scoring.importance import model_reg_lambda
     from modal_ibal.scoring.representer import kappa, representer_logits, representer_weights
 
     X, y = digits
@@ -224,7 +225,7 @@ def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes
     reader = last_layer(model)
     n = len(y_train)
     alpha = representer_weights(reader.outputs(X_train).logits, reader.encode_labels(y_train),
-                                loss=reader.loss, scale=kappa(reader.reg_lambda(n), n))
+                                loss=reader.loss, scale=kappa(model_reg_lambda(reader, n), n))
     logits = representer_logits(alpha, X_train, X_held) + (
         0.0 if n_classes == 2 else model.intercept_)  # [m, C]
     if n_classes == 2:  # softmax logits (-z/2, z/2): z = difference of the two

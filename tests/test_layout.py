@@ -91,6 +91,43 @@ def test_no_module_imports_another_modules_private_names(path):
         assert not private, f"{path.name} imports {private} from {module}"
 
 
+def _module_file(module: str) -> Path | None:
+    """The file of a dotted module name inside the package (a package: its ``__init__``)."""
+    base = PACKAGE.parent.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def test_no_two_modules_import_each_other_even_at_call_time():
+    """The module import graph (imports inside functions included) has no cycle."""
+    edges = {}
+    for path in MODULES:
+        targets = set()
+        for module, names in _imports(path):
+            submodules = [_module_file(f"{module}.{name}") for name in names]
+            targets.update(f for f in submodules if f)
+            if not names or not all(submodules):  # names from the module itself
+                targets.add(_module_file(module))
+        edges[path] = targets - {path}
+    done, stack = set(), []
+
+    def visit(path: Path) -> None:
+        assert path not in stack, "import cycle: " + " -> ".join(
+            str(p.relative_to(PACKAGE)) for p in (*stack[stack.index(path):], path))
+        if path in done:
+            return
+        stack.append(path)
+        for target in edges.get(path, ()):
+            visit(target)
+        stack.pop()
+        done.add(path)
+
+    for path in MODULES:
+        visit(path)
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_every_module_is_small_and_says_what_it_is(path):
     text = path.read_text(encoding="utf-8")

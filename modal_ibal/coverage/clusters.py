@@ -23,8 +23,8 @@ from ..search.kmeans import kmeans_plus_plus_seeds, nearest_centre_distance
 
 __all__ = [
     "DEFAULT_MAX_CLUSTER_SAMPLES",
-    "DEFAULT_N_NEIGHBORS",
     "KMEANS_MAX_CLUSTERS",
+    "TYPICALITY_N_NEIGHBORS",
     "cluster_labels",
     "pick_per_cluster",
     "safe_scale_exponent",
@@ -33,7 +33,7 @@ __all__ = [
     "uncovered_clusters",
 ]
 
-DEFAULT_N_NEIGHBORS = 20
+TYPICALITY_N_NEIGHBORS = 20  # TypiClust's k (Hacohen et al., 2022)
 KMEANS_MAX_CLUSTERS = 50  # beyond: the labelled points anchor their clusters
 DEFAULT_MAX_CLUSTER_SAMPLES = 20_000
 _SAFE_EXPONENT = 32  # codes of largest magnitude in [2**-32, 2**32] are clustered as they are
@@ -74,7 +74,7 @@ def safe_scale_exponent(*codes: np.ndarray) -> int:
     return -int(np.frexp(largest)[1])
 
 
-def typicality(Z: np.ndarray, n_neighbors: int = DEFAULT_N_NEIGHBORS) -> np.ndarray:
+def typicality(Z: np.ndarray, n_neighbors: int = TYPICALITY_N_NEIGHBORS) -> np.ndarray:
     r"""TypiClust's typicality: inverse mean distance to the nearest neighbours.
 
     Parameters

@@ -9,7 +9,7 @@ the paper's IBAL-D latent space, built on ``autoencoder_base`` and
 
 from .autoencoders import ConvAutoencoder, MLPAutoencoder
 from .cache import CachedEmbedding
-from .codes import embed
+from .embed import embed
 
 __all__ = ["CachedEmbedding", "ConvAutoencoder", "MLPAutoencoder", "embed"]
 

@@ -1,8 +1,9 @@
 """Codes of samples: an embedding, the model's features or the raw inputs.
 
-The space of the distance score (Eq. 3): :func:`embed` maps samples through a transformer or
-a callable, :func:`representation_codes` picks a representation (an embedding, the model's
-penultimate features or the raw inputs) for labelled and pool together.
+The space of the distance score (Eq. 3): :func:`representation_codes` picks a representation
+(an embedding through :func:`~modal_ibal.embedding.embed.embed`, the model's penultimate
+features or the raw inputs) for labelled and pool together, :func:`query_codes` for one
+query's checked inputs.
 """
 
 from __future__ import annotations
@@ -19,50 +20,9 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
 from ..utils.validation import as_numpy, n_samples
 from .cache import CachedEmbedding
+from .embed import embed
 
-__all__ = ["check_embedding", "check_representation", "embed", "query_codes",
-           "representation_codes"]
-
-
-def embed(embedding: Any, X, name: str = "embedding") -> np.ndarray:
-    """Map samples into the embedding space of :math:`D` (Eq. 3).
-
-    Parameters
-    ----------
-    embedding : transformer with ``transform`` or callable
-        A fitted scikit-learn transformer (e.g. :class:`modal_ibal.ConvAutoencoder`,
-        optionally wrapped in :class:`CachedEmbedding`) or a function from samples
-        to an array of shape (n_samples, n_dims).
-    X : array-like of shape (n_samples, ...)
-    name : str, default='embedding'
-        The user's parameter, for error messages.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_dims)
-    """
-    if hasattr(embedding, "transform"):
-        codes = embedding.transform(X)
-    elif callable(embedding):
-        codes = embedding(X)
-    else:
-        raise TypeError(
-            f"The '{name}' parameter must be None (the model's penultimate features), a fitted "
-            f"transformer with a transform method, or a callable. Got {type(embedding).__name__} "
-            "instead."
-        )
-    codes = as_numpy(codes)
-    if codes.ndim != 2 or codes.shape[0] != len(X):
-        raise ValueError(
-            f"The '{name}' parameter must return one row per sample, shape ({len(X)}, "
-            f"n_dims). Got shape {codes.shape} instead."
-        )
-    if codes.dtype.kind not in "biuf" or not np.isfinite(codes).all():
-        raise ValueError(
-            f"The '{name}' parameter returned codes that are not finite numbers (NaN, "
-            "infinite or non-numeric); check it and the samples it encoded."
-        )
-    return codes
+__all__ = ["check_embedding", "check_representation", "query_codes", "representation_codes"]
 
 
 def check_embedding(embedding: Any, name: str = "embedding") -> None:
@@ -149,7 +109,7 @@ def representation_codes(
     ----------
     representation : {'inputs', 'features'}, transformer or callable
         ``'inputs'``: the raw samples flattened per row; ``'features'``: the
-        model's penultimate features; otherwise an embedding for :func:`embed`
+        model's penultimate features; otherwise an embedding for :func:`~modal_ibal.embedding.embed.embed`
         (e.g. a fitted autoencoder).
     X_pool : array-like of shape (n_pool, ...)
     X_labelled : array-like of shape (n_labelled, ...)

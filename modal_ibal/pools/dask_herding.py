@@ -36,10 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import DEFAULT_N_NEIGHBORS, safe_scale_exponent
+from ..coverage.clusters import safe_scale_exponent
 from ..coverage.concave import cluster_random_state, coverage_clusters
 from ..coverage.herding import check_herding_options, herding_batch
 from ..coverage.kernel import (
+    DEFAULT_N_NEIGHBORS,
     kernel_codes,
     kernel_graph,
     labelled_bandwidth,

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import embed, representation_codes
+from ..embedding.codes import representation_codes
+from ..embedding.embed import embed
 from ..readers.outputs import LastLayer
 from ..scoring.calibration import tempered_probabilities
 from ..scoring.importance import ImportanceSummary

@@ -106,7 +106,7 @@ class _PipelineLayer(LastLayer):
         self.pipeline, self.inner = pipeline, inner
         self.classes_, self.loss, self.has_bias = inner.classes_, inner.loss, inner.has_bias
 
-    def reg_lambda(self, n_labelled: int) -> float:
+    def reg_lambda(self, n_labelled: int) -> float | None:
         return self.inner.reg_lambda(n_labelled)
 
     def _features_and_logits(self, X):

@@ -18,7 +18,6 @@ from .labels import encode_labels
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
-    "DEFAULT_REG_LAMBDA",
     "STREAM_ROWS",
     "LastLayer",
     "LastLayerOutputs",
@@ -30,7 +29,6 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 4096
 STREAM_ROWS = 16384  # rows read at once when a pool is streamed through the model
-DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when nothing else is known
 
 
 @dataclass(frozen=True)
@@ -76,9 +74,13 @@ class LastLayer:
         features, logits = self._features_and_logits(X)
         return LastLayerOutputs(features, logits, self.loss.probabilities(logits))
 
-    def reg_lambda(self, n_labelled: int) -> float:
-        r"""The model's L2 strength :math:`\lambda` in :math:`\frac1n\sum L + \lambda\lVert W\rVert^2`."""
-        return DEFAULT_REG_LAMBDA
+    def reg_lambda(self, n_labelled: int) -> float | None:
+        r"""The model's L2 strength :math:`\lambda` in :math:`\frac1n\sum L + \lambda\lVert W\rVert^2`.
+
+        None when the model has none to read (no weight decay, no penalty): the
+        scoring then uses its own default.
+        """
+        return None
 
     def encode_labels(self, y, name: str = "y_labelled") -> np.ndarray:
         """Map labels onto indices into ``classes_``; unknown labels raise."""

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils.validation import as_numpy
 from .losses import OneVsRestLogistic, SoftmaxCrossEntropy
-from .outputs import DEFAULT_REG_LAMBDA, LastLayer
+from .outputs import LastLayer
 
 __all__ = ["LinearModelLayer", "MLPClassifierLayer", "check_n_features"]
 
@@ -103,14 +103,14 @@ class LinearModelLayer(LastLayer):
         )
         self.loss = SoftmaxCrossEntropy() if binary or not one_vs_rest else OneVsRestLogistic()
 
-    def reg_lambda(self, n_labelled: int) -> float:
+    def reg_lambda(self, n_labelled: int) -> float | None:
         if isinstance(self.model, SGDClassifier):  # (1/n) sum L + alpha/2 ||w||^2
             if self.model.alpha <= 0:
-                return DEFAULT_REG_LAMBDA
+                return None
             return self._binary_factor * self.model.alpha / 2
         C = self.model.C  # C sum L + 1/2 ||w||^2, divided by C n
         if not np.isfinite(C):
-            return DEFAULT_REG_LAMBDA
+            return None
         return self._binary_factor / (2.0 * C * n_labelled)
 
     def _features_and_logits(self, X):
@@ -152,11 +152,11 @@ class MLPClassifierLayer(LastLayer):
         self.loss = SoftmaxCrossEntropy()
         self._binary_factor = 2.0 if model.out_activation_ == "logistic" else 1.0
 
-    def reg_lambda(self, n_labelled: int) -> float:
+    def reg_lambda(self, n_labelled: int) -> float | None:
         # sklearn minimises mean(L) + alpha / (2 n) * sum ||W||^2
         alpha = self.model.alpha
         if alpha <= 0:
-            return DEFAULT_REG_LAMBDA
+            return None
         return self._binary_factor * alpha / (2.0 * n_labelled)
 
     def _features_and_logits(self, X):

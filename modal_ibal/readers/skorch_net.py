@@ -18,7 +18,7 @@ from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor
 from .labels import output_classes
 from .losses import AutogradLoss, SoftmaxCrossEntropy
-from .outputs import DEFAULT_REG_LAMBDA, LastLayer
+from .outputs import LastLayer
 
 __all__ = ["SkorchLayer", "final_linear", "held_module", "module_input", "preserved_train_modes"]
 
@@ -99,14 +99,14 @@ class SkorchLayer(LastLayer):
         self._outputs_are_probabilities = isinstance(criterion, torch.nn.NLLLoss)
         self.loss = _loss_for_criterion(criterion)
 
-    def reg_lambda(self, n_labelled: int) -> float:
+    def reg_lambda(self, n_labelled: int) -> float | None:
         # torch's weight_decay adds wd * W to the gradient of the mean loss: lambda = wd / 2
         optimizer = getattr(self.net, "optimizer_", None)
         weight = self.linear.weight
         for group in getattr(optimizer, "param_groups", []):
             if any(p is weight for p in group["params"]) and group.get("weight_decay", 0) > 0:
                 return group["weight_decay"] / 2.0
-        return DEFAULT_REG_LAMBDA
+        return None
 
     def _features_and_logits(self, X):
         import torch

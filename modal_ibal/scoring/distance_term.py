@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import embed
+from ..embedding.embed import embed
 from ..readers.view import LabelledView
 from ..search.distance_cache import LabelledDistanceCache
 from ..search.nearest_labelled import nearest_labelled_distance

@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from ..readers.outputs import LastLayer, LastLayerOutputs
     from ..readers.view import LabelledView
 
-__all__ = ["ImportanceSummary", "importance_summary", "representer_importance"]
+__all__ = ["DEFAULT_REG_LAMBDA", "ImportanceSummary", "importance_summary", "model_reg_lambda",
+           "representer_importance"]
+
+DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when the model has none
+
+
+def model_reg_lambda(layer, n_labelled: int) -> float:
+    r""":math:`\lambda` of Eq. 1 for a model's final layer: the model's own L2 strength, where
+    it has one (weight decay, ``C``, ``alpha``), else :data:`DEFAULT_REG_LAMBDA`."""
+    own = layer.reg_lambda(n_labelled)
+    return DEFAULT_REG_LAMBDA if own is None else own
 
 
 
@@ -141,7 +151,7 @@ def importance_summary(
             f"The 'reading' parameter must be one of {list(READINGS)}. Got {reading!r} instead."
         )
     n_labelled = len(y_index)
-    lam = layer.reg_lambda(n_labelled) if reg_lambda is None else reg_lambda
+    lam = model_reg_lambda(layer, n_labelled) if reg_lambda is None else reg_lambda
     lam = check_positive_float(lam, "reg_lambda")
     F_labelled = fold_bias(labelled.features, layer.has_bias)  # [n, d]
     n_classes = len(layer.classes_)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
+from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding.codes import check_embedding, query_codes
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
@@ -67,7 +67,7 @@ def ibal_cluster_sampling(
     *,
     beta: float = DEFAULT_BETA,
     representation: Any = "inputs",
-    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    n_neighbors: int = TYPICALITY_N_NEIGHBORS,
     reading: str = DEFAULT_READING,
     random_state: int | np.random.RandomState | None = None,
     max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES,

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import check_embedding, embed
+from ..embedding.codes import check_embedding
+from ..embedding.embed import embed
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
 from ..scoring.selection import select_highest

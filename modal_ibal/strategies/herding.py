@@ -19,10 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import DEFAULT_N_NEIGHBORS
 from ..coverage.concave import cluster_random_state, coverage_clusters
 from ..coverage.herding import check_herding_options, herding_batch
-from ..coverage.kernel import kernel_codes, labelled_bandwidth, neighbour_kernel_graph
+from ..coverage.kernel import (
+    DEFAULT_N_NEIGHBORS,
+    kernel_codes,
+    labelled_bandwidth,
+    neighbour_kernel_graph,
+)
 from ..embedding.codes import query_codes
 from ..pools.dask_herding import dask_herding_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE

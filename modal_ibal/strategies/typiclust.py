@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, DEFAULT_N_NEIGHBORS, typical_picks
+from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding.codes import query_codes
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
@@ -33,7 +33,7 @@ def typiclust_sampling(
     *,
     random_state: int | np.random.RandomState | None = None,
     representation: Any = "inputs",
-    n_neighbors: int = DEFAULT_N_NEIGHBORS,
+    n_neighbors: int = TYPICALITY_N_NEIGHBORS,
     max_cluster_samples: int = DEFAULT_MAX_CLUSTER_SAMPLES,
     X_labelled=None,
     y_labelled=None,

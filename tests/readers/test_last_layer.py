@@ -18,7 +18,6 @@ from torch import nn
 
 from modal_ibal.readers.last_layer import last_layer
 from modal_ibal.readers.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from modal_ibal.readers.outputs import DEFAULT_REG_LAMBDA
 
 
 def test_skorch_hook_reads_features_and_logits(fitted_net, split):
@@ -127,7 +126,7 @@ def test_weight_decay_sets_lambda(split):
     net = make_net(max_epochs=1, optimizer__weight_decay=0.02).fit(X_labelled, y_labelled)
     assert last_layer(net).reg_lambda(40) == pytest.approx(0.01)
     plain = make_net(max_epochs=1).fit(X_labelled, y_labelled)
-    assert last_layer(plain).reg_lambda(40) == DEFAULT_REG_LAMBDA
+    assert last_layer(plain).reg_lambda(40) is None  # none of its own: the scoring's default
 
 
 def test_unfitted_net_raises_not_fitted():

@@ -19,7 +19,7 @@ from torch import nn
 from modal_ibal import entropy_distance_sampling, ibal_distance_sampling, ibal_sampling
 from modal_ibal.readers.view import labelled_view
 from modal_ibal.scoring.distance_term import labelled_distance, normalise_by_max
-from modal_ibal.scoring.importance import representer_importance
+from modal_ibal.scoring.importance import model_reg_lambda, representer_importance
 from modal_ibal.scoring.representer import READINGS
 
 STRATEGIES = [ibal_sampling, ibal_distance_sampling, entropy_distance_sampling]
@@ -68,7 +68,7 @@ def test_finetuned_reading_equals_its_double_loop(fitted_net, split):
     F_l = np.array([np.concatenate([f, bias]) for f in view.labelled.features.astype(float)])
     F_p = np.array([np.concatenate([f, bias]) for f in view.pool.features.astype(float)])
     n = len(y_labelled)
-    lam = view.layer.reg_lambda(n)
+    lam = model_reg_lambda(view.layer, n)
     W = refit_last_layer(F_l, view.y_index, 10, lam)
     q, p = softmax(F_p @ W.T, axis=1), view.pool.probas
     expected = np.zeros(len(F_p))
