@@ -169,24 +169,24 @@ def check_fraction(value: Any, name: str, *, allow_none: bool = False) -> float 
     return float(value)
 
 
-def check_nonnegative_int(value: Any, name: str) -> int:
-    """An int >= 0: ``TypeError`` for another type (a bool or a float too), ``ValueError``
-    below 0, both naming ``name``."""
+def _int_at_least(value: Any, name: str, low: int, what: str) -> int:
+    """An int >= ``low``: ``TypeError`` for another type (a bool or a float too),
+    ``ValueError`` below ``low``, both naming ``name`` and saying ``what`` it must be."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"The '{name}' parameter must be an int >= 0. Got {value!r} instead.")
-    if value < 0:
-        raise ValueError(f"The '{name}' parameter must be an int >= 0. Got {value!r} instead.")
+        raise TypeError(f"The '{name}' parameter must be {what}. Got {value!r} instead.")
+    if value < low:
+        raise ValueError(f"The '{name}' parameter must be {what}. Got {value!r} instead.")
     return int(value)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    """An int >= 0 (:func:`_int_at_least`)."""
+    return _int_at_least(value, name, 0, "an int >= 0")
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """An int >= 1: ``TypeError`` for another type (a bool or a float too), ``ValueError``
-    below 1, both naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
-    if value < 1:
-        raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
-    return int(value)
+    """An int >= 1 (:func:`_int_at_least`)."""
+    return _int_at_least(value, name, 1, "a positive int")
 
 
 def check_number_or_word(value: Any, name: str, word: str) -> float | str | None:

@@ -62,14 +62,19 @@ def _mutant_source(name, change):
     return body.replace(*replaced)
 
 
-def test_mutants_are_classified_and_scored_without_messages(tmp_path):
-    package = tmp_path / "pkg" / "sub"
-    package.mkdir(parents=True)
+def _mutated_module(root, package):
+    """``package.sub.mod`` under ``root``: the original function, its mutants and their results."""
+    folder = root / package / "sub"
+    folder.mkdir(parents=True)
     source = ORIGINAL + "".join(_mutant_source(name, change) for name, (change, _, _) in
                                 MUTANTS.items())
-    (package / "mod.py").write_text(textwrap.dedent(source))
-    (package / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {
-        f"pkg.sub.mod.{name}": code for name, (_, _, code) in MUTANTS.items()}}))
+    (folder / "mod.py").write_text(textwrap.dedent(source))
+    (folder / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {
+        f"{package}.sub.mod.{name}": code for name, (_, _, code) in MUTANTS.items()}}))
+
+
+def test_mutants_are_classified_and_scored_without_messages(tmp_path):
+    _mutated_module(tmp_path, "pkg")
     rows = mutation_score.classify(tmp_path)
     assert {row["mutant"].rpartition(".")[2]: row["kind"] for row in rows} == {
         name: kind for name, (_, kind, _) in MUTANTS.items()}
@@ -98,13 +103,7 @@ def test_a_search_measured_again_replaces_its_earlier_row(tmp_path):
 
 
 def test_listed_equivalents_are_counted_apart_from_the_survivors(tmp_path):
-    package = tmp_path / "modal_ibal" / "sub"
-    package.mkdir(parents=True)
-    source = ORIGINAL + "".join(_mutant_source(name, change) for name, (change, _, _) in
-                                MUTANTS.items())
-    (package / "mod.py").write_text(textwrap.dedent(source))
-    (package / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {
-        f"modal_ibal.sub.mod.{name}": code for name, (_, _, code) in MUTANTS.items()}}))
+    _mutated_module(tmp_path, "modal_ibal")
     text = ("# Equivalent\n\n- modal_ibal.sub.mod.f 2, 4: why.\n"
             "- sub.mod.f 3: killed, an outdated line.\n- sub.mod.f 99: no such mutant.\n"
             "- a sentence that names no mutant.\n")
