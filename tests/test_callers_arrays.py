@@ -11,7 +11,7 @@ import warnings
 import pytest
 from conftest import net_learner
 
-from modal_ibal.strategies.contract import DASK_POOL_STRATEGIES
+from modal_ibal.strategies._contract import DASK_POOL_STRATEGIES
 from modal_ibal.strategies.registry import STRATEGIES
 
 BATCH = 5

@@ -238,7 +238,7 @@ def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes
 def test_the_refit_warns_when_it_stops_early():
     from sklearn.exceptions import ConvergenceWarning
 
-    from modal_ibal.scoring.refit import refit_last_layer
+    from modal_ibal.scoring._refit import refit_last_layer
 
     rng = np.random.default_rng(0)
     F, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array, validate_data
 
-from .autoencoder_base import (
+from ._autoencoder_base import (
     ATTRIBUTES_DOC,
     PARAMETERS_DOC,
     BaseAutoencoder,
     as_float32,
     check_widths,
 )
-from .autoencoder_modules import ConvAutoencoderModule, MLPAutoencoderModule
+from ._autoencoder_modules import ConvAutoencoderModule, MLPAutoencoderModule
 
 __all__ = ["ConvAutoencoder", "MLPAutoencoder"]
 

@@ -6,11 +6,11 @@ refits, updates the stopping criteria, and saves its state atomically. The
 ``modal-ibal label`` command drives it from CSV or Parquet files.
 """
 
-from .answers import SKIP, Answers, read_answers
-from .ids import IdPool
-from .loop import LabellingLoop
-from .models import TABULAR_MODELS, tabular_model
-from .state import DamagedStateError, load_state, save_state
+from ._answers import SKIP, Answers, read_answers
+from ._ids import IdPool
+from ._loop import LabellingLoop
+from ._models import TABULAR_MODELS, tabular_model
+from ._state import DamagedStateError, load_state, save_state
 
 __all__ = [
     "SKIP",

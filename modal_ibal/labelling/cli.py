@@ -7,7 +7,7 @@
     modal-ibal label teach work/ batch.csv               # the filled-in file, or an export
     modal-ibal label status work/ --validation valid.csv --label-column species
 
-The folder holds the loop's state (:mod:`modal_ibal.labelling.state`); every
+The folder holds the loop's state (:mod:`modal_ibal.labelling._state`); every
 command reads the pool file again and refuses it when it is not the pool the loop
 started from.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .answers import SKIP
-from .curve import learning_curve, write_learning_curve
-from .files import read_answer_file, read_table, write_batch
-from .label_studio import label_studio_config
-from .loop import LabellingLoop
-from .models import TABULAR_MODELS, tabular_model
-from .state import load_state
+from ._answers import SKIP
+from ._curve import learning_curve, write_learning_curve
+from ._files import read_answer_file, read_table, write_batch
+from ._label_studio import label_studio_config
+from ._loop import LabellingLoop
+from ._models import TABULAR_MODELS, tabular_model
+from ._state import load_state
 
 __all__ = ["add_label_command", "run_label_command"]
 

@@ -5,21 +5,21 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
 
 1. the labelled set is read here (its codes, the model's temperature when asked
    to calibrate it); the model is shipped once to the workers
-   (:func:`modal_ibal.pools.dask_scoring.ship_scorer`), which map every pool chunk
-   to its codes and margin weights (:class:`~modal_ibal.pools.dask_scoring.CodeScorer`),
+   (:func:`modal_ibal.pools._dask_scoring.ship_scorer`), which map every pool chunk
+   to its codes and margin weights (:class:`~modal_ibal.pools._dask_scoring.CodeScorer`),
    scaled there as herding's kernel sees them (unit rows, or one power of two);
 2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
    + pool points the codes come here (with ``representation='inputs'`` they are
    the pool's rows, flattened) and the query is the in-memory one: the same picks;
 3. above, the codes stay with the workers for the partitioned neighbour search
-   (:func:`modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`), its recall
+   (:func:`modal_ibal.pools._dask_neighbours.dask_partitioned_neighbours`), its recall
    measured and its candidates widened as in memory
-   (:func:`modal_ibal.pools.dask_recall.checked_dask_neighbours`), and only
+   (:func:`modal_ibal.pools._dask_recall.checked_dask_neighbours`), and only
    the :math:`M \times k` neighbours, their distances and the :math:`N` weights
    come here, where the kernel graph is built and the greedy runs.
 
 A search that would be exact above
-:data:`~modal_ibal.pools.dask_neighbours.GATHER_MAX_POINTS` (10,000) points
+:data:`~modal_ibal.pools._dask_neighbours.GATHER_MAX_POINTS` (10,000) points
 (``algorithm='brute'``, or ``n_neighbors`` at least the number of points) would
 bring every code here and build :math:`M \times M` arrays: it is refused, before
 any chunk is computed. "The workers" are those of the active scheduler: on a
@@ -60,12 +60,12 @@ from ..utils.validation import (
     check_same_sample_shape,
     n_samples,
 )
-from . import dask_neighbours
-from .dask_clusters import dask_coverage_clusters
-from .dask_neighbours import check_gathered
-from .dask_recall import checked_dask_neighbours
-from .dask_scoring import CodeScorer, check_dask_pool, pool_scores
-from .dask_selection import computed
+from . import _dask_neighbours as dask_neighbours
+from ._dask_clusters import dask_coverage_clusters
+from ._dask_neighbours import check_gathered
+from ._dask_recall import checked_dask_neighbours
+from ._dask_scoring import CodeScorer, check_dask_pool, pool_scores
+from ._dask_selection import computed
 
 __all__ = ["dask_herding_query"]
 
@@ -114,7 +114,7 @@ def dask_herding_query(
     ------
     ValueError
         Before any chunk is computed, when the neighbour search would be exact
-        on more than :data:`~modal_ibal.pools.dask_neighbours.GATHER_MAX_POINTS`
+        on more than :data:`~modal_ibal.pools._dask_neighbours.GATHER_MAX_POINTS`
         (10,000) labelled + pool points, with every code brought to this process:
         ``algorithm='brute'`` (pass ``'auto'`` or ``'partitioned'``) or
         ``n_neighbors`` at least the number of points (pass a smaller one, e.g.

@@ -29,7 +29,7 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
 One ``compute`` runs a query, on whatever scheduler is active: a
 ``distributed.Client`` when one is set up (or passed as
 ``dask.config.set(scheduler=client.get)``), its wait bounded by
-:func:`~modal_ibal.pools.dask_waits.query_timeout`; else Dask's local threads,
+:func:`~modal_ibal.pools._dask_waits.query_timeout`; else Dask's local threads,
 which are threads of the calling process, so that "the workers" are then that
 process and the chunks are scored in its memory.
 
@@ -95,14 +95,14 @@ from ..utils.validation import (
     check_same_sample_shape,
     make_random_state,
 )
-from .dask_scoring import (
+from ._dask_scoring import (
     ChunkScorer,
     StrategyScorer,
     check_dask_pool,
     pool_scores,
     refuse_distance_cache,
 )
-from .dask_selection import dask_select_highest, dask_select_lowest, normalised
+from ._dask_selection import dask_select_highest, dask_select_lowest, normalised
 
 __all__ = ["SCORE_TERMS", "dask_query", "dask_rowwise_query", "dask_uniform_query"]
 

@@ -35,8 +35,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._scikit_learn import LinearModelLayer, MLPClassifierLayer, check_n_features
 from .outputs import DEFAULT_BATCH_SIZE, LastLayer
-from .scikit_learn import LinearModelLayer, MLPClassifierLayer, check_n_features
 from .skorch_net import SkorchLayer
 
 __all__ = [

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..readers.losses import SoftmaxCrossEntropy
 from ..utils.validation import check_positive_float
-from .refit import refit_last_layer
+from ._refit import refit_last_layer
 from .representer import (
     DEFAULT_READING,
     POOL_CHUNK,

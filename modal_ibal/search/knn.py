@@ -39,8 +39,8 @@ import numpy as np
 
 from ..utils.attribution import warn_caller
 from ..utils.validation import check_positive_int
+from ._knn_faiss import faiss_exact_neighbours, faiss_installed
 from .knn_exact import check_n_neighbors, check_points, exact_neighbours
-from .knn_faiss import faiss_exact_neighbours, faiss_installed
 from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
 from .recall import (
     SearchOutcome,
@@ -184,7 +184,7 @@ def searched_neighbours(
 def exact_search(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     """The exact search of checked points, by FAISS or by scikit-learn.
 
-    FAISS's flat index (:mod:`modal_ibal.search.knn_faiss`) for more than
+    FAISS's flat index (:mod:`modal_ibal.search._knn_faiss`) for more than
     ``EXACT_SEARCH_MAX_POINTS`` float32 points where ``faiss-cpu`` is installed;
     scikit-learn's brute force (:func:`exact_neighbours`) otherwise.
     """

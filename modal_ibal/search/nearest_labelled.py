@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.validation import check_positive_int
+from ._screened import DEFAULT_BLOCK_ELEMENTS, find_nearest
 from .cells import LabelledCells
-from .screened import DEFAULT_BLOCK_ELEMENTS, find_nearest
 
 __all__ = ["check_code_pair", "nearest_labelled_distance", "nearest_labelled_index"]
 

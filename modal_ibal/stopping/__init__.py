@@ -6,9 +6,9 @@ still to be won. Each is updated after every ``teach`` of a modAL loop and says
 whether to stop.
 """
 
-from .agreement import class_balanced_agreement, cohens_kappa
-from .coverage_gain import CoverageSaturation
-from .criteria import (
+from ._agreement import class_balanced_agreement, cohens_kappa
+from ._coverage_gain import CoverageSaturation
+from ._criteria import (
     LabelBudget,
     OverallUncertainty,
     StabilizingPredictions,

@@ -1,6 +1,6 @@
 """Query strategies for modAL, one module each, on one contract.
 
-Every strategy follows :mod:`modal_ibal.strategies.contract`::
+Every strategy follows :mod:`modal_ibal.strategies._contract`::
 
     strategy(classifier, X_pool, n_instances=1, *, random_state=None,
              X_labelled=None, y_labelled=None, **options) -> (query_indices, query_scores)
@@ -30,19 +30,19 @@ and the command line accept these names.
 """
 
 from ..readers.view import COLD_START_STRATEGIES
-from .badge import badge_sampling
-from .budget_switch import ibal_budget_switch_sampling
-from .cluster_ibal import ibal_cluster_sampling
-from .contract import QueryStrategy, follows_contract
-from .coreset import coreset_sampling
+from ._badge import badge_sampling
+from ._budget_switch import ibal_budget_switch_sampling
+from ._cluster_ibal import ibal_cluster_sampling
+from ._contract import QueryStrategy, follows_contract
+from ._coreset import coreset_sampling
+from ._probcover import probcover_sampling
+from ._typiclust import typiclust_sampling
+from ._uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
+from ._uniform import random_sampling
 from .default import default_sampling
 from .herding import herding_sampling
 from .ibal import ibal_distance_sampling, ibal_sampling
-from .probcover import probcover_sampling
 from .registry import STRATEGIES, StrategyEntry, get_strategy, strategy_names
-from .typiclust import typiclust_sampling
-from .uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
-from .uniform import random_sampling
 
 __all__ = [
     "COLD_START_STRATEGIES",

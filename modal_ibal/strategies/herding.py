@@ -34,7 +34,7 @@ from ..readers.query import QueryInputs
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ..scoring.uncertainty import class_balanced_margin_weights, margin_weights
 from ..utils.validation import check_positive_int, n_samples
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["herding_sampling"]
 

@@ -24,7 +24,7 @@ from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import select_lowest
 from ..search.distance_cache import LabelledDistanceCache
 from ..utils.validation import check_nonnegative_float
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
 

@@ -16,17 +16,17 @@ from ..readers.skorch_net import held_module
 from ..scoring.distance_term import DEFAULT_GAMMA
 from ..scoring.representer import READINGS
 from ..utils.randomness import preserved_global_random_state
-from .badge import badge_sampling
-from .budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
-from .cluster_ibal import ibal_cluster_sampling
-from .coreset import coreset_sampling
+from ._badge import badge_sampling
+from ._budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
+from ._cluster_ibal import ibal_cluster_sampling
+from ._coreset import coreset_sampling
+from ._probcover import probcover_sampling
+from ._typiclust import typiclust_sampling
+from ._uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
+from ._uniform import random_sampling
 from .default import default_sampling
 from .herding import herding_sampling
 from .ibal import ibal_distance_sampling, ibal_sampling
-from .probcover import probcover_sampling
-from .typiclust import typiclust_sampling
-from .uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
-from .uniform import random_sampling
 
 __all__ = [
     "STRATEGIES",

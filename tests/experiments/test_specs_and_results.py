@@ -68,7 +68,7 @@ def test_every_registered_strategy_resolves_to_a_callable():
 
 
 def test_registry_uses_the_fast_path_uncertainty_baselines():
-    from modal_ibal.strategies import uncertainty
+    from modal_ibal.strategies import _uncertainty as uncertainty
 
     assert registry.get_strategy("entropy").resolve() is uncertainty.entropy_sampling
     assert registry.get_strategy("margin").resolve() is uncertainty.margin_sampling

@@ -10,7 +10,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
 from modal_ibal.experiments.cli import main
-from modal_ibal.labelling.state import STATE_FILE
+from modal_ibal.labelling._state import STATE_FILE
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from sklearn.datasets import load_iris
 
 from modal_ibal.labelling import LabellingLoop
-from modal_ibal.labelling.files import read_answer_file, write_batch
-from modal_ibal.labelling.label_studio import (
+from modal_ibal.labelling._files import read_answer_file, write_batch
+from modal_ibal.labelling._label_studio import (
     label_studio_config,
     label_studio_tasks,
     read_label_studio_export,

@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from modal_ibal import random_sampling
 from modal_ibal.labelling import SKIP, IdPool, LabellingLoop
-from modal_ibal.labelling.curve import learning_curve
+from modal_ibal.labelling._curve import learning_curve
 
 
 @pytest.fixture(scope="module")

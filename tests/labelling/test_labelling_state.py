@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from modal_ibal.labelling import DamagedStateError, LabellingLoop, load_state
-from modal_ibal.labelling.state import STATE_FILE
+from modal_ibal.labelling._state import STATE_FILE
 
 
 @pytest.fixture(scope="module")

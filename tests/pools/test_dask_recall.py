@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import two_worker_client
 
-from modal_ibal.pools import dask_recall
+from modal_ibal.pools import _dask_recall as dask_recall
 from modal_ibal.search.knn import searched_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours
 from modal_ibal.search.recall import SearchOutcome, SearchRecallWarning, sampled_recall

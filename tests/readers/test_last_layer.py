@@ -258,7 +258,7 @@ def test_sklearn_readers_refuse_another_number_of_features(model, digits):
 
 def test_a_multi_label_mlp_is_refused():
     """A logistic output per label is no softmax: two labels used to pass as a binary model."""
-    from modal_ibal.readers.scikit_learn import MLPClassifierLayer
+    from modal_ibal.readers._scikit_learn import MLPClassifierLayer
 
     X = np.random.default_rng(0).normal(size=(40, 3))
     with warnings.catch_warnings():

@@ -10,8 +10,8 @@ import pytest
 from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 
-from modal_ibal.scoring import refit
-from modal_ibal.scoring.refit import STATIONARY_GRADIENT, refit_last_layer
+from modal_ibal.scoring import _refit as refit
+from modal_ibal.scoring._refit import STATIONARY_GRADIENT, refit_last_layer
 
 
 def _problem(seed: int = 0):

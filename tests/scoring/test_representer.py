@@ -8,7 +8,7 @@ import torch
 
 from modal_ibal.readers.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 from modal_ibal.scoring import representer
-from modal_ibal.scoring.refit import refit_last_layer
+from modal_ibal.scoring._refit import refit_last_layer
 from modal_ibal.scoring.representer import (
     CLOSED_FORM_READINGS,
     append_bias,

@@ -206,7 +206,7 @@ def test_recall_target_accepts_one_and_none():
 
 def test_faiss_finds_the_exact_neighbours_of_large_float32_searches(monkeypatch):
     pytest.importorskip("faiss")
-    from modal_ibal.search import knn_faiss
+    from modal_ibal.search import _knn_faiss as knn_faiss
 
     Z = structureless(2_000, 16)
     Z[:50] = Z[50:100]  # exact duplicates: each point must still hold itself

@@ -12,7 +12,7 @@ from modal_ibal.coverage import clusters
 from modal_ibal.coverage.clusters import typicality
 from modal_ibal.readers.view import labelled_view
 from modal_ibal.scoring.importance import representer_importance
-from modal_ibal.strategies.cluster_ibal import disagreement_ranks
+from modal_ibal.strategies._cluster_ibal import disagreement_ranks
 
 
 @pytest.fixture(scope="module")

@@ -275,7 +275,7 @@ def _contract_toy():
 
 
 def test_the_exact_contract_signature_is_accepted_and_its_docstring_completed():
-    from modal_ibal.strategies.contract import SHARED_PARAMETERS, follows_contract
+    from modal_ibal.strategies._contract import SHARED_PARAMETERS, follows_contract
 
     toy = follows_contract(_contract_toy())
     indices, _ = toy("model", np.zeros((4, 2)), 3)
@@ -289,7 +289,7 @@ def test_the_exact_contract_signature_is_accepted_and_its_docstring_completed():
 
 
 def test_a_docstring_without_the_placeholder_is_kept_and_none_becomes_empty():
-    from modal_ibal.strategies.contract import follows_contract
+    from modal_ibal.strategies._contract import follows_contract
 
     toy = _contract_toy()
     toy.__doc__ = "Only a summary.\n\n    Details."
@@ -300,7 +300,7 @@ def test_a_docstring_without_the_placeholder_is_kept_and_none_becomes_empty():
 
 
 def test_extra_positional_parameters_after_the_contract_are_accepted():
-    from modal_ibal.strategies.contract import follows_contract
+    from modal_ibal.strategies._contract import follows_contract
 
     def toy(classifier, X_pool, n_instances=1, width=2.0, *, random_state=None, X_labelled=None,
             y_labelled=None):
@@ -325,14 +325,14 @@ def _no_labelled_keywords(classifier, X_pool, n_instances=1, *, random_state=Non
 
 @pytest.mark.parametrize("strategy", [_wrong_default, _wrong_order, _no_labelled_keywords])
 def test_a_signature_off_the_contract_is_refused(strategy):
-    from modal_ibal.strategies.contract import follows_contract
+    from modal_ibal.strategies._contract import follows_contract
 
     with pytest.raises(TypeError, match=rf"^{strategy.__name__} does not follow the strategy"):
         follows_contract(strategy)
 
 
 def test_only_strategies_with_a_dask_backend_are_listed(monkeypatch):
-    from modal_ibal.strategies import contract
+    from modal_ibal.strategies import _contract as contract
 
     declared = []
     monkeypatch.setattr(contract, "DASK_POOL_STRATEGIES", declared)

@@ -13,7 +13,7 @@ from modal_ibal import (
     coreset_sampling,
 )
 from modal_ibal.readers.last_layer import last_layer
-from modal_ibal.strategies import badge
+from modal_ibal.strategies import _badge as badge
 
 
 def _naive_kcenter(Z_pool, Z_labelled, n_instances):

@@ -59,7 +59,7 @@ def test_finetuned_reading_equals_its_double_loop(fitted_net, split):
     # -kappa sum_t (q_{i,y_t} - p_{i,y_t}) f_i.f_t, q the L2-refit layer's softmax
     from scipy.special import softmax
 
-    from modal_ibal.scoring.refit import refit_last_layer
+    from modal_ibal.scoring._refit import refit_last_layer
     from modal_ibal.scoring.representer import kappa
 
     X_labelled, y_labelled, X_pool = split

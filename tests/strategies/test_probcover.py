@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from modal_ibal import (
     probcover_sampling,
 )
-from modal_ibal.strategies.probcover import purity_radius
+from modal_ibal.strategies._probcover import purity_radius
 
 
 def _naive_max_coverage(Z, n_labelled, delta, n_instances):

@@ -11,7 +11,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from modal_ibal.strategies.probcover import probcover_sampling, purity_radius
+from modal_ibal.strategies._probcover import probcover_sampling, purity_radius
 
 # two groups on a line, 10 apart at their closest points; the largest distance from a point
 # to the other group is 15 (x = 15), the next largest 14 (x = -4)

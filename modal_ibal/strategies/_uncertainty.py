@@ -26,7 +26,7 @@ from ..utils.validation import (
     check_pool,
     check_positive_int,
 )
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
 

@@ -11,7 +11,7 @@ estimator and its labelled set), records one number and says whether to stop::
 
 They work with any strategy and any model with ``predict`` (``predict_proba`` for
 :class:`OverallUncertainty`). :class:`CoverageSaturation` is in
-:mod:`modal_ibal.stopping.coverage_gain`. The thresholds were chosen on the
+:mod:`modal_ibal.stopping._coverage_gain`. The thresholds were chosen on the
 measurements of ``python -m benchmarks.stopping`` (``benchmarks/README.md``).
 """
 
@@ -32,7 +32,7 @@ from ..utils.validation import (
     is_dask_array,
     n_samples,
 )
-from .agreement import class_balanced_agreement, cohens_kappa
+from ._agreement import class_balanced_agreement, cohens_kappa
 
 __all__ = [
     "LabelBudget",
@@ -163,9 +163,9 @@ class StabilizingPredictions(StoppingCriterion):
         Successive agreements averaged.
     agreement : {'class-balanced', 'kappa'}, default='class-balanced'
         The class-balanced agreement
-        (:func:`~modal_ibal.stopping.agreement.class_balanced_agreement`), which a
+        (:func:`~modal_ibal.stopping._agreement.class_balanced_agreement`), which a
         rare class's changing predictions move as much as a common class's; or
-        Cohen's kappa (:func:`~modal_ibal.stopping.agreement.cohens_kappa`), as
+        Cohen's kappa (:func:`~modal_ibal.stopping._agreement.cohens_kappa`), as
         Bloodgood and Vijay-Shanker.
     batch_size : int, default=4096
         Samples per forward pass.

@@ -5,7 +5,7 @@ workers (a model they cannot load fails within a minute, with its reason), then 
 scored by the same code as an in-memory pool.
 
 On a ``distributed`` cluster the model load waits 60 s at most (less when
-:func:`modal_ibal.pools.dask_waits.query_timeout` is shorter), so a query whose
+:func:`modal_ibal.pools._dask_waits.query_timeout` is shorter), so a query whose
 workers are gone fails with what to look at instead of waiting forever.
 """
 
@@ -28,7 +28,7 @@ from ..scoring.uncertainty import margin_weights, modal_entropy, pool_probabilit
 from ..search.cells import LabelledCells
 from ..search.nearest_labelled import nearest_labelled_distance
 from ..utils.validation import check_n_instances, is_dask_array
-from .dask_waits import no_result, query_timeout
+from ._dask_waits import no_result, query_timeout
 
 __all__ = [
     "WORKER_LOAD_TIMEOUT",
@@ -266,7 +266,7 @@ def ship_scorer(scorer: Any, *, timeout: float | None = None) -> Any:
         A picklable chunk scorer.
     timeout : float, optional
         Seconds the workers get to load it; default :data:`WORKER_LOAD_TIMEOUT`,
-        or :func:`~modal_ibal.pools.dask_waits.query_timeout` where that is shorter.
+        or :func:`~modal_ibal.pools._dask_waits.query_timeout` where that is shorter.
 
     Returns
     -------

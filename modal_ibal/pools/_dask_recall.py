@@ -29,8 +29,8 @@ from ..search.recall import (
     within_radius,
 )
 from ..utils.attribution import warn_caller
-from .dask_neighbours import dask_partitioned_neighbours
-from .dask_selection import computed
+from ._dask_neighbours import dask_partitioned_neighbours
+from ._dask_selection import computed
 
 __all__ = ["checked_dask_neighbours", "dask_sampled_recall"]
 
@@ -70,7 +70,7 @@ def dask_sampled_recall(Z, neighbours: np.ndarray, *,
 def checked_dask_neighbours(Z, n_neighbors: int, *,
                             recall_target: float = DEFAULT_RECALL_TARGET,
                             ) -> tuple[np.ndarray, np.ndarray, SearchOutcome]:
-    """:func:`~modal_ibal.pools.dask_neighbours.dask_partitioned_neighbours`, its recall checked.
+    """:func:`~modal_ibal.pools._dask_neighbours.dask_partitioned_neighbours`, its recall checked.
 
     Parameters
     ----------

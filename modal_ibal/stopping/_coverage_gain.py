@@ -25,7 +25,7 @@ from ..utils.validation import (
     check_samples,
     n_samples,
 )
-from .criteria import StoppingCriterion
+from ._criteria import StoppingCriterion
 
 __all__ = ["CoverageSaturation"]
 

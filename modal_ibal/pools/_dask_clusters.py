@@ -20,7 +20,7 @@ from ..coverage.concave import (
     coverage_clusters,
     n_coverage_clusters,
 )
-from .dask_selection import computed
+from ._dask_selection import computed
 
 __all__ = ["dask_coverage_clusters"]
 

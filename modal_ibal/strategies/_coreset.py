@@ -18,7 +18,7 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
 from ..scoring.selection import select_highest
 from ..search.nearest_labelled import nearest_labelled_distance
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["coreset_sampling"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from ..utils.atomic import open_atomic
-from .loop import LabellingLoop
+from ._loop import LabellingLoop
 
 __all__ = ["learning_curve", "write_learning_curve"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ids import IdPool
+from ._ids import IdPool
 
 __all__ = ["SKIP", "Answers", "read_answers"]
 

@@ -30,7 +30,7 @@ from ..utils.validation import (
     check_scores,
     make_random_state,
 )
-from .contract import follows_contract
+from ._contract import follows_contract
 
 DEFAULT_BETA = 1.0
 

@@ -54,8 +54,8 @@ from ..search.knn_partitioned import (
 from ..search.probes import probe_cells, ranges
 from ..utils.threads import one_blas_thread
 from ..utils.validation import check_positive_int, is_dask_array
-from .dask_scoring import running_client
-from .dask_selection import computed
+from ._dask_scoring import running_client
+from ._dask_selection import computed
 
 __all__ = ["GATHER_MAX_POINTS", "check_gathered", "dask_partitioned_neighbours", "searches_here"]
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..scoring.selection import ranking_keys
 from ..utils.validation import check_n_instances, check_scores, is_dask_array
-from .dask_scoring import running_client, workers_died
-from .dask_waits import no_result, query_timeout
+from ._dask_scoring import running_client, workers_died
+from ._dask_waits import no_result, query_timeout
 
 __all__ = ["computed", "dask_select_highest", "dask_select_lowest", "normalised"]
 
@@ -106,7 +106,7 @@ def computed(collection):
 
     On a running ``distributed.Client`` (set up as the default, or passed as
     ``dask.config.set(scheduler=client.get)``) the result is waited for at most
-    :func:`~modal_ibal.pools.dask_waits.query_timeout` seconds (600 by default):
+    :func:`~modal_ibal.pools._dask_waits.query_timeout` seconds (600 by default):
     tasks whose workers are all gone would otherwise wait forever for a worker.
     On Dask's local schedulers the tasks run in this process, and nothing waits
     on a worker that died.

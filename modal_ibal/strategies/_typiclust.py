@@ -20,7 +20,7 @@ from ..embedding.codes import query_codes
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import QueryInputs
 from ..utils.validation import check_max_samples, check_positive_int, make_random_state
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["typiclust_sampling"]
 

@@ -2,7 +2,7 @@
 
 A batch file lists the points to label, best first: ``id``, ``rank``, ``score``,
 the features, and an empty ``label`` column to fill in. A ``.json`` batch is a
-Label Studio task import (:mod:`modal_ibal.labelling.label_studio`). An answer
+Label Studio task import (:mod:`modal_ibal.labelling._label_studio`). An answer
 file is a filled-in batch file (any rows, any order; an empty label means "not
 yet", ``skip`` a skipped point) or a Label Studio export (JSON, JSON_MIN or CSV,
 whose ``id`` column is Label Studio's task id: the pool id is read from ``pool_id``).
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..utils.atomic import open_atomic, write_atomic
-from .ids import IdPool
-from .label_studio import label_studio_tasks, read_label_studio_export
+from ._ids import IdPool
+from ._label_studio import label_studio_tasks, read_label_studio_export
 
 __all__ = ["TABLE_SUFFIXES", "read_answer_file", "read_table", "write_batch"]
 

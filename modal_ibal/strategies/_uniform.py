@@ -7,7 +7,7 @@ import numpy as np
 from ..pools.dask_strategies import dask_uniform_query
 from ..scoring.selection import select_lowest
 from ..utils.validation import check_pool, make_random_state, n_samples
-from .contract import follows_contract
+from ._contract import follows_contract
 
 __all__ = ["random_sampling"]
 

@@ -17,8 +17,8 @@ import numpy as np
 from ..readers.last_layer import last_layer
 from ..readers.view import resolve_labelled_set
 from ..utils.validation import check_positive_int
-from .cluster_ibal import ibal_cluster_sampling
-from .contract import follows_contract
+from ._cluster_ibal import ibal_cluster_sampling
+from ._contract import follows_contract
 from .ibal import ibal_distance_sampling
 
 DEFAULT_LABELS_PER_CLASS = 10
@@ -51,7 +51,7 @@ def ibal_budget_switch_sampling(
         (``n_classes`` is the model's number of classes). Chosen on digits, where
         the two strategies' curves cross at about 100 labels for 10 classes.
     early, late : callable, default=ibal_cluster_sampling, ibal_distance_sampling
-        modAL strategies; they follow the strategy contract (:mod:`modal_ibal.strategies.contract`).
+        modAL strategies; they follow the strategy contract (:mod:`modal_ibal.strategies._contract`).
     **kwargs
         Passed to the chosen strategy.
 

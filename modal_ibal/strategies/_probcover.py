@@ -22,7 +22,7 @@ from ..readers.last_layer import check_single_output
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.query import ModelAndLabels, QueryInputs
 from ..utils.validation import check_fraction, check_nonnegative_float, make_random_state
-from .contract import follows_contract
+from ._contract import follows_contract
 
 DEFAULT_PURITY = 0.95
 DEFAULT_MAX_PURITY_SAMPLES = 5_000

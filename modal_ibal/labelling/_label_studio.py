@@ -21,7 +21,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pandas as pd
 
-from .answers import SKIP
+from ._answers import SKIP
 
 __all__ = ["CHOICES_NAME", "label_studio_config", "label_studio_tasks",
            "read_label_studio_export"]
@@ -81,7 +81,7 @@ def read_label_studio_export(data: Any, *, source: str = "the export") -> pd.Dat
     -------
     pandas.DataFrame
         Columns ``id`` (the pool id) and ``label`` (None: not labelled yet;
-        :data:`~modal_ibal.labelling.answers.SKIP`: skipped).
+        :data:`~modal_ibal.labelling._answers.SKIP`: skipped).
 
     Raises
     ------

@@ -16,7 +16,7 @@ from ..readers.view import fitted_estimator
 from ..scoring.representer import fold_bias
 from ..scoring.selection import select_highest
 from ..utils.validation import check_pool, check_positive_int, make_random_state
-from .contract import follows_contract
+from ._contract import follows_contract
 
 _GRADIENT_CHUNK = 4096
 
