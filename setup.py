@@ -44,7 +44,7 @@ setup(
                  "faiss-cpu>=1.8",  # the FAISS exact search, tested against scikit-learn's
                  "pyarrow>=14"],  # Parquet batch files of the labelling command
     },
-    entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments.cli:main"]},
+    entry_points={"console_scripts": ["modal-ibal=modal_ibal.experiments._cli:main"]},
     license="MIT",
     classifiers=["Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"],
 )

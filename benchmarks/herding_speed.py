@@ -84,7 +84,7 @@ from benchmarks.workloads import sample_pool
 from modal_ibal import herding_sampling, margin_sampling, random_sampling, typiclust_sampling
 from modal_ibal.coverage.herding import greedy_kernel_herding
 from modal_ibal.coverage.kernel import knn_kernel_graph
-from modal_ibal.experiments.datasets import load_fashion_mnist
+from modal_ibal.experiments._datasets import load_fashion_mnist
 
 _INITIAL = 10
 _BATCH = 10

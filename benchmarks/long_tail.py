@@ -33,8 +33,8 @@ import functools
 
 import numpy as np
 
-from modal_ibal.experiments.catalogue import get_experiment
-from modal_ibal.experiments.specs import Dataset, ExperimentSpec
+from modal_ibal.experiments._catalogue import get_experiment
+from modal_ibal.experiments._specs import Dataset, ExperimentSpec
 
 __all__ = [
     "LONG_TAILED",
@@ -108,7 +108,7 @@ def _balanced_holdout(y: np.ndarray, per_class: int, random_state: int) -> np.nd
 
 
 def _load_digits_lt(data_dir: str | None, *, rho: float) -> Dataset:
-    from modal_ibal.experiments.datasets import load_digits_images
+    from modal_ibal.experiments._datasets import load_digits_images
 
     X, y = load_digits_images()
     test = _balanced_holdout(y, _DIGITS_TEST_PER_CLASS, _ORDER_SEED)

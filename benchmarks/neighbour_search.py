@@ -69,7 +69,7 @@ from torch import nn
 
 from benchmarks.workloads import sample_pool
 from modal_ibal.coverage.kernel import unit_rows
-from modal_ibal.experiments.datasets import load_fashion_mnist
+from modal_ibal.experiments._datasets import load_fashion_mnist
 from modal_ibal.search.knn import searched_neighbours
 from modal_ibal.search.knn_exact import exact_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours

@@ -1,6 +1,6 @@
 r"""The project's strategies side by side with scikit-activeml's, on the project's runner.
 
-For every data set, :func:`modal_ibal.experiments.runner.run_experiment` runs, on the
+For every data set, :func:`modal_ibal.experiments._runner.run_experiment` runs, on the
 same splits, nets, modAL loop and seeds:
 
 - registered strategies: ``random``, ``margin``, ``typiclust``, ``herding``,
@@ -55,14 +55,14 @@ from modal_ibal import (
     ibal_distance_sampling,
     tune_gamma,
 )
-from modal_ibal.experiments.assembly import assemble
-from modal_ibal.experiments.catalogue import get_experiment
-from modal_ibal.experiments.figures import write_figures
-from modal_ibal.experiments.files import DamagedFileError, read_protocol, read_run
-from modal_ibal.experiments.results import aulc_table, paired_differences, write_summary
-from modal_ibal.experiments.runner import run_experiment, run_file
-from modal_ibal.experiments.seeds import MODEL, derive_seed
-from modal_ibal.experiments.specs import Dataset, ExperimentSpec
+from modal_ibal.experiments._assembly import assemble
+from modal_ibal.experiments._catalogue import get_experiment
+from modal_ibal.experiments._figures import write_figures
+from modal_ibal.experiments._files import DamagedFileError, read_protocol, read_run
+from modal_ibal.experiments._results import aulc_table, paired_differences, write_summary
+from modal_ibal.experiments._runner import run_experiment, run_file
+from modal_ibal.experiments._seeds import MODEL, derive_seed
+from modal_ibal.experiments._specs import Dataset, ExperimentSpec
 from modal_ibal.readers.view import resolve_labelled_set
 from modal_ibal.strategies.registry import resolve_strategies
 
@@ -184,8 +184,8 @@ def _load_breast_cancer(data_dir: str | None) -> Dataset:
 
 
 def _breast_cancer_model(random_state: int, epochs: int):
-    from modal_ibal.experiments.classifier import make_classifier
-    from modal_ibal.experiments.networks import MLP
+    from modal_ibal.experiments._classifier import make_classifier
+    from modal_ibal.experiments._networks import MLP
 
     return make_classifier(
         MLP, module__n_features=30, module__n_classes=2, module__hidden=(32,),
@@ -224,8 +224,8 @@ def _load_shuttle(data_dir: str | None) -> Dataset:
 
 
 def _shuttle_model(random_state: int, epochs: int):
-    from modal_ibal.experiments.classifier import make_classifier
-    from modal_ibal.experiments.networks import MLP
+    from modal_ibal.experiments._classifier import make_classifier
+    from modal_ibal.experiments._networks import MLP
 
     n_classes = len(SHUTTLE_CLASSES)
     return make_classifier(

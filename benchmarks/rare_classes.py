@@ -1,6 +1,6 @@
 r"""Rare classes: the default against TypiClust and MaxHerding, and what makes it find them.
 
-For every data set, :func:`modal_ibal.experiments.runner.run_experiment` runs, on the
+For every data set, :func:`modal_ibal.experiments._runner.run_experiment` runs, on the
 same splits, nets, modAL loop and seeds:
 
 - ``default``: :func:`modal_ibal.default_sampling` (class-balanced margin weights,
@@ -47,12 +47,12 @@ from modal_ibal.coverage.concave import cluster_random_state, concave_gains, cov
 from modal_ibal.coverage.herding import herding_batch
 from modal_ibal.coverage.kernel import kernel_codes, knn_kernel_graph
 from modal_ibal.embedding.codes import representation_codes
-from modal_ibal.experiments.assembly import assemble
-from modal_ibal.experiments.catalogue import get_experiment
-from modal_ibal.experiments.files import DamagedFileError, read_protocol, read_run
-from modal_ibal.experiments.results import aulc_table, paired_differences
-from modal_ibal.experiments.runner import run_experiment, run_file
-from modal_ibal.experiments.specs import ExperimentSpec
+from modal_ibal.experiments._assembly import assemble
+from modal_ibal.experiments._catalogue import get_experiment
+from modal_ibal.experiments._files import DamagedFileError, read_protocol, read_run
+from modal_ibal.experiments._results import aulc_table, paired_differences
+from modal_ibal.experiments._runner import run_experiment, run_file
+from modal_ibal.experiments._specs import ExperimentSpec
 from modal_ibal.readers.query import model_and_labels
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring.uncertainty import margin_weights
@@ -317,7 +317,7 @@ def _discovery_figure(curves: dict[str, pd.DataFrame], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from modal_ibal.experiments.files import write_atomic
+    from modal_ibal.experiments._files import write_atomic
 
     shown = ("default", REFERENCE, "typiclust", "skal-typiclust", "skal-maxherding", "random")
     columns = min(3, len(curves))

@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from modal_ibal import default_sampling
-from modal_ibal.experiments.files import write_atomic
-from modal_ibal.experiments.runner import score_predictions
-from modal_ibal.experiments.seeds import QUERY, derive_seed
-from modal_ibal.experiments.specs import ExperimentSpec
+from modal_ibal.experiments._files import write_atomic
+from modal_ibal.experiments._runner import score_predictions
+from modal_ibal.experiments._seeds import QUERY, derive_seed
+from modal_ibal.experiments._specs import ExperimentSpec
 from modal_ibal.stopping import (
     CoverageSaturation,
     OverallUncertainty,

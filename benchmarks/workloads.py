@@ -24,7 +24,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from modal_ibal import CachedEmbedding, ConvAutoencoder, MLPAutoencoder
-from modal_ibal.experiments.networks import SmallCNN
+from modal_ibal.experiments._networks import SmallCNN
 from modal_ibal.readers.last_layer import last_layer
 from modal_ibal.readers.outputs import LastLayerOutputs
 

@@ -18,10 +18,10 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
-from modal_ibal.experiments.classifier import make_classifier
-from modal_ibal.experiments.datasets import make_synthetic
-from modal_ibal.experiments.networks import MLP
-from modal_ibal.experiments.specs import Dataset, ExperimentSpec
+from modal_ibal.experiments._classifier import make_classifier
+from modal_ibal.experiments._datasets import make_synthetic
+from modal_ibal.experiments._networks import MLP
+from modal_ibal.experiments._specs import Dataset, ExperimentSpec
 
 
 class TinyMLP(nn.Module):

@@ -97,7 +97,7 @@ def test_the_command_line_walk_through_runs_as_written(tmp_path, monkeypatch, ca
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
-    from modal_ibal.experiments.cli import main
+    from modal_ibal.experiments._cli import main
 
     block = re.search(r"```bash\n(.*?)```", _labelling_section(), flags=re.S).group(1)
     commands = [shlex.split(line) for line in block.splitlines() if line.strip()]

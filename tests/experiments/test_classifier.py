@@ -17,9 +17,9 @@ from skorch.dataset import ValidSplit
 from torch import nn
 
 from modal_ibal import ibal_sampling
-from modal_ibal.experiments.classifier import SeededNeuralNetClassifier, make_classifier
-from modal_ibal.experiments.datasets import make_synthetic
-from modal_ibal.experiments.networks import MLP, SmallCNN, cifar_resnet18, default_device
+from modal_ibal.experiments._classifier import SeededNeuralNetClassifier, make_classifier
+from modal_ibal.experiments._datasets import make_synthetic
+from modal_ibal.experiments._networks import MLP, SmallCNN, cifar_resnet18, default_device
 from modal_ibal.readers.last_layer import last_layer
 from modal_ibal.readers.skorch_net import final_linear
 

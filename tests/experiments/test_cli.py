@@ -10,7 +10,7 @@ import pytest
 from conftest import write_cifar100
 from matplotlib.image import imread
 
-from modal_ibal.experiments.cli import main
+from modal_ibal.experiments._cli import main
 from modal_ibal.strategies import registry
 
 STRATEGIES = ("random", "entropy", "ibal-d")
@@ -212,7 +212,7 @@ def test_an_out_that_is_not_a_writable_folder_exits_2_with_one_line(tmp_path, ca
 def test_an_out_refusing_new_files_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
     import tempfile
 
-    from modal_ibal.experiments import files
+    from modal_ibal.experiments import _files as files
 
     real_mkstemp = tempfile.mkstemp
 

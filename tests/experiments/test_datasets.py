@@ -9,7 +9,7 @@ from conftest import write_cifar100
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, recall_score
 
-from modal_ibal.experiments.datasets import (
+from modal_ibal.experiments._datasets import (
     load_cifar100,
     load_digits_images,
     load_fashion_mnist,
@@ -128,7 +128,7 @@ def test_fashion_mnist_reads_idx(tmp_path, compress, split):
 
 
 def test_idx_reader_handles_wider_big_endian_types(tmp_path):
-    from modal_ibal.experiments.datasets import _read_idx
+    from modal_ibal.experiments._datasets import _read_idx
 
     values = np.arange(-3, 3, dtype=np.int32).reshape(2, 3) * 100_000
     write_idx(tmp_path / "ints", values, code=0x0C)

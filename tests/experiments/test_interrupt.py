@@ -18,10 +18,10 @@ import pytest
 from conftest import TINY
 
 from modal_ibal import ibal_sampling, random_sampling
-from modal_ibal.experiments.classifier import SeededNeuralNetClassifier
-from modal_ibal.experiments.cli import main
-from modal_ibal.experiments.files import read_protocol, read_run, run_file
-from modal_ibal.experiments.runner import run_experiment
+from modal_ibal.experiments._classifier import SeededNeuralNetClassifier
+from modal_ibal.experiments._cli import main
+from modal_ibal.experiments._files import read_protocol, read_run, run_file
+from modal_ibal.experiments._runner import run_experiment
 
 STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 
@@ -147,7 +147,7 @@ def _interrupt_once_written(command, path):
 def test_ctrl_c_stops_the_command_and_resume_gives_the_uninterrupted_csv(tmp_path):
     cut, whole = tmp_path / "cut", tmp_path / "whole"
     command = subprocess.Popen(
-        [sys.executable, "-m", "modal_ibal.experiments.cli", *COMMAND, "--out", str(cut)],
+        [sys.executable, "-m", "modal_ibal.experiments._cli", *COMMAND, "--out", str(cut)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=_default_sigint)
     out, err = _interrupt_once_written(command, run_file(cut, "random", 0))
@@ -160,7 +160,7 @@ def test_ctrl_c_stops_the_command_and_resume_gives_the_uninterrupted_csv(tmp_pat
 
 
 def test_an_interrupt_swallowed_by_the_fig4_fit_stops_it(monkeypatch):
-    from modal_ibal.experiments.fig4 import ibal_vs_uncertainty
+    from modal_ibal.experiments._fig4 import ibal_vs_uncertainty
 
     handler = signal.getsignal(signal.SIGINT)
     _sigint_at_epoch(monkeypatch, 2)

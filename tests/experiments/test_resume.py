@@ -11,9 +11,9 @@ import pytest
 from conftest import TINY
 
 from modal_ibal import ibal_sampling, random_sampling
-from modal_ibal.experiments.assembly import assemble
-from modal_ibal.experiments.cli import main
-from modal_ibal.experiments.files import (
+from modal_ibal.experiments._assembly import assemble
+from modal_ibal.experiments._cli import main
+from modal_ibal.experiments._files import (
     SCORE_METRICS,
     DamagedFileError,
     DamagedRunWarning,
@@ -24,7 +24,7 @@ from modal_ibal.experiments.files import (
     run_file,
     write_atomic,
 )
-from modal_ibal.experiments.runner import RunFailedError, run_experiment
+from modal_ibal.experiments._runner import RunFailedError, run_experiment
 
 STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 KEYS = [("random", 0), ("ibal", 0)]

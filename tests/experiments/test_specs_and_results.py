@@ -16,25 +16,25 @@ from scipy.stats import spearmanr
 from sklearn.metrics import balanced_accuracy_score
 
 from modal_ibal import ibal_sampling, random_sampling
-from modal_ibal.experiments import figures
-from modal_ibal.experiments.catalogue import EXPERIMENTS, get_experiment
-from modal_ibal.experiments.datasets import make_synthetic
-from modal_ibal.experiments.fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
-from modal_ibal.experiments.files import COLUMNS, SCORE_METRICS, run_file
-from modal_ibal.experiments.results import (
+from modal_ibal.experiments import _figures as figures
+from modal_ibal.experiments._catalogue import EXPERIMENTS, get_experiment
+from modal_ibal.experiments._datasets import make_synthetic
+from modal_ibal.experiments._fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
+from modal_ibal.experiments._files import COLUMNS, SCORE_METRICS, run_file
+from modal_ibal.experiments._results import (
     aulc_table,
     learning_curves,
     paired_differences,
     summary_markdown,
     write_summary,
 )
-from modal_ibal.experiments.runner import (
+from modal_ibal.experiments._runner import (
     RunFailedError,
     run_experiment,
     score_predictions,
 )
-from modal_ibal.experiments.seeds import INITIAL, MODEL, QUERY, SPLIT, derive_seed
-from modal_ibal.experiments.specs import ALL_STRATEGIES, Dataset
+from modal_ibal.experiments._seeds import INITIAL, MODEL, QUERY, SPLIT, derive_seed
+from modal_ibal.experiments._specs import ALL_STRATEGIES, Dataset
 from modal_ibal.metrics import aulc
 from modal_ibal.strategies import registry
 
@@ -428,9 +428,9 @@ def test_paired_differences_against_a_hand_computation():
 
 
 def test_run_and_fig4_reuse_an_already_loaded_data_set(tmp_path, monkeypatch):
-    from modal_ibal.experiments.catalogue import get_experiment
-    from modal_ibal.experiments.fig4 import ibal_vs_uncertainty
-    from modal_ibal.experiments.runner import run_experiment
+    from modal_ibal.experiments._catalogue import get_experiment
+    from modal_ibal.experiments._fig4 import ibal_vs_uncertainty
+    from modal_ibal.experiments._runner import run_experiment
 
     spec = get_experiment("synthetic").with_overrides(rounds=1, epochs=2, pool_size=200,
                                                       test_size=100)

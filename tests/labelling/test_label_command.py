@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
-from modal_ibal.experiments.cli import main
+from modal_ibal.experiments._cli import main
 from modal_ibal.labelling._state import STATE_FILE
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from modal_ibal import ConvAutoencoder, MLPAutoencoder
-from modal_ibal.experiments.classifier import make_classifier
-from modal_ibal.experiments.datasets import make_synthetic
-from modal_ibal.experiments.networks import MLP
+from modal_ibal.experiments._classifier import make_classifier
+from modal_ibal.experiments._datasets import make_synthetic
+from modal_ibal.experiments._networks import MLP
 from modal_ibal.utils.randomness import seeded_torch_rng
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

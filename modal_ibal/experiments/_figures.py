@@ -2,8 +2,8 @@
 
 Plot functions draw what they are given onto ``ax`` (default: pyplot's current
 Axes) and return the Axes; they compute no results (curves come from
-:func:`modal_ibal.experiments.results.learning_curves`, rank correlations from
-:mod:`modal_ibal.experiments.fig4`). The ``write_*`` functions draw onto
+:func:`modal_ibal.experiments._results.learning_curves`, rank correlations from
+:mod:`modal_ibal.experiments._fig4`). The ``write_*`` functions draw onto
 ``matplotlib.figure.Figure`` objects, which need no pyplot and no display, and
 save PNGs atomically (a failed write leaves the previous file). The command line selects the Agg backend; importing this module
 does not.
@@ -20,8 +20,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .files import open_atomic
-from .results import aulc_table, learning_curves, paired_differences
+from ._files import open_atomic
+from ._results import aulc_table, learning_curves, paired_differences
 
 __all__ = [
     "PAPER_STRATEGIES",
@@ -138,7 +138,7 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
     Parameters
     ----------
     curves : pandas.DataFrame
-        :func:`modal_ibal.experiments.results.learning_curves` output (columns
+        :func:`modal_ibal.experiments._results.learning_curves` output (columns
         strategy, n_labelled, mean, std).
     ax : matplotlib Axes, optional
     metric : str, default="accuracy"
@@ -182,7 +182,7 @@ def plot_paired_differences(differences: pd.DataFrame, ax: Axes | None = None, *
     Parameters
     ----------
     differences : pandas.DataFrame
-        :func:`modal_ibal.experiments.results.paired_differences` output (index
+        :func:`modal_ibal.experiments._results.paired_differences` output (index
         strategy; columns mean, sem, n_seeds).
     ax : matplotlib Axes, optional
     reference : str
@@ -346,7 +346,7 @@ def write_fig4_figures(out: str | os.PathLike, scores: pd.DataFrame,
     out : path
     scores : pandas.DataFrame
         Columns ibal, entropy, confidence (one row per pool point), from
-        :func:`modal_ibal.experiments.fig4.ibal_vs_uncertainty`.
+        :func:`modal_ibal.experiments._fig4.ibal_vs_uncertainty`.
     correlations : pandas.DataFrame
         Indexed by measure (entropy, confidence) with a column spearman_rho.
     title : str, optional

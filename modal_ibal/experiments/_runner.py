@@ -11,17 +11,17 @@ scikit-learn's ``balanced_accuracy_score``) and macro-F1; beside them it records
 ``classes_found``, the share of the experiment's classes that hold at least one
 label (class discovery: a rare class never labelled caps balanced accuracy long
 before accuracy shows it). Every strategy gets a
-``random_state`` per (seed, round) from :func:`modal_ibal.experiments.seeds.derive_seed`
+``random_state`` per (seed, round) from :func:`modal_ibal.experiments._seeds.derive_seed`
 (the strategy contract; deterministic strategies ignore it).
 
 Crash safety: a finished (strategy, seed) run is written at once to
 ``<out>/runs/<strategy>__seed<k>.csv``, and every output through
-:func:`modal_ibal.experiments.files.open_atomic` (a temporary file and
+:func:`modal_ibal.experiments._files.open_atomic` (a temporary file and
 ``os.replace``), so a failure never leaves half a file or destroys an earlier
 one. ``resume=True`` keeps a run only when its file passes
-:func:`modal_ibal.experiments.files.read_run` (the rows the protocol implies,
+:func:`modal_ibal.experiments._files.read_run` (the rows the protocol implies,
 nothing else); a damaged file is named in a
-:class:`~modal_ibal.experiments.files.DamagedRunWarning` and run again.
+:class:`~modal_ibal.experiments._files.DamagedRunWarning` and run again.
 ``<out>/results.csv`` (scores) and ``<out>/timings.csv`` (``fit_seconds``,
 ``query_seconds``) are always assembled from checked run files in one
 canonical order, so an interrupted and resumed experiment writes the same
@@ -58,16 +58,16 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
 from ..strategies.registry import resolve_strategies
-from .assembly import assemble, check_protocol, complete_runs, to_csv
-from .files import (
+from ._assembly import assemble, check_protocol, complete_runs, to_csv
+from ._files import (
     COLUMNS,
     check_folder,
     run_file,
     write_atomic,
 )
-from .interrupts import stop_on_interrupt, unless_interrupted
-from .seeds import QUERY, derive_seed
-from .specs import Dataset, ExperimentSpec, Split
+from ._interrupts import stop_on_interrupt, unless_interrupted
+from ._seeds import QUERY, derive_seed
+from ._specs import Dataset, ExperimentSpec, Split
 
 __all__ = [
     "ExperimentResult",
@@ -279,8 +279,8 @@ def run_experiment(
         Output folder (created).
     resume : bool, default=False
         Keep the runs whose file in ``<out>/runs`` is complete (see
-        :func:`modal_ibal.experiments.files.read_run`); run the others, warning
-        with a :class:`~modal_ibal.experiments.files.DamagedRunWarning` for each
+        :func:`modal_ibal.experiments._files.read_run`); run the others, warning
+        with a :class:`~modal_ibal.experiments._files.DamagedRunWarning` for each
         damaged file.
     progress : bool, default=True
         Show a tqdm progress bar over (strategy, seed) runs on stderr.

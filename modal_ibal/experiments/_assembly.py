@@ -16,7 +16,7 @@ import pandas as pd
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
-from .files import (
+from ._files import (
     COLUMNS,
     TIMING_METRICS,
     DamagedFileError,
@@ -26,7 +26,7 @@ from .files import (
     run_file,
     write_atomic,
 )
-from .specs import ExperimentSpec
+from ._specs import ExperimentSpec
 
 __all__ = ["assemble", "check_protocol", "complete_runs", "to_csv"]
 
@@ -40,7 +40,7 @@ def assemble(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the given runs' files and write ``results.csv`` and ``timings.csv`` in canonical order.
 
-    Every run file is checked (:func:`modal_ibal.experiments.files.read_run`)
+    Every run file is checked (:func:`modal_ibal.experiments._files.read_run`)
     before anything is written, so a damaged one leaves the previous
     ``results.csv`` and ``timings.csv`` as they were.
 

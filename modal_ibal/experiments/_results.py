@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import aulc
-from .files import write_atomic
+from ._files import write_atomic
 
 __all__ = [
     "aulc",

@@ -22,9 +22,9 @@ from ..scoring.distance_term import normalise_by_max
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.uncertainty import predictive_entropy
-from .files import write_atomic
-from .interrupts import stop_on_interrupt
-from .specs import Dataset, ExperimentSpec
+from ._files import write_atomic
+from ._interrupts import stop_on_interrupt
+from ._specs import Dataset, ExperimentSpec
 
 __all__ = ["ibal_vs_uncertainty", "rank_correlations", "write_correlations"]
 

@@ -9,21 +9,21 @@ import functools
 
 import numpy as np
 
-from .specs import Dataset, ExperimentSpec
+from ._specs import Dataset, ExperimentSpec
 
 __all__ = ["EXPERIMENTS", "get_experiment"]
 
 
 
 def _load_synthetic(data_dir: str | None) -> Dataset:
-    from .datasets import make_synthetic
+    from ._datasets import make_synthetic
 
     return Dataset(*make_synthetic(random_state=0))
 
 
 def _synthetic_model(random_state: int, epochs: int):
-    from .classifier import make_classifier
-    from .networks import MLP
+    from ._classifier import make_classifier
+    from ._networks import MLP
 
     return make_classifier(
         MLP, module__n_features=2, module__n_classes=3, module__hidden=(64,),
@@ -33,15 +33,15 @@ def _synthetic_model(random_state: int, epochs: int):
 
 
 def _load_digits(data_dir: str | None) -> Dataset:
-    from .datasets import load_digits_images
+    from ._datasets import load_digits_images
 
     return Dataset(*load_digits_images())
 
 
 def _grey_image_cnn(random_state: int, epochs: int, *, image_size: int):
     """The small CNN of the 10-class grey-image experiments (digits, Fashion-MNIST)."""
-    from .classifier import make_classifier
-    from .networks import SmallCNN
+    from ._classifier import make_classifier
+    from ._networks import SmallCNN
 
     return make_classifier(
         SmallCNN, module__in_channels=1, module__n_classes=10, module__image_size=image_size,
@@ -51,7 +51,7 @@ def _grey_image_cnn(random_state: int, epochs: int, *, image_size: int):
 
 
 def _load_fashion_mnist(data_dir: str | None) -> Dataset:
-    from .datasets import FASHION_MNIST_PATH, load_fashion_mnist
+    from ._datasets import FASHION_MNIST_PATH, load_fashion_mnist
 
     path = FASHION_MNIST_PATH if data_dir is None else data_dir
     X, y = load_fashion_mnist(path, split="train")
@@ -60,7 +60,7 @@ def _load_fashion_mnist(data_dir: str | None) -> Dataset:
 
 
 def _load_cifar100(data_dir: str | None) -> Dataset:
-    from .datasets import load_cifar100
+    from ._datasets import load_cifar100
 
     if data_dir is None:
         raise ValueError(
@@ -73,8 +73,8 @@ def _load_cifar100(data_dir: str | None) -> Dataset:
 
 
 def _cifar100_model(random_state: int, epochs: int):
-    from .classifier import make_classifier
-    from .networks import SmallCNN, cifar_resnet18, default_device
+    from ._classifier import make_classifier
+    from ._networks import SmallCNN, cifar_resnet18, default_device
 
     device = default_device()
     if str(device).startswith("cuda"):

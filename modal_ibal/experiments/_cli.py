@@ -70,7 +70,7 @@ def _add_size_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``modal-ibal``."""
-    from .catalogue import EXPERIMENTS
+    from ._catalogue import EXPERIMENTS
 
     parser = argparse.ArgumentParser(
         prog="modal-ibal",
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _spec(args: argparse.Namespace):
-    from .catalogue import get_experiment
+    from ._catalogue import get_experiment
 
     return get_experiment(args.experiment).with_overrides(
         rounds=getattr(args, "rounds", None), initial=args.initial,
@@ -135,10 +135,10 @@ def _reference(requested: str | None, strategies) -> str:
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .figures import write_figures
-    from .files import check_folder
-    from .results import write_summary
-    from .runner import run_experiment
+    from ._figures import write_figures
+    from ._files import check_folder
+    from ._results import write_summary
+    from ._runner import run_experiment
 
     spec = _spec(args)
     out = args.out or f"results/{spec.name}"
@@ -162,8 +162,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _summarize(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .files import SCORE_METRICS, TIMING_METRICS, check_folder, read_protocol, read_rows
-    from .results import write_summary
+    from ._files import SCORE_METRICS, TIMING_METRICS, check_folder, read_protocol, read_rows
+    from ._results import write_summary
 
     results_path = Path(args.out) / "results.csv"
     if not results_path.is_file():
@@ -183,9 +183,9 @@ def _summarize(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _fig4(args: argparse.Namespace) -> int:
-    from .fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
-    from .figures import write_fig4_figures
-    from .files import check_folder
+    from ._fig4 import ibal_vs_uncertainty, rank_correlations, write_correlations
+    from ._figures import write_fig4_figures
+    from ._files import check_folder
 
     spec = _spec(args)
     out = args.out or f"results/fig4-{spec.name}"
@@ -204,7 +204,7 @@ def _fig4(args: argparse.Namespace) -> int:
 
 def _list() -> int:
     from ..strategies.registry import STRATEGIES
-    from .catalogue import EXPERIMENTS
+    from ._catalogue import EXPERIMENTS
 
     print("strategies:")
     width = max(map(len, STRATEGIES))
@@ -247,7 +247,7 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 def _show_warning(show):
     """``warnings.showwarning`` that prints damaged-run warnings as one line each."""
-    from .files import DamagedRunWarning
+    from ._files import DamagedRunWarning
 
     def showwarning(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DamagedRunWarning):
@@ -263,8 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .files import DamagedFileError
-    from .runner import RunFailedError
+    from ._files import DamagedFileError
+    from ._runner import RunFailedError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

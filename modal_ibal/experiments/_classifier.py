@@ -23,7 +23,7 @@ from ..readers.labels import ColumnLabels, column_indices, label_columns
 from ..readers.skorch_net import final_linear
 from ..utils.randomness import seeded_torch_rng
 from ..utils.validation import as_numpy, check_nonnegative_float, check_positive_int, is_tensor
-from .networks import default_device
+from ._networks import default_device
 
 __all__ = ["SeededNeuralNetClassifier", "make_classifier"]
 
@@ -260,7 +260,7 @@ def make_classifier(
 
     Examples
     --------
-    >>> from modal_ibal.experiments.datasets import make_synthetic
+    >>> from modal_ibal.experiments._datasets import make_synthetic
     >>> X, y = make_synthetic((20, 10, 5))
     >>> net = make_classifier(MLP, classes=3, module__n_features=2, max_epochs=2,
     ...                       random_state=0, device="cpu")

@@ -7,7 +7,7 @@ learner starts with, how many it buys per round and for how many rounds.
 :data:`EXPERIMENTS` holds the four built-in ones; :meth:`ExperimentSpec.with_overrides`
 changes the sizes (the command line's ``--rounds``, ``--initial``, ...).
 
-For experiment seed ``k`` (see :mod:`modal_ibal.experiments.seeds`):
+For experiment seed ``k`` (see :mod:`modal_ibal.experiments._seeds`):
 
 - the test set is a stratified, seeded draw (``test_size``) from the data, or
   from the data set's official test split where it has one; the pool is the
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .seeds import INITIAL, MODEL, SPLIT, derive_seed
+from ._seeds import INITIAL, MODEL, SPLIT, derive_seed
 
 __all__ = ["Dataset", "ExperimentSpec", "Split"]
 
