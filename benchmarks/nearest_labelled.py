@@ -76,7 +76,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from modal_ibal import LabelledDistanceCache, MLPAutoencoder, ibal_distance_sampling, ibal_sampling
-from modal_ibal.search.nearest_labelled import nearest_labelled_index
+from modal_ibal.search._nearest_labelled import nearest_labelled_index
 
 NOISE = 0.1
 ENTROPY_INSTANCES = 10

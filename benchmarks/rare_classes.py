@@ -53,10 +53,10 @@ from modal_ibal.experiments._files import DamagedFileError, read_protocol, read_
 from modal_ibal.experiments._results import aulc_table, paired_differences
 from modal_ibal.experiments._runner import run_experiment, run_file
 from modal_ibal.experiments._specs import ExperimentSpec
-from modal_ibal.readers.query import model_and_labels
+from modal_ibal.readers._query import model_and_labels
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring.uncertainty import margin_weights
-from modal_ibal.strategies.registry import resolve_strategies
+from modal_ibal.strategies._registry import resolve_strategies
 from modal_ibal.utils.validation import check_pool
 
 from .long_tail import LONG_TAILED, long_tailed_spec

@@ -31,11 +31,9 @@ import.
 """
 
 from .coverage.herding import UninformativeWeightsWarning
-from .embedding.autoencoders import ConvAutoencoder, MLPAutoencoder
-from .embedding.cache import CachedEmbedding
-from .embedding.embed import embed
+from .embedding import CachedEmbedding, ConvAutoencoder, MLPAutoencoder, embed
 from .scoring.selection import TiedScoresWarning
-from .search.distance_cache import LabelledDistanceCache
+from .search import LabelledDistanceCache
 from .search.recall import SearchRecallWarning
 from .strategies import (
     STRATEGIES,

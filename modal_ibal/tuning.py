@@ -26,7 +26,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 
 from .metrics import aulc
-from .strategies.ibal import ibal_distance_sampling
+from .strategies import ibal_distance_sampling
 from .utils.validation import check_nonnegative_int, check_positive_int, check_samples, n_samples
 
 __all__ = ["GammaSearch", "tune_gamma"]

@@ -12,7 +12,7 @@ import pytest
 from conftest import net_learner
 
 from modal_ibal.strategies._contract import DASK_POOL_STRATEGIES
-from modal_ibal.strategies.registry import STRATEGIES
+from modal_ibal.strategies._registry import STRATEGIES
 
 BATCH = 5
 

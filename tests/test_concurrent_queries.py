@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import assert_same_query, assert_same_rng_states, global_rng_states, net_learner
 
-from modal_ibal.strategies.registry import STRATEGIES
+from modal_ibal.strategies._registry import STRATEGIES
 
 N_THREADS, REPEATS, BATCH = 4, 3, 5
 

@@ -6,8 +6,14 @@ the greedy of kernel herding on that graph (MaxHerding, with UHerding-style weig
 and ``concave``: herding's concave per-cluster coverage, which finds rare classes.
 """
 
+from ._balls import greedy_max_coverage
 from .herding import UninformativeWeightsWarning, greedy_kernel_herding
 from .kernel import knn_kernel_graph
 
-__all__ = ["UninformativeWeightsWarning", "greedy_kernel_herding", "knn_kernel_graph"]
+__all__ = [
+    "UninformativeWeightsWarning",
+    "greedy_kernel_herding",
+    "greedy_max_coverage",
+    "knn_kernel_graph",
+]
 

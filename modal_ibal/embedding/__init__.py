@@ -7,9 +7,9 @@ the paper's IBAL-D latent space, built on ``autoencoder_base`` and
 ``autoencoder_modules``.
 """
 
-from .autoencoders import ConvAutoencoder, MLPAutoencoder
-from .cache import CachedEmbedding
-from .embed import embed
+from ._autoencoders import ConvAutoencoder, MLPAutoencoder
+from ._cache import CachedEmbedding
+from ._embed import embed
 
 __all__ = ["CachedEmbedding", "ConvAutoencoder", "MLPAutoencoder", "embed"]
 

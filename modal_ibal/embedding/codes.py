@@ -1,7 +1,7 @@
 """Codes of samples: an embedding, the model's features or the raw inputs.
 
 The space of the distance score (Eq. 3): :func:`representation_codes` picks a representation
-(an embedding through :func:`~modal_ibal.embedding.embed.embed`, the model's penultimate
+(an embedding through :func:`~modal_ibal.embedding._embed.embed`, the model's penultimate
 features or the raw inputs) for labelled and pool together, :func:`query_codes` for one
 query's checked inputs.
 """
@@ -16,11 +16,11 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..utils.validation import as_numpy, n_samples
-from .cache import CachedEmbedding
-from .embed import embed
+from ._cache import CachedEmbedding
+from ._embed import embed
 
 __all__ = ["check_embedding", "check_representation", "query_codes", "representation_codes"]
 
@@ -109,7 +109,7 @@ def representation_codes(
     ----------
     representation : {'inputs', 'features'}, transformer or callable
         ``'inputs'``: the raw samples flattened per row; ``'features'``: the
-        model's penultimate features; otherwise an embedding for :func:`~modal_ibal.embedding.embed.embed`
+        model's penultimate features; otherwise an embedding for :func:`~modal_ibal.embedding._embed.embed`
         (e.g. a fitted autoencoder).
     X_pool : array-like of shape (n_pool, ...)
     X_labelled : array-like of shape (n_labelled, ...)
@@ -154,7 +154,7 @@ def query_codes(inputs: QueryInputs, representation: Any, *, layer: str | None =
                 batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """(Z_labelled, Z_pool) of a query's checked inputs in ``representation``.
 
-    :func:`representation_codes` of :class:`~modal_ibal.readers.query.QueryInputs`:
+    :func:`representation_codes` of :class:`~modal_ibal.readers._query.QueryInputs`:
     the labelled set may be empty and the model unfitted, as long as
     ``representation`` does not need it; ``'features'`` reads the query's one view
     of the model (``layer``, ``batch_size``), which the strategy may read again.

@@ -203,7 +203,7 @@ def _fig4(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ..strategies.registry import STRATEGIES
+    from ..strategies import STRATEGIES
     from ._catalogue import EXPERIMENTS
 
     print("strategies:")

@@ -57,7 +57,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 import modal_ibal  # noqa: F401  (applies the modAL compatibility shim before modAL is used)
 
-from ..strategies.registry import resolve_strategies
+from ..strategies import resolve_strategies
 from ._assembly import assemble, check_protocol, complete_runs, to_csv
 from ._files import (
     COLUMNS,
@@ -271,7 +271,7 @@ def run_experiment(
     ----------
     spec : ExperimentSpec
     strategies : iterable of str, or mapping of name to strategy, optional
-        Registered names (:mod:`modal_ibal.strategies.registry`), or ``{name:
+        Registered names (:mod:`modal_ibal.strategies._registry`), or ``{name:
         callable}`` for strategies of your own; default ``spec.strategies``.
     seeds : int or iterable of int, default=5
         An int ``k`` means seeds ``0 .. k-1``.

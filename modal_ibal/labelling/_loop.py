@@ -31,7 +31,7 @@ from ..stopping import (
     StabilizingPredictions,
     StopSignal,
 )
-from ..strategies.default import default_sampling
+from ..strategies import default_sampling
 from ..utils.validation import check_positive_int
 from ._answers import Answers, read_answers
 from ._ids import IdPool

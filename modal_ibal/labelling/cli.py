@@ -30,7 +30,7 @@ __all__ = ["add_label_command", "run_label_command"]
 
 def add_label_command(commands) -> None:
     """Add the ``label`` sub-command and its actions to ``modal-ibal``'s sub-parsers."""
-    from ..strategies.registry import STRATEGIES
+    from ..strategies import STRATEGIES
 
     label = commands.add_parser(
         "label", help="label a CSV or Parquet pool for real: next batch, teach, status",
@@ -83,7 +83,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _open_loop(state: str) -> LabellingLoop:
-    from ..strategies.registry import get_strategy
+    from ..strategies import get_strategy
 
     state_content = load_state(state)
     settings = {**state_content["options"], **state_content["settings"]}
@@ -95,7 +95,7 @@ def _open_loop(state: str) -> LabellingLoop:
 
 
 def _start(args) -> int:
-    from ..strategies.registry import get_strategy
+    from ..strategies import get_strategy
 
     if Path(args.state, "labelling_state.json").exists():
         raise ValueError(f"{args.state} already holds a loop; continue it with 'next'/'teach', "

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from ..embedding import embed
 from ..embedding.codes import representation_codes
-from ..embedding.embed import embed
 from ..readers.outputs import LastLayer
 from ..scoring.calibration import tempered_probabilities
 from ..scoring.importance import ImportanceSummary
 from ..scoring.uncertainty import margin_weights, modal_entropy, pool_probabilities
+from ..search import nearest_labelled_distance
 from ..search.cells import LabelledCells
-from ..search.nearest_labelled import nearest_labelled_distance
 from ..utils.validation import check_n_instances, is_dask_array
 from ._dask_waits import no_result, query_timeout
 

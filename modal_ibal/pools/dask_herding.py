@@ -49,9 +49,9 @@ from ..coverage.kernel import (
     unit_rows,
 )
 from ..embedding.codes import check_representation, representation_codes
+from ..readers import model_and_labels
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import model_and_labels
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
 from ..scoring.uncertainty import per_class_share
 from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly

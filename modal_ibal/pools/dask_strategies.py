@@ -74,8 +74,8 @@ from typing import Any
 
 import numpy as np
 
+from ..embedding import embed
 from ..embedding.codes import check_embedding
-from ..embedding.embed import embed
 from ..readers.last_layer import (
     check_n_features,
     check_single_output,

@@ -8,9 +8,21 @@ gradients w.r.t. the logits, ``outputs``), read in row chunks where that is exac
 the losses' gradients, ``view`` the labelled set and pool as one query sees them.
 """
 
+from ._losses import SoftmaxCrossEntropy
+from ._query import ModelAndLabels, QueryInputs, model_and_labels
 from .last_layer import last_layer
 from .outputs import LastLayer, LastLayerOutputs
 from .view import LabelledView, labelled_view
 
-__all__ = ["LabelledView", "LastLayer", "LastLayerOutputs", "labelled_view", "last_layer"]
+__all__ = [
+    "LabelledView",
+    "LastLayer",
+    "LastLayerOutputs",
+    "ModelAndLabels",
+    "QueryInputs",
+    "SoftmaxCrossEntropy",
+    "labelled_view",
+    "last_layer",
+    "model_and_labels",
+]
 

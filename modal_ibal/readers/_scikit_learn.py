@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils.validation import as_numpy
-from .losses import OneVsRestLogistic, SoftmaxCrossEntropy
+from ._losses import OneVsRestLogistic, SoftmaxCrossEntropy
 from .outputs import LastLayer
 
 __all__ = ["LinearModelLayer", "MLPClassifierLayer", "check_n_features"]

@@ -2,7 +2,7 @@ r"""The reader of a fitted classifier's final linear layer: what it sees and say
 
 IBAL needs, for any input, the penultimate features :math:`f(x)` (the input of
 the final linear layer), the logits :math:`\phi(x) = W f(x) + b`, and how the
-training loss depends on :math:`\phi` (:mod:`modal_ibal.readers.losses`).
+training loss depends on :math:`\phi` (:mod:`modal_ibal.readers._losses`).
 :func:`last_layer` returns a reader for each supported estimator:
 
 * a skorch ``NeuralNet``/``NeuralNetClassifier``: a forward hook on the final

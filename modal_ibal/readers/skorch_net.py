@@ -16,8 +16,8 @@ from ..utils.blocks import fixed_blocks, pad_rows
 from ..utils.locks import object_lock
 from ..utils.randomness import preserved_global_random_state
 from ..utils.validation import is_tensor
+from ._losses import AutogradLoss, SoftmaxCrossEntropy
 from .labels import output_classes
-from .losses import AutogradLoss, SoftmaxCrossEntropy
 from .outputs import LastLayer
 
 __all__ = ["SkorchLayer", "final_linear", "held_module", "module_input", "preserved_train_modes"]

@@ -3,7 +3,7 @@ r"""The distance term of IBAL-D (Eq. 4) and its trade-off.
 .. math::  s(x_i) = \frac{I(x_i)}{\max_j I(x_j)} - \gamma \frac{D(x_i)}{\max_j D(x_j)}  \quad (4)
 
 with :math:`D` the distance to the nearest labelled point in an embedding (Eq. 3,
-:mod:`modal_ibal.search.nearest_labelled`); the lowest score is queried. Entropy +
+:mod:`modal_ibal.search._nearest_labelled`); the lowest score is queried. Entropy +
 D swaps :math:`I` for the predictive entropy and takes the highest.
 """
 
@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.embed import embed
+from ..embedding import embed
 from ..readers.view import LabelledView
-from ..search.distance_cache import LabelledDistanceCache
-from ..search.nearest_labelled import nearest_labelled_distance
+from ..search import LabelledDistanceCache, nearest_labelled_distance
 from .importance import representer_importance
 from .representer import DEFAULT_READING
 
@@ -45,7 +44,7 @@ def labelled_distance(
     X_pool : array-like of shape (n_pool, ...)
     embedding : transformer, callable or None, default=None
         None uses the classifier's penultimate features; otherwise see
-        :func:`modal_ibal.embedding.embed`.
+        :func:`modal_ibal.embedding._embed`.
     distance_cache : LabelledDistanceCache or None, default=None
         Keeps the distances between rounds and updates them with only the newly
         labelled points (the same result as a full search). It pays with a fixed

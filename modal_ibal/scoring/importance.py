@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..readers.losses import SoftmaxCrossEntropy
+from ..readers import SoftmaxCrossEntropy
 from ..utils.validation import check_positive_float
 from ._refit import refit_last_layer
 from .representer import (

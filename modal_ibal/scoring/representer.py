@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..readers.losses import SoftmaxCrossEntropy
+from ..readers import SoftmaxCrossEntropy
 from ..utils.threads import one_blas_thread
 from ..utils.validation import check_positive_float
 

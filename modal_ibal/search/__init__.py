@@ -10,9 +10,9 @@ keeps it across a modAL loop. ``knn`` finds k nearest neighbours, exactly
 the one content hash of rows.
 """
 
-from .distance_cache import LabelledDistanceCache
+from ._distance_cache import LabelledDistanceCache
+from ._nearest_labelled import nearest_labelled_distance, nearest_labelled_index
 from .knn import nearest_neighbours
-from .nearest_labelled import nearest_labelled_distance, nearest_labelled_index
 from .recall import SearchRecallWarning
 
 __all__ = [

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..readers.query import ModelAndLabels
-from ..strategies.herding import herding_sampling
+from ..readers import ModelAndLabels
+from ..strategies import herding_sampling
 from ..utils.validation import (
     check_positive_float,
     check_positive_int,

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..readers import ModelAndLabels, model_and_labels
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import ModelAndLabels, model_and_labels
 from ..scoring.uncertainty import pool_probabilities, predictive_entropy
 from ..utils.validation import (
     check_fraction,

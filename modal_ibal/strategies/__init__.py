@@ -35,14 +35,14 @@ from ._budget_switch import ibal_budget_switch_sampling
 from ._cluster_ibal import ibal_cluster_sampling
 from ._contract import QueryStrategy, follows_contract
 from ._coreset import coreset_sampling
+from ._default import default_sampling
+from ._herding import herding_sampling
+from ._ibal import ibal_distance_sampling, ibal_sampling
 from ._probcover import probcover_sampling
+from ._registry import STRATEGIES, StrategyEntry, get_strategy, resolve_strategies, strategy_names
 from ._typiclust import typiclust_sampling
 from ._uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
 from ._uniform import random_sampling
-from .default import default_sampling
-from .herding import herding_sampling
-from .ibal import ibal_distance_sampling, ibal_sampling
-from .registry import STRATEGIES, StrategyEntry, get_strategy, strategy_names
 
 __all__ = [
     "COLD_START_STRATEGIES",
@@ -64,6 +64,7 @@ __all__ = [
     "margin_sampling",
     "probcover_sampling",
     "random_sampling",
+    "resolve_strategies",
     "strategy_names",
     "typiclust_sampling",
 ]

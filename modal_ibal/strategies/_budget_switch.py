@@ -19,7 +19,7 @@ from ..readers.view import resolve_labelled_set
 from ..utils.validation import check_positive_int
 from ._cluster_ibal import ibal_cluster_sampling
 from ._contract import follows_contract
-from .ibal import ibal_distance_sampling
+from ._ibal import ibal_distance_sampling
 
 DEFAULT_LABELS_PER_CLASS = 10
 

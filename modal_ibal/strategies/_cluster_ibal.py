@@ -18,8 +18,8 @@ from scipy.stats import rankdata
 
 from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding.codes import check_embedding, query_codes
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import ranking_keys

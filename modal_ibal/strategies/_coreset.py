@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from ..embedding import embed
 from ..embedding.codes import check_embedding
-from ..embedding.embed import embed
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..scoring.selection import select_highest
-from ..search.nearest_labelled import nearest_labelled_distance
+from ..search import nearest_labelled_distance
 from ._contract import follows_contract
 
 __all__ = ["coreset_sampling"]
@@ -63,7 +63,7 @@ def coreset_sampling(
     {shared_parameters}
     embedding : transformer, callable or None, default=None
         The space of the distances: None for the model's penultimate features, else
-        see :func:`modal_ibal.embedding.embed`.
+        see :func:`modal_ibal.embedding._embed`.
     layer : str, optional
         Name of the final ``nn.Linear`` of a skorch module.
     batch_size : int, default=4096

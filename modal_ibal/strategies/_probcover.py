@@ -14,13 +14,13 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 
-from ..coverage.balls import greedy_max_coverage
+from ..coverage import greedy_max_coverage
 from ..coverage.clusters import safe_scale_exponent
 from ..embedding.codes import query_codes
+from ..readers import ModelAndLabels, QueryInputs
 from ..readers.labels import label_vector
 from ..readers.last_layer import check_single_output
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import ModelAndLabels, QueryInputs
 from ..utils.validation import check_fraction, check_nonnegative_float, make_random_state
 from ._contract import follows_contract
 

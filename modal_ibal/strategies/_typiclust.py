@@ -17,8 +17,8 @@ import numpy as np
 
 from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding.codes import query_codes
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..utils.validation import check_max_samples, check_positive_int, make_random_state
 from ._contract import follows_contract
 
@@ -47,7 +47,7 @@ def typiclust_sampling(
     {shared_parameters}
     representation : {'inputs', 'features'}, transformer or callable, default='inputs'
         The space clustered: the raw inputs flattened, the model's penultimate
-        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
+        features, or an embedding (see :func:`modal_ibal.embedding._embed`), e.g. a
         fitted autoencoder.
     n_neighbors : int, default=20
         Neighbours for the typicality.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from modal_ibal.search.nearest_labelled import nearest_labelled_index
+from modal_ibal.search._nearest_labelled import nearest_labelled_index
 
 bench = pytest.importorskip("benchmarks.nearest_labelled")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from modal_ibal.coverage.balls import greedy_max_coverage
+from modal_ibal.coverage._balls import greedy_max_coverage
 
 
 def _uniform_draws(n_pool: int, picked: list[int], n_instances: int, seed: int) -> list[int]:

@@ -11,7 +11,7 @@ from conftest import write_cifar100
 from matplotlib.image import imread
 
 from modal_ibal.experiments._cli import main
-from modal_ibal.strategies import registry
+from modal_ibal.strategies import _registry as registry
 
 STRATEGIES = ("random", "entropy", "ibal-d")
 TINY = ["--rounds", "2", "--epochs", "5", "--pool-size", "300", "--test-size", "200",

@@ -36,7 +36,7 @@ from modal_ibal.experiments._runner import (
 from modal_ibal.experiments._seeds import INITIAL, MODEL, QUERY, SPLIT, derive_seed
 from modal_ibal.experiments._specs import ALL_STRATEGIES, Dataset
 from modal_ibal.metrics import aulc
-from modal_ibal.strategies import registry
+from modal_ibal.strategies import _registry as registry
 
 TINY_STRATEGIES = {"random": random_sampling, "ibal": ibal_sampling}
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.special import expit, softmax
 
-from modal_ibal.readers.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
+from modal_ibal.readers._losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from modal_ibal.scoring.distance_term import (
     normalise_by_max,
 )
 from modal_ibal.scoring.importance import representer_importance
-from modal_ibal.search.distance_cache import LabelledDistanceCache
+from modal_ibal.search._distance_cache import LabelledDistanceCache
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from modal_ibal.readers.losses import SoftmaxCrossEntropy
+from modal_ibal.readers._losses import SoftmaxCrossEntropy
 from modal_ibal.readers.outputs import LastLayerOutputs
 from modal_ibal.scoring import importance
 from modal_ibal.scoring.importance import importance_summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
-from modal_ibal.readers.losses import SoftmaxCrossEntropy
+from modal_ibal.readers._losses import SoftmaxCrossEntropy
 from modal_ibal.scoring.representer import class_feature_sums, literal_ibal_scores
 
 

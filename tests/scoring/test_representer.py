@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from modal_ibal.readers.losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
+from modal_ibal.readers._losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
 from modal_ibal.scoring import representer
 from modal_ibal.scoring._refit import refit_last_layer
 from modal_ibal.scoring.representer import (

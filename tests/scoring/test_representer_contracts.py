@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from modal_ibal.readers.losses import SoftmaxCrossEntropy
+from modal_ibal.readers._losses import SoftmaxCrossEntropy
 from modal_ibal.scoring import representer
 from modal_ibal.scoring.representer import append_bias, class_feature_sums, fold_bias, ibal_scores
 

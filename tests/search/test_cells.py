@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from search_cases import DATASETS, brute_force, double_loop
 
-from modal_ibal.search.nearest_labelled import nearest_labelled_index
+from modal_ibal.search._nearest_labelled import nearest_labelled_index
 
 
 @pytest.mark.parametrize("name", list(DATASETS))

@@ -9,7 +9,7 @@ from search_cases import DATASETS, double_loop
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import LabelledDistanceCache
-from modal_ibal.search.nearest_labelled import nearest_labelled_distance, nearest_labelled_index
+from modal_ibal.search._nearest_labelled import nearest_labelled_distance, nearest_labelled_index
 
 
 def _codes(rng, n, dims=4, dtype=np.float32):

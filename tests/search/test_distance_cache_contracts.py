@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from modal_ibal import LabelledDistanceCache
-from modal_ibal.search.distance_cache import _row_hash
-from modal_ibal.search.nearest_labelled import nearest_labelled_index
+from modal_ibal.search._distance_cache import _row_hash
+from modal_ibal.search._nearest_labelled import nearest_labelled_index
 
 # Added to a row of six uint16 codes, this changes the row but not its 63-bit content key
 # (a short vector of the lattice of the fixed hash multipliers, found by lattice reduction).

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from search_cases import DATASETS, brute_force, double_loop, float32_winner
 
-from modal_ibal.search.nearest_labelled import nearest_labelled_distance, nearest_labelled_index
+from modal_ibal.search._nearest_labelled import nearest_labelled_distance, nearest_labelled_index
 
 
 @pytest.mark.parametrize("block_elements", [1, 7, 300, 4096, 1 << 22])

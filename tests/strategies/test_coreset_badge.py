@@ -115,7 +115,7 @@ def test_badge_gradients_by_autograd_equal_the_closed_form_in_every_chunk():
 
     import torch
 
-    from modal_ibal.readers.losses import AutogradLoss, SoftmaxCrossEntropy
+    from modal_ibal.readers._losses import AutogradLoss, SoftmaxCrossEntropy
 
     rng = np.random.default_rng(0)
     n = 2 * badge._GRADIENT_CHUNK + 10  # two full chunks and a partial one

@@ -13,18 +13,11 @@ from modal_ibal.strategies._badge import badge_sampling
 from modal_ibal.strategies._budget_switch import ibal_budget_switch_sampling
 from modal_ibal.strategies._cluster_ibal import ibal_cluster_sampling
 from modal_ibal.strategies._coreset import coreset_sampling
+from modal_ibal.strategies._default import default_sampling
+from modal_ibal.strategies._herding import herding_sampling
+from modal_ibal.strategies._ibal import ibal_distance_sampling, ibal_sampling
 from modal_ibal.strategies._probcover import probcover_sampling
-from modal_ibal.strategies._typiclust import typiclust_sampling
-from modal_ibal.strategies._uncertainty import (
-    entropy_distance_sampling,
-    entropy_sampling,
-    margin_sampling,
-)
-from modal_ibal.strategies._uniform import random_sampling
-from modal_ibal.strategies.default import default_sampling
-from modal_ibal.strategies.herding import herding_sampling
-from modal_ibal.strategies.ibal import ibal_distance_sampling, ibal_sampling
-from modal_ibal.strategies.registry import (
+from modal_ibal.strategies._registry import (
     STRATEGIES,
     StrategyEntry,
     get_strategy,
@@ -32,6 +25,13 @@ from modal_ibal.strategies.registry import (
     resolve_strategies,
     strategy_names,
 )
+from modal_ibal.strategies._typiclust import typiclust_sampling
+from modal_ibal.strategies._uncertainty import (
+    entropy_distance_sampling,
+    entropy_sampling,
+    margin_sampling,
+)
+from modal_ibal.strategies._uniform import random_sampling
 
 _READINGS = ("class", "pseudo", "target", "agreement", "nonlinear", "finetuned")
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import make_net
 from modAL.models import ActiveLearner
 
-from modal_ibal.strategies.registry import STRATEGIES
+from modal_ibal.strategies._registry import STRATEGIES
 
 DETERMINISTIC = [name for name in STRATEGIES
                  if name not in {"random", "badge", "typiclust", "probcover", "ibal-cluster",

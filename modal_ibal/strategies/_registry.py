@@ -20,13 +20,13 @@ from ._badge import badge_sampling
 from ._budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling
 from ._cluster_ibal import ibal_cluster_sampling
 from ._coreset import coreset_sampling
+from ._default import default_sampling
+from ._herding import herding_sampling
+from ._ibal import ibal_distance_sampling, ibal_sampling
 from ._probcover import probcover_sampling
 from ._typiclust import typiclust_sampling
 from ._uncertainty import entropy_distance_sampling, entropy_sampling, margin_sampling
 from ._uniform import random_sampling
-from .default import default_sampling
-from .herding import herding_sampling
-from .ibal import ibal_distance_sampling, ibal_sampling
 
 __all__ = [
     "STRATEGIES",

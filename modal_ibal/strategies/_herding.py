@@ -29,8 +29,8 @@ from ..coverage.kernel import (
 )
 from ..embedding.codes import query_codes
 from ..pools.dask_herding import dask_herding_query
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ..scoring.uncertainty import class_balanced_margin_weights, margin_weights
 from ..utils.validation import check_positive_int, n_samples
@@ -66,7 +66,7 @@ def herding_sampling(
     {shared_parameters}
     representation : {'inputs', 'features'}, transformer or callable, default='inputs'
         The space covered: the raw inputs flattened, the model's penultimate
-        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
+        features, or an embedding (see :func:`modal_ibal.embedding._embed`), e.g. a
         fitted autoencoder. Rows are scaled to unit Euclidean norm before the kernel.
     n_neighbors : int, default=20
         :math:`k` of :func:`modal_ibal.coverage.knn_kernel_graph` (the point itself included); at least

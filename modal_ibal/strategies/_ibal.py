@@ -16,13 +16,13 @@ import numpy as np
 
 from ..embedding.codes import check_embedding
 from ..pools.dask_strategies import dask_query
+from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.query import QueryInputs
 from ..scoring.distance_term import DEFAULT_GAMMA, ibal_distance_scores
 from ..scoring.importance import representer_importance
 from ..scoring.representer import DEFAULT_READING
 from ..scoring.selection import select_lowest
-from ..search.distance_cache import LabelledDistanceCache
+from ..search import LabelledDistanceCache
 from ..utils.validation import check_nonnegative_float
 from ._contract import follows_contract
 

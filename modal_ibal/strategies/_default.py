@@ -27,7 +27,7 @@ import numpy as np
 from ..pools.dask_herding import dask_herding_query
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ._contract import follows_contract
-from .herding import herding_sampling
+from ._herding import herding_sampling
 
 __all__ = ["DEFAULT_HERDING", "default_sampling"]
 

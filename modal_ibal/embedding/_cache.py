@@ -19,7 +19,7 @@ import numpy as np
 
 from ..search.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
 from ..utils.validation import as_numpy, check_nonnegative_int, check_positive_int
-from .embed import embed
+from ._embed import embed
 
 __all__ = ["CachedEmbedding"]
 
@@ -79,7 +79,7 @@ class CachedEmbedding:
     ----------
     transformer : fitted transformer or callable
         Encodes each row independently of the others (autoencoders, PCA, ...);
-        see :func:`~modal_ibal.embedding.embed.embed`.
+        see :func:`~modal_ibal.embedding._embed.embed`.
     n_checks : int, default=8
         Cached rows re-encoded on every call with cache hits. If their fresh codes
         differ from the stored ones (the transformer was refit or changed), the
