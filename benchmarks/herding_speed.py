@@ -82,8 +82,8 @@ import modal_ibal  # noqa: F401  (applies the modAL compatibility shim)
 from benchmarks.memory import peak_extra
 from benchmarks.workloads import sample_pool
 from modal_ibal import herding_sampling, margin_sampling, random_sampling, typiclust_sampling
-from modal_ibal.coverage.herding import greedy_kernel_herding
-from modal_ibal.coverage.kernel import knn_kernel_graph
+from modal_ibal.coverage._herding import greedy_kernel_herding
+from modal_ibal.coverage._kernel import knn_kernel_graph
 from modal_ibal.experiments._datasets import load_fashion_mnist
 
 _INITIAL = 10

@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from benchmarks.workloads import sample_pool
-from modal_ibal.coverage.kernel import unit_rows
+from modal_ibal.coverage._kernel import unit_rows
 from modal_ibal.experiments._datasets import load_fashion_mnist
 from modal_ibal.search.knn import searched_neighbours
 from modal_ibal.search.knn_exact import exact_neighbours

@@ -12,8 +12,8 @@ final-layer outputs for free ("scoring"; the floor is added in the report):
   :func:`~modal_ibal.scoring.representer_importance` and
   :func:`~modal_ibal.select_lowest`, as :func:`~modal_ibal.ibal_sampling` does;
 * IBAL-D and entropy + D do the same with
-  :func:`~modal_ibal.scoring.distance_term.ibal_distance_scores` and
-  :func:`~modal_ibal.scoring.distance_term.entropy_distance_scores` at the library's default
+  :func:`~modal_ibal.scoring._distance_term.ibal_distance_scores` and
+  :func:`~modal_ibal.scoring._distance_term.entropy_distance_scores` at the library's default
   :math:`\gamma`.
 """
 
@@ -41,15 +41,15 @@ from modal_ibal import (
 from modal_ibal.readers.last_layer import last_layer
 from modal_ibal.readers.outputs import DEFAULT_BATCH_SIZE
 from modal_ibal.readers.view import LabelledView
-from modal_ibal.scoring.distance_term import (
+from modal_ibal.scoring._distance_term import (
     DEFAULT_GAMMA,
     entropy_distance_scores,
     ibal_distance_scores,
 )
-from modal_ibal.scoring.importance import representer_importance
-from modal_ibal.scoring.representer import READINGS
-from modal_ibal.scoring.selection import select_highest, select_lowest
-from modal_ibal.scoring.uncertainty import modal_entropy
+from modal_ibal.scoring._importance import representer_importance
+from modal_ibal.scoring._representer import READINGS
+from modal_ibal.scoring._selection import select_highest, select_lowest
+from modal_ibal.scoring._uncertainty import modal_entropy
 
 from .workloads import Case
 

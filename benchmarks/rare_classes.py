@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 
 from modal_ibal import default_sampling, herding_sampling
-from modal_ibal.coverage.concave import cluster_random_state, concave_gains, coverage_clusters
-from modal_ibal.coverage.herding import herding_batch
-from modal_ibal.coverage.kernel import kernel_codes, knn_kernel_graph
-from modal_ibal.embedding.codes import representation_codes
+from modal_ibal.coverage._concave import cluster_random_state, concave_gains, coverage_clusters
+from modal_ibal.coverage._herding import herding_batch
+from modal_ibal.coverage._kernel import kernel_codes, knn_kernel_graph
+from modal_ibal.embedding._codes import representation_codes
 from modal_ibal.experiments._assembly import assemble
 from modal_ibal.experiments._catalogue import get_experiment
 from modal_ibal.experiments._files import DamagedFileError, read_protocol, read_run
@@ -55,7 +55,7 @@ from modal_ibal.experiments._runner import run_experiment, run_file
 from modal_ibal.experiments._specs import ExperimentSpec
 from modal_ibal.readers._query import model_and_labels
 from modal_ibal.readers.view import model_view
-from modal_ibal.scoring.uncertainty import margin_weights
+from modal_ibal.scoring._uncertainty import margin_weights
 from modal_ibal.strategies._registry import resolve_strategies
 from modal_ibal.utils.validation import check_pool
 
@@ -107,7 +107,7 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
                              normalize_rows: bool | str = True):
     """Margin-weighted herding under a partition-matroid constraint, as TypiClust spreads picks.
 
-    The clusters are :func:`modal_ibal.coverage.concave.coverage_clusters` of the
+    The clusters are :func:`modal_ibal.coverage._concave.coverage_clusters` of the
     codes (unit rows by default); a pick must come from a cluster of more than 5
     points that holds no label or earlier pick, while one remains; then any pool
     point. Each pick is the allowed point of highest weighted coverage gain (with

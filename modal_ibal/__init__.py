@@ -30,9 +30,9 @@ scikit-learn (see :mod:`modal_ibal.utils.modal_compat`); nothing else happens at
 import.
 """
 
-from .coverage.herding import UninformativeWeightsWarning
+from .coverage import UninformativeWeightsWarning
 from .embedding import CachedEmbedding, ConvAutoencoder, MLPAutoencoder, embed
-from .scoring.selection import TiedScoresWarning
+from .scoring import TiedScoresWarning
 from .search import LabelledDistanceCache
 from .search.recall import SearchRecallWarning
 from .strategies import (

@@ -239,7 +239,7 @@ def assert_same_query(got, expected, *, rtol: float = 1e-9, atol: float = 1e-12)
 
     Scores computed in other chunks or batches may differ in their last bits on
     some CPUs (BLAS blocking); the ranking compares them at 24 bits
-    (:func:`modal_ibal.scoring.selection.ranking_keys`), so the picks agree.
+    (:func:`modal_ibal.scoring._selection.ranking_keys`), so the picks agree.
     """
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_allclose(got[1], expected[1], rtol=rtol, atol=atol)

@@ -214,8 +214,8 @@ def test_errors_name_the_users_arguments(fitted_plain, partial_labels):
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_eq1_reproduces_logistic_regressions_decision_function(digits, n_classes):
     # sklearn penalises the weights, not the intercept: sum_i alpha_i f_i.f + b is exact
-    from modal_ibal.scoring.importance import model_reg_lambda
-    from modal_ibal.scoring.representer import kappa, representer_logits, representer_weights
+    from modal_ibal.scoring._importance import model_reg_lambda
+    from modal_ibal.scoring._representer import kappa, representer_logits, representer_weights
 
     X, y = digits
     X = X.astype(np.float64)  # the solver works in the data's precision
@@ -285,7 +285,7 @@ def test_entropy_d_uses_the_probabilities_entropy_sampling_uses(partial_labels):
 
 
 def test_ties_beyond_the_batch_are_reported():
-    from modal_ibal.scoring.selection import select_lowest
+    from modal_ibal.scoring._selection import select_lowest
 
     scores = np.array([0.0, 1.0, 1.0, 1.0, 2.0])
     with pytest.warns(modal_ibal.TiedScoresWarning, match="3 pool points tie .* only 2 fit"):

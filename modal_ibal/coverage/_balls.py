@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..scoring.selection import select_highest
+from ..scoring import select_highest
 
 __all__ = ["greedy_max_coverage"]
 

@@ -9,7 +9,17 @@ the paper's IBAL-D latent space, built on ``autoencoder_base`` and
 
 from ._autoencoders import ConvAutoencoder, MLPAutoencoder
 from ._cache import CachedEmbedding
+from ._codes import check_embedding, check_representation, query_codes, representation_codes
 from ._embed import embed
 
-__all__ = ["CachedEmbedding", "ConvAutoencoder", "MLPAutoencoder", "embed"]
+__all__ = [
+    "CachedEmbedding",
+    "ConvAutoencoder",
+    "MLPAutoencoder",
+    "check_embedding",
+    "check_representation",
+    "embed",
+    "query_codes",
+    "representation_codes",
+]
 

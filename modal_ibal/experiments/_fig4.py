@@ -18,10 +18,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..readers.view import labelled_view
-from ..scoring.distance_term import normalise_by_max
-from ..scoring.importance import representer_importance
-from ..scoring.representer import DEFAULT_READING
-from ..scoring.uncertainty import predictive_entropy
+from ..scoring import DEFAULT_READING, normalise_by_max, predictive_entropy, representer_importance
 from ._files import write_atomic
 from ._interrupts import stop_on_interrupt
 from ._specs import Dataset, ExperimentSpec

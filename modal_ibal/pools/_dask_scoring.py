@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding import embed
-from ..embedding.codes import representation_codes
+from ..embedding import embed, representation_codes
 from ..readers.outputs import LastLayer
-from ..scoring.calibration import tempered_probabilities
-from ..scoring.importance import ImportanceSummary
-from ..scoring.uncertainty import margin_weights, modal_entropy, pool_probabilities
+from ..scoring import (
+    ImportanceSummary,
+    margin_weights,
+    modal_entropy,
+    pool_probabilities,
+    tempered_probabilities,
+)
 from ..search import nearest_labelled_distance
 from ..search.cells import LabelledCells
 from ..utils.validation import check_n_instances, is_dask_array
@@ -119,7 +122,7 @@ class ChunkScorer:
     """Columns (importance, entropy, distance: those asked for) of one pool chunk.
 
     ``entropy_of`` is the fitted estimator whose probabilities give the entropy
-    column, as :func:`modal_ibal.scoring.uncertainty.pool_probabilities` reads them in memory.
+    column, as :func:`modal_ibal.scoring._uncertainty.pool_probabilities` reads them in memory.
     """
 
     layer: LastLayer
@@ -160,11 +163,11 @@ class CodeScorer:
     r"""Kernel herding's codes of one pool chunk, then its margin weight when asked for.
 
     The chunk's rows in ``representation`` (as
-    :func:`modal_ibal.embedding.codes.representation_codes` maps an in-memory pool),
+    :func:`modal_ibal.embedding._codes.representation_codes` maps an in-memory pool),
     cast to ``dtype`` (the caller scales them as herding's kernel sees them);
     with ``margins``, one more column (and with ``predictions`` another, the most
     probable class, for class-balanced weights):
-    :func:`modal_ibal.scoring.uncertainty.margin_weights` of the model's
+    :func:`modal_ibal.scoring._uncertainty.margin_weights` of the model's
     probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
     ``temperature``. ``layer`` reads the model (None when neither needs it);
     ``X_empty`` is the labelled set's first zero rows, for the dtype rule.

@@ -36,24 +36,25 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import safe_scale_exponent
-from ..coverage.concave import cluster_random_state, coverage_clusters
-from ..coverage.herding import check_herding_options, herding_batch
-from ..coverage.kernel import (
+from ..coverage import (
     DEFAULT_N_NEIGHBORS,
+    check_herding_options,
+    cluster_random_state,
+    coverage_clusters,
+    herding_batch,
     kernel_codes,
     kernel_graph,
     labelled_bandwidth,
     neighbour_kernel_graph,
     rows_normalized,
+    safe_scale_exponent,
     unit_rows,
 )
-from ..embedding.codes import check_representation, representation_codes
+from ..embedding import check_representation, representation_codes
 from ..readers import model_and_labels
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
-from ..scoring.uncertainty import per_class_share
+from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
 from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
 from ..utils.validation import (
     check_positive_int,
@@ -218,7 +219,7 @@ def dask_herding_query(
 
 
 def _kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
-    """:func:`~modal_ibal.coverage.kernel.kernel_codes` of the labelled rows and a Dask pool.
+    """:func:`~modal_ibal.coverage._kernel.kernel_codes` of the labelled rows and a Dask pool.
 
     The rows the in-memory function gives the concatenation: unit rows (each row
     scaled alone, on its worker), or one power of two for all, chosen from the

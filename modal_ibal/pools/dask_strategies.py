@@ -74,8 +74,7 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding import embed
-from ..embedding.codes import check_embedding
+from ..embedding import check_embedding, embed
 from ..readers.last_layer import (
     check_n_features,
     check_single_output,
@@ -84,10 +83,7 @@ from ..readers.last_layer import (
 )
 from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
 from ..readers.view import fitted_estimator, resolve_labelled_set
-from ..scoring.distance_term import DEFAULT_GAMMA
-from ..scoring.importance import importance_summary
-from ..scoring.representer import DEFAULT_READING
-from ..scoring.selection import select_lowest
+from ..scoring import DEFAULT_GAMMA, DEFAULT_READING, importance_summary, select_lowest
 from ..search.cells import LabelledCells, uses_cells
 from ..utils.validation import (
     check_nonnegative_float,

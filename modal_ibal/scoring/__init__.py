@@ -8,18 +8,51 @@ view, in chunks. ``uncertainty`` holds entropy, margin and the margin weights,
 ``selection`` the picking of the lowest or highest scores.
 """
 
-from .importance import representer_importance
-from .representer import READINGS, ibal_scores
-from .selection import TiedScoresWarning, select_highest, select_lowest
-from .uncertainty import predictive_entropy
+from ._calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
+from ._distance_term import (
+    DEFAULT_GAMMA,
+    entropy_distance_scores,
+    ibal_distance_scores,
+    normalise_by_max,
+)
+from ._importance import ImportanceSummary, importance_summary, representer_importance
+from ._representer import DEFAULT_READING, READINGS, fold_bias, ibal_scores
+from ._selection import TiedScoresWarning, ranking_keys, select_highest, select_lowest
+from ._uncertainty import (
+    class_balanced_margin_weights,
+    margin_weights,
+    modal_entropy,
+    modal_margin,
+    per_class_share,
+    pool_probabilities,
+    predictive_entropy,
+)
 
 __all__ = [
+    "DEFAULT_GAMMA",
+    "DEFAULT_READING",
+    "DEFAULT_TEMPERATURES",
     "READINGS",
+    "ImportanceSummary",
     "TiedScoresWarning",
+    "class_balanced_margin_weights",
+    "entropy_distance_scores",
+    "fold_bias",
+    "ibal_distance_scores",
     "ibal_scores",
+    "importance_summary",
+    "margin_weights",
+    "modal_entropy",
+    "modal_margin",
+    "normalise_by_max",
+    "per_class_share",
+    "pool_probabilities",
     "predictive_entropy",
+    "ranking_keys",
     "representer_importance",
     "select_highest",
     "select_lowest",
+    "select_temperature",
+    "tempered_probabilities",
 ]
 

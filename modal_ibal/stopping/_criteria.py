@@ -24,7 +24,7 @@ import numpy as np
 
 from ..readers import ModelAndLabels, model_and_labels
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.uncertainty import pool_probabilities, predictive_entropy
+from ..scoring import pool_probabilities, predictive_entropy
 from ..utils.validation import (
     check_fraction,
     check_positive_int,

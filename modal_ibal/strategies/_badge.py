@@ -13,8 +13,7 @@ import numpy as np
 from ..readers.last_layer import check_n_features, last_layer, named_input_errors
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import fitted_estimator
-from ..scoring.representer import fold_bias
-from ..scoring.selection import select_highest
+from ..scoring import fold_bias, select_highest
 from ..utils.validation import check_pool, check_positive_int, make_random_state
 from ._contract import follows_contract
 

@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
-from ..embedding.codes import check_embedding, query_codes
+from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
+from ..embedding import check_embedding, query_codes
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.importance import representer_importance
-from ..scoring.representer import DEFAULT_READING
-from ..scoring.selection import ranking_keys
+from ..scoring import DEFAULT_READING, ranking_keys, representer_importance
 from ..utils.validation import (
     check_max_samples,
     check_nonnegative_float,
@@ -50,7 +48,7 @@ def disagreement_ranks(scores: np.ndarray) -> np.ndarray:
     ndarray of shape (m,)
         :math:`r_i = (\mathrm{rank}_i - 1) / (m - 1)` with rank 1 for the largest
         score; tied scores (equal at 24 significant bits, as every score is compared:
-        :func:`modal_ibal.scoring.selection.ranking_keys`) share the best (smallest)
+        :func:`modal_ibal.scoring._selection.ranking_keys`) share the best (smallest)
         rank; a single member gets 0.
     """
     scores = np.asarray(scores, dtype=np.float64)
@@ -89,7 +87,7 @@ def ibal_cluster_sampling(
     n_neighbors : int, default=20
         Neighbours for the typicality.
     reading : str, default='target'
-        The IBAL reading (:mod:`modal_ibal.scoring.representer`); the score is its negation.
+        The IBAL reading (:mod:`modal_ibal.scoring._representer`); the score is its negation.
     max_cluster_samples : int, default=20000
         As in :func:`modal_ibal.strategies.typiclust_sampling`: the sample the
         clustering is fitted on (up to 50 clusters) or the free centers are drawn
@@ -120,7 +118,7 @@ def ibal_cluster_sampling(
 
     .. math::  \arg\max_i\; \tau_i \, e^{-\beta r_i},
 
-    with :math:`\tau_i` the typicality (:func:`modal_ibal.coverage.clusters.typicality`)
+    with :math:`\tau_i` the typicality (:func:`modal_ibal.coverage._clusters.typicality`)
     and :math:`r_i \in [0, 1]` the within-cluster rank of :math:`s_i`, 0 for the
     most disagreeing (:func:`disagreement_ranks`). At :math:`\beta = 0` the weight
     is exactly 1 and the query equals TypiClust's with the same ``random_state``

@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding import embed
-from ..embedding.codes import check_embedding
+from ..embedding import check_embedding, embed
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.selection import select_highest
+from ..scoring import select_highest
 from ..search import nearest_labelled_distance
 from ._contract import follows_contract
 

@@ -19,20 +19,27 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.concave import cluster_random_state, coverage_clusters
-from ..coverage.herding import check_herding_options, herding_batch
-from ..coverage.kernel import (
+from ..coverage import (
     DEFAULT_N_NEIGHBORS,
+    check_herding_options,
+    cluster_random_state,
+    coverage_clusters,
+    herding_batch,
     kernel_codes,
     labelled_bandwidth,
     neighbour_kernel_graph,
 )
-from ..embedding.codes import query_codes
+from ..embedding import query_codes
 from ..pools.dask_herding import dask_herding_query
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
-from ..scoring.uncertainty import class_balanced_margin_weights, margin_weights
+from ..scoring import (
+    DEFAULT_TEMPERATURES,
+    class_balanced_margin_weights,
+    margin_weights,
+    select_temperature,
+    tempered_probabilities,
+)
 from ..utils.validation import check_positive_int, n_samples
 from ._contract import follows_contract
 
@@ -76,14 +83,14 @@ def herding_sampling(
     bandwidth : float or 'labelled', optional
         Kernel width :math:`h` on the unit-normalised rows; default as in
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's
-        adaptive width, :func:`modal_ibal.coverage.kernel.labelled_bandwidth` (the
+        adaptive width, :func:`modal_ibal.coverage._kernel.labelled_bandwidth` (the
         default below two distinct labelled points).
     weights : {None, 'margin', 'balanced-margin'} or ndarray of shape (n_pool,), default=None
         :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
-        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring.uncertainty.margin_weights` (in the
+        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring._uncertainty.margin_weights` (in the
         manner of UHerding [2]_); ``'balanced-margin'`` for the same divided by the
         pool share of the point's predicted class
-        (:func:`modal_ibal.scoring.uncertainty.class_balanced_margin_weights`); or
+        (:func:`modal_ibal.scoring._uncertainty.class_balanced_margin_weights`); or
         given values :math:`\ge 0`. Labelled points
         count 0 (they cover themselves: their gain is 0 under any weight). With
         no fitted model (a cold start) ``'margin'`` weights are 1.
@@ -91,7 +98,7 @@ def herding_sampling(
         For ``weights='margin'``: the margins of :math:`\operatorname{softmax}(\phi / T)`
         instead of the model's probabilities. ``'calibrated'``: UHerding's
         :math:`T`, chosen on the labelled set by
-        :func:`modal_ibal.scoring.calibration.select_temperature` (one extra fit of a
+        :func:`modal_ibal.scoring._calibration.select_temperature` (one extra fit of a
         clone of the model per query). Neither this nor ``bandwidth='labelled'``
         beat the defaults by two standard errors on the five peer-benchmark sets
         (``benchmarks/README.md``); both are kept to reproduce that measurement.
@@ -107,11 +114,11 @@ def herding_sampling(
         Scale every code to unit Euclidean norm before the kernel (cosine
         geometry, as for self-supervised embeddings); False keeps the codes'
         own Euclidean geometry; ``'auto'`` scales them when no code is negative
-        (:func:`modal_ibal.coverage.kernel.rows_normalized`).
+        (:func:`modal_ibal.coverage._kernel.rows_normalized`).
     concave_clusters : bool, default=False
         Maximise the concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` over
         :math:`K = \min(n + B, 50)` k-means clusters of the codes instead of the
-        plain coverage (:mod:`modal_ibal.coverage.concave`): the first label in
+        plain coverage (:mod:`modal_ibal.coverage._concave`): the first label in
         an uncovered cluster is worth more than more coverage of a covered one,
         so small, isolated groups (rare classes) get a label early.
     layer : str, optional

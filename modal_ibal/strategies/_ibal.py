@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import check_embedding
+from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring.distance_term import DEFAULT_GAMMA, ibal_distance_scores
-from ..scoring.importance import representer_importance
-from ..scoring.representer import DEFAULT_READING
-from ..scoring.selection import select_lowest
+from ..scoring import (
+    DEFAULT_GAMMA,
+    DEFAULT_READING,
+    ibal_distance_scores,
+    representer_importance,
+    select_lowest,
+)
 from ..search import LabelledDistanceCache
 from ..utils.validation import check_nonnegative_float
 from ._contract import follows_contract
@@ -50,7 +53,7 @@ def ibal_sampling(
     ----------
     {shared_parameters}
     reading : str, default='target'
-        The reading of Eq. 2 (:mod:`modal_ibal.scoring.representer`).
+        The reading of Eq. 2 (:mod:`modal_ibal.scoring._representer`).
     reg_lambda : float, optional
         L2 strength :math:`\lambda`; see :func:`representer_importance`.
     exact : bool, default=False

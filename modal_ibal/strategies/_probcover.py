@@ -14,9 +14,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 
-from ..coverage import greedy_max_coverage
-from ..coverage.clusters import safe_scale_exponent
-from ..embedding.codes import query_codes
+from ..coverage import greedy_max_coverage, safe_scale_exponent
+from ..embedding import query_codes
 from ..readers import ModelAndLabels, QueryInputs
 from ..readers.labels import label_vector
 from ..readers.last_layer import check_single_output
@@ -69,7 +68,7 @@ def purity_radius(
 
     Codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`) are scaled
     by a power of two first
-    (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), and the radius
+    (:func:`modal_ibal.coverage._clusters.safe_scale_exponent`), and the radius
     scaled back: the same radius, without overflow.
     """
     purity = check_fraction(purity, "purity")

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..readers.skorch_net import held_module
-from ..scoring.distance_term import DEFAULT_GAMMA
-from ..scoring.representer import READINGS
+from ..scoring import DEFAULT_GAMMA, READINGS
 from ..utils.randomness import preserved_global_random_state
 from ._badge import badge_sampling
 from ._budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling

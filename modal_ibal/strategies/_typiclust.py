@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..coverage.clusters import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
-from ..embedding.codes import query_codes
+from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
+from ..embedding import query_codes
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..utils.validation import check_max_samples, check_positive_int, make_random_state
@@ -77,13 +77,13 @@ def typiclust_sampling(
     .. math::  \tau(x) = \Big(\frac1k \sum_{x' \in \mathrm{kNN}(x)} \lVert z - z' \rVert_2\Big)^{-1},
                \qquad k = \min(20, |\mathrm{cluster}| - 1)
 
-    (:func:`modal_ibal.coverage.clusters.typicality`). The authors also skip clusters of fewer than 5
+    (:func:`modal_ibal.coverage._clusters.typicality`). The authors also skip clusters of fewer than 5
     points; here size only orders the clusters.
 
     Up to 50 clusters the clustering is KMeans. Beyond, the labelled points are
     the centers of the :math:`n` covered clusters and only the :math:`B` free
     centers are drawn, by greedy k-means++ seeding continued from the labelled
-    points, without Lloyd refinement (:func:`modal_ibal.coverage.clusters.uncovered_clusters`).
+    points, without Lloyd refinement (:func:`modal_ibal.coverage._clusters.uncovered_clusters`).
     This replaced scikit-learn's MiniBatchKMeans over all :math:`n + B` clusters,
     whose k-means++ seeding and assignment of every point to every center made a
     query at :math:`N = 100{,}000`, :math:`n = 5{,}000`, :math:`B = 100` cost 10.6x

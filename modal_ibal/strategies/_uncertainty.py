@@ -12,14 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding.codes import check_embedding
+from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query, dask_rowwise_query
 from ..readers import QueryInputs
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import fitted_estimator
-from ..scoring.distance_term import DEFAULT_GAMMA, entropy_distance_scores
-from ..scoring.selection import select_highest, select_lowest
-from ..scoring.uncertainty import modal_entropy, modal_margin, pool_probabilities
+from ..scoring import (
+    DEFAULT_GAMMA,
+    entropy_distance_scores,
+    modal_entropy,
+    modal_margin,
+    pool_probabilities,
+    select_highest,
+    select_lowest,
+)
 from ..search import LabelledDistanceCache
 from ..utils.validation import (
     check_nonnegative_float,

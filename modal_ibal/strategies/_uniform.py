@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pools.dask_strategies import dask_uniform_query
-from ..scoring.selection import select_lowest
+from ..scoring import select_lowest
 from ..utils.validation import check_pool, make_random_state, n_samples
 from ._contract import follows_contract
 

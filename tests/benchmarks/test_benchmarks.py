@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from modal_ibal.scoring.representer import READINGS
+from modal_ibal.scoring._representer import READINGS
 
 memory = pytest.importorskip("benchmarks.memory")
 queries = pytest.importorskip("benchmarks.queries")

@@ -11,8 +11,8 @@ pytest.importorskip("skactiveml")
 long_tail = pytest.importorskip("benchmarks.long_tail")
 rare = pytest.importorskip("benchmarks.rare_classes")
 
-from modal_ibal.coverage.concave import cluster_random_state, coverage_clusters  # noqa: E402
-from modal_ibal.coverage.kernel import kernel_codes  # noqa: E402
+from modal_ibal.coverage._concave import cluster_random_state, coverage_clusters  # noqa: E402
+from modal_ibal.coverage._kernel import kernel_codes  # noqa: E402
 
 
 def test_class_sizes_follow_the_exponential_profile():

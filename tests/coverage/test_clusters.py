@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.coverage import clusters
-from modal_ibal.coverage.clusters import typicality
+from modal_ibal.coverage import _clusters as clusters
+from modal_ibal.coverage._clusters import typicality
 
 
 def test_typicality_equals_inverse_mean_neighbour_distance():

@@ -9,14 +9,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import UninformativeWeightsWarning, default_sampling, herding_sampling
-from modal_ibal.coverage import kernel
-from modal_ibal.coverage.concave import (
+from modal_ibal.coverage import _kernel as kernel
+from modal_ibal.coverage._concave import (
     concave_gains,
     coverage_clusters,
     n_coverage_clusters,
 )
-from modal_ibal.coverage.herding import greedy_kernel_herding
-from modal_ibal.coverage.kernel import kernel_codes, knn_kernel_graph, rows_normalized
+from modal_ibal.coverage._herding import greedy_kernel_herding
+from modal_ibal.coverage._kernel import kernel_codes, knn_kernel_graph, rows_normalized
 
 
 def _objective(dense: np.ndarray, chosen: list[int], n_labelled: int, weights: np.ndarray,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modal_ibal.coverage.concave import concave_gains
-from modal_ibal.coverage.kernel import knn_kernel_graph
+from modal_ibal.coverage._concave import concave_gains
+from modal_ibal.coverage._kernel import knn_kernel_graph
 
 
 def _setting(seed: int = 0):

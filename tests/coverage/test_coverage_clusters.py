@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from modal_ibal.coverage.concave import cluster_random_state, coverage_clusters
+from modal_ibal.coverage._concave import cluster_random_state, coverage_clusters
 
 
 def test_cluster_generator_follows_the_random_state_and_seeds_zero_for_none():

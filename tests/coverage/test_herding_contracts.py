@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from references import naive_herding
 
-from modal_ibal.coverage.herding import UninformativeWeightsWarning, greedy_kernel_herding
+from modal_ibal.coverage._herding import UninformativeWeightsWarning, greedy_kernel_herding
 
 
 def _warns_once():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from modal_ibal import herding_sampling
-from modal_ibal.coverage.herding import check_herding_options
+from modal_ibal.coverage._herding import check_herding_options
 
 
 def test_options_left_out_take_herding_samplings_defaults():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.coverage.kernel import (
+from modal_ibal.coverage._kernel import (
     kernel_codes,
     knn_kernel_graph,
     labelled_bandwidth,

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from modal_ibal.coverage import kernel as kernel_module
-from modal_ibal.coverage.herding import greedy_kernel_herding
-from modal_ibal.coverage.kernel import (
+from modal_ibal.coverage import _kernel as kernel_module
+from modal_ibal.coverage._herding import greedy_kernel_herding
+from modal_ibal.coverage._kernel import (
     check_bandwidth,
     check_graph,
     check_pool_weights,

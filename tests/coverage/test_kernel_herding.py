@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from references import ALL, dense_kernel, naive_herding
 
-from modal_ibal.coverage.herding import greedy_kernel_herding
-from modal_ibal.coverage.kernel import knn_kernel_graph
+from modal_ibal.coverage._herding import greedy_kernel_herding
+from modal_ibal.coverage._kernel import knn_kernel_graph
 
 
 def test_graph_is_the_symmetrised_knn_kernel():
@@ -140,7 +140,7 @@ def test_repeated_graph_entries_are_summed_once():
 
 
 def test_small_blocks_give_the_same_graph_and_picks(monkeypatch):
-    from modal_ibal.coverage import kernel
+    from modal_ibal.coverage import _kernel as kernel
     from modal_ibal.search import knn_exact
 
     Z = np.random.default_rng(8).normal(size=(70, 4))

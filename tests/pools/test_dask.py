@@ -28,7 +28,7 @@ from modal_ibal import (
 )
 from modal_ibal.pools._dask_scoring import check_dask_pool
 from modal_ibal.pools._dask_selection import dask_select_highest, dask_select_lowest
-from modal_ibal.scoring.selection import select_highest, select_lowest
+from modal_ibal.scoring._selection import select_highest, select_lowest
 from modal_ibal.strategies._contract import DASK_POOL_STRATEGIES
 from modal_ibal.utils.validation import is_dask_array
 

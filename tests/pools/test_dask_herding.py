@@ -11,7 +11,7 @@ from modAL.models import ActiveLearner
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
-from modal_ibal.coverage.concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
+from modal_ibal.coverage._concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
 from modal_ibal.pools import _dask_clusters as dask_clusters
 from modal_ibal.pools import _dask_neighbours as dask_neighbours
 from modal_ibal.pools import _dask_recall as dask_recall

@@ -12,13 +12,14 @@ from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import ibal_distance_sampling, ibal_sampling
 from modal_ibal.readers.view import labelled_view
-from modal_ibal.scoring.importance import representer_importance
+from modal_ibal.scoring._importance import representer_importance
 from modal_ibal.utils.blocks import MIN_FORWARD_ROWS
 
 
 def set_pool_chunk(monkeypatch, rows: int) -> None:
     """Score pools ``rows`` at a time, in the representer math and in the pool scoring alike."""
-    from modal_ibal.scoring import importance, representer
+    from modal_ibal.scoring import _importance as importance
+    from modal_ibal.scoring import _representer as representer
 
     monkeypatch.setattr(representer, "POOL_CHUNK", rows)
     monkeypatch.setattr(importance, "POOL_CHUNK", rows)
@@ -147,7 +148,7 @@ def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool,
 def test_fast_pool_probabilities_are_streamed(net, wide_pool, monkeypatch):
     from modal_ibal.readers import outputs
     from modal_ibal.readers.last_layer import last_layer
-    from modal_ibal.scoring.uncertainty import pool_probabilities
+    from modal_ibal.scoring._uncertainty import pool_probabilities
 
     whole = last_layer(net, batch_size=64).outputs(wide_pool).probas
     monkeypatch.setattr(outputs, "STREAM_ROWS", 96)

@@ -12,8 +12,8 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import herding_sampling
-from modal_ibal.coverage.kernel import labelled_bandwidth
-from modal_ibal.scoring.calibration import (
+from modal_ibal.coverage._kernel import labelled_bandwidth
+from modal_ibal.scoring._calibration import (
     expected_calibration_error,
     select_temperature,
     tempered_probabilities,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from modal_ibal.scoring.calibration import expected_calibration_error, select_temperature
+from modal_ibal.scoring._calibration import expected_calibration_error, select_temperature
 
 GRID = np.array([0.5, 2.0])  # 1.0, the answer when nothing is fitted, is not on it
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.scoring.distance_term import normalise_by_max
+from modal_ibal.scoring._distance_term import normalise_by_max
 
 
 @pytest.mark.parametrize(

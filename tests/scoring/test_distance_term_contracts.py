@@ -8,12 +8,12 @@ from sklearn.linear_model import LogisticRegression
 
 from modal_ibal.readers.outputs import LastLayerOutputs
 from modal_ibal.readers.view import LabelledView, model_view
-from modal_ibal.scoring.distance_term import (
+from modal_ibal.scoring._distance_term import (
     entropy_distance_scores,
     ibal_distance_scores,
     normalise_by_max,
 )
-from modal_ibal.scoring.importance import representer_importance
+from modal_ibal.scoring._importance import representer_importance
 from modal_ibal.search._distance_cache import LabelledDistanceCache
 
 

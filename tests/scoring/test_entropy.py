@@ -8,7 +8,7 @@ import numpy as np
 from scipy.stats import entropy
 from sklearn.linear_model import LogisticRegression
 
-from modal_ibal.scoring.uncertainty import (
+from modal_ibal.scoring._uncertainty import (
     modal_entropy,
     per_class_share,
     pool_probabilities,

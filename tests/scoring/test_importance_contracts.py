@@ -1,6 +1,6 @@
 """Importance contracts: the summary's defaults, and pool scores against the closed forms.
 
-The closed forms (module docstring of :mod:`modal_ibal.scoring.representer`), for
+The closed forms (module docstring of :mod:`modal_ibal.scoring._representer`), for
 softmax cross-entropy with :math:`g_{ic} = f_i^\\top S_c` and :math:`S = \\sum_c S_c`:
 ``class`` :math:`\\kappa (1 - \\lVert p_i \\rVert^2) f_i^\\top S` and ``target``
 :math:`\\kappa (g_{i\\hat y} - p_i^\\top g_i)`, with :math:`p` the softmax of the
@@ -17,8 +17,8 @@ from scipy.special import softmax
 
 from modal_ibal.readers._losses import SoftmaxCrossEntropy
 from modal_ibal.readers.outputs import LastLayerOutputs
-from modal_ibal.scoring import importance
-from modal_ibal.scoring.importance import importance_summary
+from modal_ibal.scoring import _importance as importance
+from modal_ibal.scoring._importance import importance_summary
 
 N_CLASSES, N_FEATURES, REG_LAMBDA = 3, 4, 0.01
 

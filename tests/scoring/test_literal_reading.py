@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import softmax
 
 from modal_ibal.readers._losses import SoftmaxCrossEntropy
-from modal_ibal.scoring.representer import class_feature_sums, literal_ibal_scores
+from modal_ibal.scoring._representer import class_feature_sums, literal_ibal_scores
 
 
 def _problem():

@@ -10,7 +10,7 @@ import torch
 from conftest import TinyMLP, make_net
 
 from modal_ibal.readers.view import labelled_view
-from modal_ibal.scoring.uncertainty import modal_margin, pool_probabilities
+from modal_ibal.scoring._uncertainty import modal_margin, pool_probabilities
 
 
 class _Tempered(TinyMLP):

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from modal_ibal.readers._losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from modal_ibal.scoring import representer
+from modal_ibal.scoring import _representer as representer
 from modal_ibal.scoring._refit import refit_last_layer
-from modal_ibal.scoring.representer import (
+from modal_ibal.scoring._representer import (
     CLOSED_FORM_READINGS,
     append_bias,
     class_feature_sums,

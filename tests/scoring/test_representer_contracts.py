@@ -13,8 +13,8 @@ import pytest
 from scipy.special import softmax
 
 from modal_ibal.readers._losses import SoftmaxCrossEntropy
-from modal_ibal.scoring import representer
-from modal_ibal.scoring.representer import append_bias, class_feature_sums, fold_bias, ibal_scores
+from modal_ibal.scoring import _representer as representer
+from modal_ibal.scoring._representer import append_bias, class_feature_sums, fold_bias, ibal_scores
 
 
 class _RecordingAutogradLoss:

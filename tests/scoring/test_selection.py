@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.scoring.selection import select_highest, select_lowest
+from modal_ibal.scoring._selection import select_highest, select_lowest
 
 
 def test_lowest_in_order():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modal_ibal.scoring.selection import (
+from modal_ibal.scoring._selection import (
     RANKING_BITS,
     TiedScoresWarning,
     ranking_keys,

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from modal_ibal.scoring.uncertainty import margin_weights, pool_probabilities
+from modal_ibal.scoring._uncertainty import margin_weights, pool_probabilities
 
 
 def test_margin_weights_are_one_minus_the_top_two_gap():
@@ -105,7 +105,7 @@ def test_pool_probabilities_name_a_pool_the_net_cannot_take(fast):
 
 
 def test_class_balanced_margin_weights_divide_by_the_predicted_class_share():
-    from modal_ibal.scoring.uncertainty import class_balanced_margin_weights, margin_weights
+    from modal_ibal.scoring._uncertainty import class_balanced_margin_weights, margin_weights
 
     probas = np.array([[0.9, 0.1, 0.0], [0.6, 0.4, 0.0], [0.8, 0.1, 0.1], [0.2, 0.7, 0.1]])
     # predicted: 0, 0, 0, 1 -> shares 3/4 and 1/4 of C = 3 columns

@@ -8,7 +8,7 @@ import torch
 from conftest import assert_same_rng_states, global_rng_states
 from search_cases import blobs, recall, true_neighbours
 
-from modal_ibal.coverage.kernel import knn_kernel_graph
+from modal_ibal.coverage._kernel import knn_kernel_graph
 from modal_ibal.search.knn import EXACT_SEARCH_MAX_POINTS, nearest_neighbours
 from modal_ibal.search.knn_exact import exact_neighbours
 from modal_ibal.search.knn_partitioned import partitioned_neighbours

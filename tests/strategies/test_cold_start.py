@@ -21,7 +21,7 @@ from modal_ibal import (
     random_sampling,
     typiclust_sampling,
 )
-from modal_ibal.coverage.herding import greedy_kernel_herding
+from modal_ibal.coverage._herding import greedy_kernel_herding
 from modal_ibal.readers.view import COLD_START_STRATEGIES
 from modal_ibal.strategies._default import DEFAULT_HERDING
 

@@ -14,10 +14,10 @@ from references import ALL, dense_kernel, naive_herding
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import herding_sampling
-from modal_ibal.coverage.herding import greedy_kernel_herding
-from modal_ibal.coverage.kernel import knn_kernel_graph
-from modal_ibal.scoring.calibration import DEFAULT_TEMPERATURES, select_temperature
-from modal_ibal.scoring.uncertainty import class_balanced_margin_weights, margin_weights
+from modal_ibal.coverage._herding import greedy_kernel_herding
+from modal_ibal.coverage._kernel import knn_kernel_graph
+from modal_ibal.scoring._calibration import DEFAULT_TEMPERATURES, select_temperature
+from modal_ibal.scoring._uncertainty import class_balanced_margin_weights, margin_weights
 
 
 def unit_rows(Z: np.ndarray) -> np.ndarray:

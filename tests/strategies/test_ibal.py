@@ -18,9 +18,9 @@ from torch import nn
 
 from modal_ibal import entropy_distance_sampling, ibal_distance_sampling, ibal_sampling
 from modal_ibal.readers.view import labelled_view
-from modal_ibal.scoring.distance_term import labelled_distance, normalise_by_max
-from modal_ibal.scoring.importance import model_reg_lambda, representer_importance
-from modal_ibal.scoring.representer import READINGS
+from modal_ibal.scoring._distance_term import labelled_distance, normalise_by_max
+from modal_ibal.scoring._importance import model_reg_lambda, representer_importance
+from modal_ibal.scoring._representer import READINGS
 
 STRATEGIES = [ibal_sampling, ibal_distance_sampling, entropy_distance_sampling]
 
@@ -60,7 +60,7 @@ def test_finetuned_reading_equals_its_double_loop(fitted_net, split):
     from scipy.special import softmax
 
     from modal_ibal.scoring._refit import refit_last_layer
-    from modal_ibal.scoring.representer import kappa
+    from modal_ibal.scoring._representer import kappa
 
     X_labelled, y_labelled, X_pool = split
     view = labelled_view(fitted_net, X_pool[:30], X_labelled=X_labelled, y_labelled=y_labelled)

@@ -11,8 +11,8 @@ import pytest
 from modal_ibal import (
     typiclust_sampling,
 )
-from modal_ibal.coverage import clusters
-from modal_ibal.coverage.clusters import typicality
+from modal_ibal.coverage import _clusters as clusters
+from modal_ibal.coverage._clusters import typicality
 
 
 def test_typiclust_picks_the_most_typical_point_of_each_uncovered_cluster(separated_blobs):

@@ -100,7 +100,7 @@ def test_uncertainty_falls_back_to_predict_proba(ours, modal, measure, model, di
 
 @pytest.mark.parametrize("strategy", [entropy_sampling, margin_sampling])
 def test_uncertainty_warns_when_tied_scores_fill_the_batch_in_pool_order(strategy):
-    from modal_ibal.scoring.selection import TiedScoresWarning
+    from modal_ibal.scoring._selection import TiedScoresWarning
 
     X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     model = LogisticRegression().fit(X, [0, 1, 0, 1])

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..scoring.selection import ranking_keys
+from ..scoring import ranking_keys
 from ..search.knn import check_algorithm
 from ..utils.attribution import warn_caller
 from ..utils.validation import (
@@ -38,9 +38,9 @@ from ..utils.validation import (
     check_number_or_word,
     check_positive_int,
 )
-from . import kernel as kernel_module  # GAIN_ELEMENTS read at call time
-from .concave import lazy_concave_herding
-from .kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows
+from . import _kernel as kernel_module  # GAIN_ELEMENTS read at call time
+from ._concave import lazy_concave_herding
+from ._kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows
 
 __all__ = [
     "HerdingOptions",
@@ -100,7 +100,7 @@ def greedy_kernel_herding(
     groups : ndarray of shape (n_labelled + n_pool,), int, optional
         A cluster per point (``0 .. n_groups - 1``): the objective becomes the
         concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` of
-        :mod:`modal_ibal.coverage.concave`, maximised by its lazy greedy. None: the
+        :mod:`modal_ibal.coverage._concave`, maximised by its lazy greedy. None: the
         plain coverage below.
 
     Returns
@@ -118,7 +118,7 @@ def greedy_kernel_herding(
     .. math::  c = \arg\max_{c} \sum_x w(x) \max\big(0, k(x, c) - m(x)\big),
 
     after which :math:`m(x) \leftarrow \max(m(x), k(x, c))`; gains are compared at
-    24 significant bits (:func:`modal_ibal.scoring.selection.ranking_keys`) and ties
+    24 significant bits (:func:`modal_ibal.scoring._selection.ranking_keys`) and ties
     go to the lower pool index. A candidate's gain is a sum over the stored entries of its
     column. The gains only decrease (the coverage is submodular), and a pick
     changes :math:`m` only on its own column's points :math:`x`, so only the
@@ -150,7 +150,7 @@ def herd(rows: sp.csr_matrix, n_labelled: int, n_instances: int, weights: np.nda
          ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`greedy_kernel_herding` of checked arguments.
 
-    ``rows`` is the graph as :func:`~modal_ibal.coverage.kernel.kernel_rows` (row
+    ``rows`` is the graph as :func:`~modal_ibal.coverage._kernel.kernel_rows` (row
     :math:`x`: the candidates that cover :math:`x`), ``weights`` float64 values
     (ones when none were given, ``weighted`` False), ``groups`` int64 ids or None;
     ``n_labelled`` and ``n_instances`` leave at least one pool point and pick at
@@ -261,11 +261,11 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     Parameters
     ----------
     graph : scipy.sparse.csr_matrix of shape (n_labelled + n_pool, n_labelled + n_pool)
-        Symmetric kernel values (:func:`modal_ibal.coverage.kernel.kernel_graph`).
+        Symmetric kernel values (:func:`modal_ibal.coverage._kernel.kernel_graph`).
     n_labelled, n_instances : int
     pool_weights : ndarray of shape (n_pool,), optional
     groups : ndarray of shape (n_labelled + n_pool,), int, optional
-        Clusters for the concave per-cluster coverage (:mod:`modal_ibal.coverage.concave`).
+        Clusters for the concave per-cluster coverage (:mod:`modal_ibal.coverage._concave`).
 
     Returns
     -------

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ..scoring.selection import select_highest
+from ..scoring import select_highest
 from ..search.kmeans import kmeans_plus_plus_seeds, nearest_centre_distance
 
 __all__ = [

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from ..search.knn import check_algorithm, searched_neighbours
 from ..search.knn_exact import check_points
 from ..utils.validation import as_numpy, check_positive_float, check_positive_int
-from .clusters import safe_scale_exponent
+from ._clusters import safe_scale_exponent
 
 __all__ = [
     "DEFAULT_N_NEIGHBORS",
@@ -238,7 +238,7 @@ def kernel_codes(Z: np.ndarray, *, normalize_rows: bool | str,
     ``'auto'`` does so when no code is negative (:func:`rows_normalized`).
     Otherwise codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`)
     are multiplied by one power of two
-    (:func:`modal_ibal.coverage.clusters.safe_scale_exponent`), so that squared
+    (:func:`modal_ibal.coverage._clusters.safe_scale_exponent`), so that squared
     distances cannot overflow: the neighbours, and the kernel under the default
     width, stay those of the codes. ``overwrite`` as :func:`unit_rows`'s.
     """

@@ -16,8 +16,8 @@ import numpy as np
 from ..embedding import embed
 from ..readers.view import LabelledView
 from ..search import LabelledDistanceCache, nearest_labelled_distance
-from .importance import representer_importance
-from .representer import DEFAULT_READING
+from ._importance import representer_importance
+from ._representer import DEFAULT_READING
 
 __all__ = [
     "DEFAULT_GAMMA",

@@ -23,10 +23,10 @@ import heapq
 import numpy as np
 import scipy.sparse as sp
 
-from ..scoring.selection import ranking_keys
+from ..scoring import ranking_keys
 from ..utils.validation import make_random_state
-from .clusters import cluster_labels, safe_scale_exponent
-from .kernel import column_blocks
+from ._clusters import cluster_labels, safe_scale_exponent
+from ._kernel import column_blocks
 
 __all__ = [
     "COVERAGE_CLUSTER_SAMPLES",
@@ -206,7 +206,7 @@ def lazy_concave_herding(columns: sp.csc_matrix, coverage: np.ndarray, weights: 
     -----
     Gains only fall as picks are made (submodularity), so a gain computed before
     the last pick is an upper bound. The candidates wait in a heap by key (the
-    gain at 24 significant bits, :func:`modal_ibal.scoring.selection.ranking_keys`;
+    gain at 24 significant bits, :func:`modal_ibal.scoring._selection.ranking_keys`;
     ties to the lower pool index); when the top one's gain is stale, it and the
     next :data:`_REFRESH` - 1 are re-evaluated and pushed back, until the top is
     fresh. That is the candidate the plain greedy, re-evaluating every gain, would

@@ -14,7 +14,7 @@ import numpy as np
 from ..readers import SoftmaxCrossEntropy
 from ..utils.validation import check_positive_float
 from ._refit import refit_last_layer
-from .representer import (
+from ._representer import (
     DEFAULT_READING,
     POOL_CHUNK,
     READINGS,
