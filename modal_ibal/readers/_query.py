@@ -110,8 +110,8 @@ class QueryInputs(ModelAndLabels):
         The checked batch size, at most ``n_pool``.
     """
 
-    X_pool: Any = None
-    n_instances: int = 1
+    X_pool: Any
+    n_instances: int
     _views: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
