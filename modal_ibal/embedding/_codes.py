@@ -1,7 +1,7 @@
 """Codes of samples: an embedding, the model's features or the raw inputs.
 
 The space of the distance score (Eq. 3): :func:`representation_codes` picks a representation
-(an embedding through :func:`~modal_ibal.embedding._embed.embed`, the model's penultimate
+(an embedding through :func:`~modal_ibal.embedding.embed`, the model's penultimate
 features or the raw inputs) for labelled and pool together, :func:`query_codes` for one
 query's checked inputs.
 """
@@ -109,7 +109,7 @@ def representation_codes(
     ----------
     representation : {'inputs', 'features'}, transformer or callable
         ``'inputs'``: the raw samples flattened per row; ``'features'``: the
-        model's penultimate features; otherwise an embedding for :func:`~modal_ibal.embedding._embed.embed`
+        model's penultimate features; otherwise an embedding for :func:`~modal_ibal.embedding.embed`
         (e.g. a fitted autoencoder).
     X_pool : array-like of shape (n_pool, ...)
     X_labelled : array-like of shape (n_labelled, ...)
@@ -121,9 +121,10 @@ def representation_codes(
     -------
     Z_labelled : ndarray of shape (n_labelled, n_dims)
     Z_pool : ndarray of shape (n_pool, n_dims)
-        float32 when both are float32, else float64; finite: the features and the
-        embedding's codes are checked here, the raw inputs were checked with the
-        samples (the caller's door), so they are not read again.
+        float32 when both are float32, else float64; finite: the model's features
+        are checked here, an embedding's codes by :func:`~modal_ibal.embedding.embed`,
+        and the raw inputs with the samples (the caller's door), so neither is read
+        again.
     """
     check_representation(representation)
     if isinstance(representation, str):
@@ -144,8 +145,8 @@ def representation_codes(
     dtype = np.float32 if Z_pool.dtype == np.float32 and Z_labelled.dtype == np.float32 else (
         np.float64)
     Z_labelled, Z_pool = Z_labelled.astype(dtype, copy=False), Z_pool.astype(dtype, copy=False)
-    checked = isinstance(representation, str) and representation == "inputs"
-    if not checked and not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
+    from_model = isinstance(representation, str) and representation == "features"
+    if from_model and not (np.isfinite(Z_pool).all() and np.isfinite(Z_labelled).all()):
         raise ValueError("The representation of the samples holds NaN or infinite values.")
     return Z_labelled, Z_pool
 
@@ -154,7 +155,7 @@ def query_codes(inputs: QueryInputs, representation: Any, *, layer: str | None =
                 batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """(Z_labelled, Z_pool) of a query's checked inputs in ``representation``.
 
-    :func:`representation_codes` of :class:`~modal_ibal.readers._query.QueryInputs`:
+    :func:`representation_codes` of :class:`~modal_ibal.readers.QueryInputs`:
     the labelled set may be empty and the model unfitted, as long as
     ``representation`` does not need it; ``'features'`` reads the query's one view
     of the model (``layer``, ``batch_size``), which the strategy may read again.
