@@ -1,6 +1,6 @@
 r"""The project's strategies side by side with scikit-activeml's, on the project's runner.
 
-For every data set, :func:`modal_ibal.experiments._runner.run_experiment` runs, on the
+For every data set, :func:`modal_ibal.experiments.run_experiment` runs, on the
 same splits, nets, modAL loop and seeds:
 
 - registered strategies: ``random``, ``margin``, ``typiclust``, ``herding``,

@@ -12,8 +12,8 @@ final-layer outputs for free ("scoring"; the floor is added in the report):
   :func:`~modal_ibal.scoring.representer_importance` and
   :func:`~modal_ibal.select_lowest`, as :func:`~modal_ibal.ibal_sampling` does;
 * IBAL-D and entropy + D do the same with
-  :func:`~modal_ibal.scoring._distance_term.ibal_distance_scores` and
-  :func:`~modal_ibal.scoring._distance_term.entropy_distance_scores` at the library's default
+  :func:`~modal_ibal.scoring.ibal_distance_scores` and
+  :func:`~modal_ibal.scoring.entropy_distance_scores` at the library's default
   :math:`\gamma`.
 """
 

@@ -206,7 +206,7 @@ def lazy_concave_herding(columns: sp.csc_matrix, coverage: np.ndarray, weights: 
     -----
     Gains only fall as picks are made (submodularity), so a gain computed before
     the last pick is an upper bound. The candidates wait in a heap by key (the
-    gain at 24 significant bits, :func:`modal_ibal.scoring._selection.ranking_keys`;
+    gain at 24 significant bits, :func:`modal_ibal.scoring.ranking_keys`;
     ties to the lower pool index); when the top one's gain is stale, it and the
     next :data:`_REFRESH` - 1 are re-evaluated and pushed back, until the top is
     fresh. That is the candidate the plain greedy, re-evaluating every gain, would

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 class UninformativeWeightsWarning(UserWarning):
     """Kernel herding's weights gave no unpicked point any gain: the batch went on unweighted.
 
@@ -118,7 +117,7 @@ def greedy_kernel_herding(
     .. math::  c = \arg\max_{c} \sum_x w(x) \max\big(0, k(x, c) - m(x)\big),
 
     after which :math:`m(x) \leftarrow \max(m(x), k(x, c))`; gains are compared at
-    24 significant bits (:func:`modal_ibal.scoring._selection.ranking_keys`) and ties
+    24 significant bits (:func:`modal_ibal.scoring.ranking_keys`) and ties
     go to the lower pool index. A candidate's gain is a sum over the stored entries of its
     column. The gains only decrease (the coverage is submodular), and a pick
     changes :math:`m` only on its own column's points :math:`x`, so only the
@@ -261,7 +260,7 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     Parameters
     ----------
     graph : scipy.sparse.csr_matrix of shape (n_labelled + n_pool, n_labelled + n_pool)
-        Symmetric kernel values (:func:`modal_ibal.coverage._kernel.kernel_graph`).
+        Symmetric kernel values (:func:`modal_ibal.coverage.kernel_graph`).
     n_labelled, n_instances : int
     pool_weights : ndarray of shape (n_pool,), optional
     groups : ndarray of shape (n_labelled + n_pool,), int, optional

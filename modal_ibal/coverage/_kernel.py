@@ -238,7 +238,7 @@ def kernel_codes(Z: np.ndarray, *, normalize_rows: bool | str,
     ``'auto'`` does so when no code is negative (:func:`rows_normalized`).
     Otherwise codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`)
     are multiplied by one power of two
-    (:func:`modal_ibal.coverage._clusters.safe_scale_exponent`), so that squared
+    (:func:`modal_ibal.coverage.safe_scale_exponent`), so that squared
     distances cannot overflow: the neighbours, and the kernel under the default
     width, stay those of the codes. ``overwrite`` as :func:`unit_rows`'s.
     """

@@ -79,7 +79,7 @@ class CachedEmbedding:
     ----------
     transformer : fitted transformer or callable
         Encodes each row independently of the others (autoencoders, PCA, ...);
-        see :func:`~modal_ibal.embedding._embed.embed`.
+        see :func:`~modal_ibal.embedding.embed`.
     n_checks : int, default=8
         Cached rows re-encoded on every call with cache hits. If their fresh codes
         differ from the stored ones (the transformer was refit or changed), the

@@ -2,7 +2,7 @@
 
 Plot functions draw what they are given onto ``ax`` (default: pyplot's current
 Axes) and return the Axes; they compute no results (curves come from
-:func:`modal_ibal.experiments._results.learning_curves`, rank correlations from
+:func:`modal_ibal.experiments.learning_curves`, rank correlations from
 :mod:`modal_ibal.experiments._fig4`). The ``write_*`` functions draw onto
 ``matplotlib.figure.Figure`` objects, which need no pyplot and no display, and
 save PNGs atomically (a failed write leaves the previous file). The command line selects the Agg backend; importing this module
@@ -138,7 +138,7 @@ def plot_learning_curves(curves: pd.DataFrame, ax: Axes | None = None, *,
     Parameters
     ----------
     curves : pandas.DataFrame
-        :func:`modal_ibal.experiments._results.learning_curves` output (columns
+        :func:`modal_ibal.experiments.learning_curves` output (columns
         strategy, n_labelled, mean, std).
     ax : matplotlib Axes, optional
     metric : str, default="accuracy"
@@ -182,7 +182,7 @@ def plot_paired_differences(differences: pd.DataFrame, ax: Axes | None = None, *
     Parameters
     ----------
     differences : pandas.DataFrame
-        :func:`modal_ibal.experiments._results.paired_differences` output (index
+        :func:`modal_ibal.experiments.paired_differences` output (index
         strategy; columns mean, sem, n_seeds).
     ax : matplotlib Axes, optional
     reference : str

@@ -81,7 +81,7 @@ def read_label_studio_export(data: Any, *, source: str = "the export") -> pd.Dat
     -------
     pandas.DataFrame
         Columns ``id`` (the pool id) and ``label`` (None: not labelled yet;
-        :data:`~modal_ibal.labelling._answers.SKIP`: skipped).
+        :data:`~modal_ibal.labelling.SKIP`: skipped).
 
     Raises
     ------

@@ -56,7 +56,7 @@ class LabellingLoop:
         The features of a table pool (default: its other numeric columns).
     estimator : classifier, optional
         Refitted (a clone) on all labels after every teach; default standardised
-        logistic regression (:func:`~modal_ibal.labelling._models.tabular_model`).
+        logistic regression (:func:`~modal_ibal.labelling.tabular_model`).
     strategy : callable, default=default_sampling
         Any modAL query strategy ``f(learner, X, n_instances)``; with fewer than two
         classes labelled the model cannot be fitted, and the batch comes from
@@ -140,7 +140,7 @@ class LabellingLoop:
     def teach(self, answers, *, id_column: str = "id", label_column: str = "label") -> dict:
         """Add labels: (id, label) pairs, a mapping, or a table; None or '' is "not yet".
 
-        A label equal to :data:`~modal_ibal.labelling._answers.SKIP` marks the point
+        A label equal to :data:`~modal_ibal.labelling.SKIP` marks the point
         skipped (never offered again unless later labelled). Everything is checked
         before anything changes: an id not in the pool, one id given two labels,
         a label that contradicts an earlier one, or a class outside ``classes``

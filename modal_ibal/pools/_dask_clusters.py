@@ -1,6 +1,6 @@
 """The clusters of concave per-cluster coverage on a Dask pool: fitted here, assigned on the workers.
 
-The Dask side of :func:`modal_ibal.coverage._concave.coverage_clusters`, which calls
+The Dask side of :func:`modal_ibal.coverage.coverage_clusters`, which calls
 :func:`modal_ibal.coverage._clusters.cluster_labels`: the same k-means, seeded
 the same way, on the same rows. Up to ``max_cluster_samples`` points every code
 comes here and the in-memory function runs; above, only the sampled rows come
@@ -28,7 +28,7 @@ __all__ = ["dask_coverage_clusters"]
 def dask_coverage_clusters(Z, n_labelled: int, n_instances: int, rng: np.random.RandomState, *,
                            max_clusters: int = MAX_COVERAGE_CLUSTERS,
                            max_cluster_samples: int = COVERAGE_CLUSTER_SAMPLES) -> np.ndarray:
-    """:func:`~modal_ibal.coverage._concave.coverage_clusters` of a Dask array of codes.
+    """:func:`~modal_ibal.coverage.coverage_clusters` of a Dask array of codes.
 
     Parameters
     ----------

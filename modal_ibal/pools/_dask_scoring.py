@@ -122,7 +122,7 @@ class ChunkScorer:
     """Columns (importance, entropy, distance: those asked for) of one pool chunk.
 
     ``entropy_of`` is the fitted estimator whose probabilities give the entropy
-    column, as :func:`modal_ibal.scoring._uncertainty.pool_probabilities` reads them in memory.
+    column, as :func:`modal_ibal.scoring.pool_probabilities` reads them in memory.
     """
 
     layer: LastLayer
@@ -163,11 +163,11 @@ class CodeScorer:
     r"""Kernel herding's codes of one pool chunk, then its margin weight when asked for.
 
     The chunk's rows in ``representation`` (as
-    :func:`modal_ibal.embedding._codes.representation_codes` maps an in-memory pool),
+    :func:`modal_ibal.embedding.representation_codes` maps an in-memory pool),
     cast to ``dtype`` (the caller scales them as herding's kernel sees them);
     with ``margins``, one more column (and with ``predictions`` another, the most
     probable class, for class-balanced weights):
-    :func:`modal_ibal.scoring._uncertainty.margin_weights` of the model's
+    :func:`modal_ibal.scoring.margin_weights` of the model's
     probabilities, or of :math:`\operatorname{softmax}(\phi / T)` with a
     ``temperature``. ``layer`` reads the model (None when neither needs it);
     ``X_empty`` is the labelled set's first zero rows, for the dtype rule.

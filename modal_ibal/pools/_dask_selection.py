@@ -1,8 +1,8 @@
 """The batch from a Dask pool's scores, by a tree reduction.
 
 A tree reduction of (ranking key, pool index, score) records, ranked as
-:func:`modal_ibal.scoring._selection.select_lowest` ranks (scores rounded by
-:func:`~modal_ibal.scoring._selection.ranking_keys`, ties to the lower index); only the
+:func:`modal_ibal.scoring.select_lowest` ranks (scores rounded by
+:func:`~modal_ibal.scoring.ranking_keys`, ties to the lower index); only the
 batch reaches the caller.
 """
 
@@ -73,7 +73,7 @@ def dask_select_lowest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.nda
     -----
     Pool point :math:`i` is chosen when fewer than :math:`B` points come before it
     in the lexicographic order of (ranking key, index), :math:`r(s)` the score rounded
-    by :func:`modal_ibal.scoring._selection.ranking_keys`:
+    by :func:`modal_ibal.scoring.ranking_keys`:
 
     .. math::  (s_j, j) < (s_i, i) \iff r(s_j) < r(s_i) \ \text{or}\
                (r(s_j) = r(s_i) \ \text{and}\ j < i).

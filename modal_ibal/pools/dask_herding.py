@@ -219,7 +219,7 @@ def dask_herding_query(
 
 
 def _kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
-    """:func:`~modal_ibal.coverage._kernel.kernel_codes` of the labelled rows and a Dask pool.
+    """:func:`~modal_ibal.coverage.kernel_codes` of the labelled rows and a Dask pool.
 
     The rows the in-memory function gives the concatenation: unit rows (each row
     scaled alone, on its worker), or one power of two for all, chosen from the

@@ -7,7 +7,7 @@ fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
 model's final layer on both, at most once per query (:func:`labelled_view`). The
 coverage strategies also start cold, from no labels and an unfitted model
-(:func:`modal_ibal.readers._query.model_and_labels`, :data:`COLD_START_STRATEGIES`).
+(:func:`modal_ibal.readers.model_and_labels`, :data:`COLD_START_STRATEGIES`).
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None =
     """The :class:`LabelledView` of a fitted ``estimator`` on checked samples.
 
     As :func:`labelled_view` once the pool and the labelled set are checked and
-    of the same sample shape (:class:`~modal_ibal.readers._query.QueryInputs`);
+    of the same sample shape (:class:`~modal_ibal.readers.QueryInputs`);
     an empty labelled set (a cold start with a fitted model) is allowed: the pool
     is then read whole at once, and the labelled outputs are its first zero rows.
     """

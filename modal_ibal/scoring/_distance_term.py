@@ -44,7 +44,7 @@ def labelled_distance(
     X_pool : array-like of shape (n_pool, ...)
     embedding : transformer, callable or None, default=None
         None uses the classifier's penultimate features; otherwise see
-        :func:`modal_ibal.embedding._embed`.
+        :func:`modal_ibal.embedding.embed`.
     distance_cache : LabelledDistanceCache or None, default=None
         Keeps the distances between rounds and updates them with only the newly
         labelled points (the same result as a full search). It pays with a fixed

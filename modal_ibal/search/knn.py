@@ -174,7 +174,7 @@ def searched_neighbours(
     found = shortfall(outcome, n_points, n_neighbors, recall_target)
     if algorithm == "partitioned":
         warn_caller(f"{found}; the approximate result is kept. algorithm='auto' would search "
-                      "exactly instead.", SearchRecallWarning)
+                    "exactly instead.", SearchRecallWarning)
         return neighbours, squared, outcome
     warn_caller(f"{found}; searched exactly instead, which is slower.", SearchRecallWarning)
     return (*exact_search(Z, n_neighbors),

@@ -163,9 +163,9 @@ class StabilizingPredictions(StoppingCriterion):
         Successive agreements averaged.
     agreement : {'class-balanced', 'kappa'}, default='class-balanced'
         The class-balanced agreement
-        (:func:`~modal_ibal.stopping._agreement.class_balanced_agreement`), which a
+        (:func:`~modal_ibal.stopping.class_balanced_agreement`), which a
         rare class's changing predictions move as much as a common class's; or
-        Cohen's kappa (:func:`~modal_ibal.stopping._agreement.cohens_kappa`), as
+        Cohen's kappa (:func:`~modal_ibal.stopping.cohens_kappa`), as
         Bloodgood and Vijay-Shanker.
     batch_size : int, default=4096
         Samples per forward pass.

@@ -48,7 +48,7 @@ def disagreement_ranks(scores: np.ndarray) -> np.ndarray:
     ndarray of shape (m,)
         :math:`r_i = (\mathrm{rank}_i - 1) / (m - 1)` with rank 1 for the largest
         score; tied scores (equal at 24 significant bits, as every score is compared:
-        :func:`modal_ibal.scoring._selection.ranking_keys`) share the best (smallest)
+        :func:`modal_ibal.scoring.ranking_keys`) share the best (smallest)
         rank; a single member gets 0.
     """
     scores = np.asarray(scores, dtype=np.float64)

@@ -62,7 +62,7 @@ def coreset_sampling(
     {shared_parameters}
     embedding : transformer, callable or None, default=None
         The space of the distances: None for the model's penultimate features, else
-        see :func:`modal_ibal.embedding._embed`.
+        see :func:`modal_ibal.embedding.embed`.
     layer : str, optional
         Name of the final ``nn.Linear`` of a skorch module.
     batch_size : int, default=4096

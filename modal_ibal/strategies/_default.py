@@ -7,9 +7,9 @@ uncovered cluster is worth more than more coverage of a covered one
 (:mod:`modal_ibal.coverage._concave`); each margin weight is divided by the pool
 share of the point's predicted class, so points the model files under a rarely
 predicted class keep their worth
-(:func:`modal_ibal.scoring._uncertainty.class_balanced_margin_weights`); and signed
+(:func:`modal_ibal.scoring.class_balanced_margin_weights`); and signed
 codes are compared in their own Euclidean geometry rather than on the unit sphere
-(:func:`modal_ibal.coverage._kernel.rows_normalized`). Chosen by measurement
+(:func:`modal_ibal.coverage.rows_normalized`). Chosen by measurement
 (``python -m benchmarks.rare_classes``, 10 paired seeds, scikit-activeml 1.0.1
 beside it; numbers in ``benchmarks/README.md``). It starts from zero labels: with
 no fitted model the weights are 1 and the first batch is pure coverage; when the
@@ -80,7 +80,7 @@ def default_sampling(
                \qquad w(x) = \frac{1 - (p_{x,(1)} - p_{x,(2)})}{C\, f_{\hat y(x)}},
 
     the most, over :math:`K = \min(n + B, 50)` k-means clusters :math:`g` of the
-    labelled and pool codes (:func:`modal_ibal.coverage._concave.coverage_clusters`).
+    labelled and pool codes (:func:`modal_ibal.coverage.coverage_clusters`).
     Plain coverage (the sum without the roots) is worth the mass a pick covers,
     so a small, isolated group waits until the large ones are covered: on the
     benchmark's imbalanced sets the root is what finds the rare classes. Codes

@@ -73,7 +73,7 @@ def herding_sampling(
     {shared_parameters}
     representation : {'inputs', 'features'}, transformer or callable, default='inputs'
         The space covered: the raw inputs flattened, the model's penultimate
-        features, or an embedding (see :func:`modal_ibal.embedding._embed`), e.g. a
+        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
         fitted autoencoder. Rows are scaled to unit Euclidean norm before the kernel.
     n_neighbors : int, default=20
         :math:`k` of :func:`modal_ibal.coverage.knn_kernel_graph` (the point itself included); at least
@@ -83,14 +83,14 @@ def herding_sampling(
     bandwidth : float or 'labelled', optional
         Kernel width :math:`h` on the unit-normalised rows; default as in
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's
-        adaptive width, :func:`modal_ibal.coverage._kernel.labelled_bandwidth` (the
+        adaptive width, :func:`modal_ibal.coverage.labelled_bandwidth` (the
         default below two distinct labelled points).
     weights : {None, 'margin', 'balanced-margin'} or ndarray of shape (n_pool,), default=None
         :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
-        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring._uncertainty.margin_weights` (in the
+        ``'margin'`` for the model's uncertainty :func:`modal_ibal.scoring.margin_weights` (in the
         manner of UHerding [2]_); ``'balanced-margin'`` for the same divided by the
         pool share of the point's predicted class
-        (:func:`modal_ibal.scoring._uncertainty.class_balanced_margin_weights`); or
+        (:func:`modal_ibal.scoring.class_balanced_margin_weights`); or
         given values :math:`\ge 0`. Labelled points
         count 0 (they cover themselves: their gain is 0 under any weight). With
         no fitted model (a cold start) ``'margin'`` weights are 1.
@@ -98,7 +98,7 @@ def herding_sampling(
         For ``weights='margin'``: the margins of :math:`\operatorname{softmax}(\phi / T)`
         instead of the model's probabilities. ``'calibrated'``: UHerding's
         :math:`T`, chosen on the labelled set by
-        :func:`modal_ibal.scoring._calibration.select_temperature` (one extra fit of a
+        :func:`modal_ibal.scoring.select_temperature` (one extra fit of a
         clone of the model per query). Neither this nor ``bandwidth='labelled'``
         beat the defaults by two standard errors on the five peer-benchmark sets
         (``benchmarks/README.md``); both are kept to reproduce that measurement.
@@ -114,7 +114,7 @@ def herding_sampling(
         Scale every code to unit Euclidean norm before the kernel (cosine
         geometry, as for self-supervised embeddings); False keeps the codes'
         own Euclidean geometry; ``'auto'`` scales them when no code is negative
-        (:func:`modal_ibal.coverage._kernel.rows_normalized`).
+        (:func:`modal_ibal.coverage.rows_normalized`).
     concave_clusters : bool, default=False
         Maximise the concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` over
         :math:`K = \min(n + B, 50)` k-means clusters of the codes instead of the

@@ -68,7 +68,7 @@ def purity_radius(
 
     Codes of magnitude beyond :math:`2^{32}` (or below :math:`2^{-32}`) are scaled
     by a power of two first
-    (:func:`modal_ibal.coverage._clusters.safe_scale_exponent`), and the radius
+    (:func:`modal_ibal.coverage.safe_scale_exponent`), and the radius
     scaled back: the same radius, without overflow.
     """
     purity = check_fraction(purity, "purity")

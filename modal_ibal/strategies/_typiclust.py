@@ -47,7 +47,7 @@ def typiclust_sampling(
     {shared_parameters}
     representation : {'inputs', 'features'}, transformer or callable, default='inputs'
         The space clustered: the raw inputs flattened, the model's penultimate
-        features, or an embedding (see :func:`modal_ibal.embedding._embed`), e.g. a
+        features, or an embedding (see :func:`modal_ibal.embedding.embed`), e.g. a
         fitted autoencoder.
     n_neighbors : int, default=20
         Neighbours for the typicality.
