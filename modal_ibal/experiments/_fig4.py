@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..readers.view import labelled_view
+from ..readers import labelled_view
 from ..scoring import DEFAULT_READING, normalise_by_max, predictive_entropy, representer_importance
 from ._files import write_atomic
 from ._interrupts import stop_on_interrupt

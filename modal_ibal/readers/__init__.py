@@ -9,10 +9,10 @@ the losses' gradients, ``view`` the labelled set and pool as one query sees them
 """
 
 from ._losses import SoftmaxCrossEntropy
-from ._query import ModelAndLabels, QueryInputs, model_and_labels
+from ._query import ModelAndLabels, QueryInputs, labelled_view, model_and_labels
 from .last_layer import last_layer
 from .outputs import LastLayer, LastLayerOutputs
-from .view import LabelledView, labelled_view
+from .view import LabelledView
 
 __all__ = [
     "LabelledView",

@@ -33,7 +33,7 @@ from .view import (
     unwrap_learner,
 )
 
-__all__ = ["ModelAndLabels", "QueryInputs", "model_and_labels"]
+__all__ = ["ModelAndLabels", "QueryInputs", "labelled_view", "model_and_labels"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,35 @@ class QueryInputs(ModelAndLabels):
             self._views[key] = model_view(self.estimator, self.X_pool, self.X_labelled,
                                           self.y_labelled, layer=layer, batch_size=batch_size)
         return self._views[key]
+
+
+def labelled_view(
+    classifier,
+    X_pool,
+    *,
+    X_labelled=None,
+    y_labelled=None,
+    layer: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> LabelledView:
+    """Validate the inputs, read the final layer on the labelled set, and on the pool when asked.
+
+    The door of a query (:meth:`QueryInputs.check`, with a batch of one), then its view.
+
+    Parameters
+    ----------
+    classifier : modAL ActiveLearner or fitted estimator
+    X_pool : array-like of shape (n_pool, ...)
+    X_labelled, y_labelled : array-like, optional
+        The labelled set; default the learner's ``X_training``/``y_training``.
+    layer : str, optional
+        Name of the final ``nn.Linear`` of a skorch module.
+    batch_size : int, default=4096
+        Samples per forward pass.
+
+    Returns
+    -------
+    LabelledView
+    """
+    inputs = QueryInputs.check(classifier, X_pool, 1, X_labelled, y_labelled)
+    return inputs.view(layer=layer, batch_size=batch_size)

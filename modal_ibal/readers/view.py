@@ -5,7 +5,7 @@ with ``classifier`` the ``ActiveLearner`` (model ``estimator``, labelled set
 ``X_training``/``y_training``). Every strategy of the package also takes a bare
 fitted estimator with ``X_labelled``/``y_labelled``. This module turns either
 into the model and the labelled set (:func:`resolve_labelled_set`) and reads the
-model's final layer on both, at most once per query (:func:`labelled_view`). The
+model's final layer on both, at most once per query (:func:`model_view`). The
 coverage strategies also start cold, from no labels and an unfitted model
 (:func:`modal_ibal.readers.model_and_labels`, :data:`COLD_START_STRATEGIES`).
 """
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..utils.validation import check_positive_int, check_same_sample_shape, check_samples, n_samples
+from ..utils.validation import check_positive_int, check_samples, n_samples
 from .last_layer import check_fitted, check_n_features, last_layer, named_input_errors
 from .outputs import (
     DEFAULT_BATCH_SIZE,
@@ -39,7 +39,6 @@ __all__ = [
     "fitted_estimator",
     "is_fitted",
     "labelled_arguments",
-    "labelled_view",
     "model_view",
     "resolve_labelled_set",
     "unwrap_learner",
@@ -239,44 +238,11 @@ def checked_labelled_set(X_labelled, y_labelled, *, allow_empty: bool = False
     return X_labelled, y_labelled
 
 
-def labelled_view(
-    classifier,
-    X_pool,
-    *,
-    X_labelled=None,
-    y_labelled=None,
-    layer: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> LabelledView:
-    """Validate the inputs, read the final layer on the labelled set, and on the pool when asked.
-
-    Parameters
-    ----------
-    classifier : modAL ActiveLearner or fitted estimator
-    X_pool : array-like of shape (n_pool, ...)
-    X_labelled, y_labelled : array-like, optional
-        The labelled set; default the learner's ``X_training``/``y_training``.
-    layer : str, optional
-        Name of the final ``nn.Linear`` of a skorch module.
-    batch_size : int, default=4096
-        Samples per forward pass.
-
-    Returns
-    -------
-    LabelledView
-    """
-    X_pool = check_samples(X_pool, "X_pool")
-    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
-    check_same_sample_shape(X_pool, X_labelled)
-    return model_view(estimator, X_pool, X_labelled, y_labelled, layer=layer,
-                      batch_size=batch_size)
-
-
 def model_view(estimator, X_pool, X_labelled, y_labelled, *, layer: str | None = None,
                batch_size: int = DEFAULT_BATCH_SIZE) -> LabelledView:
     """The :class:`LabelledView` of a fitted ``estimator`` on checked samples.
 
-    As :func:`labelled_view` once the pool and the labelled set are checked and
+    As :func:`~modal_ibal.readers.labelled_view` once the pool and the labelled set are checked and
     of the same sample shape (:class:`~modal_ibal.readers.QueryInputs`);
     an empty labelled set (a cold start with a fitted model) is allowed: the pool
     is then read whole at once, and the labelled outputs are its first zero rows.

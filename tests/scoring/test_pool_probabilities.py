@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import TinyMLP, make_net
 
-from modal_ibal.readers.view import labelled_view
+from modal_ibal.readers import labelled_view
 from modal_ibal.scoring._uncertainty import modal_margin, pool_probabilities
 
 

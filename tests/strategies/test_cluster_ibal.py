@@ -10,7 +10,7 @@ from conftest import labelled_and_pool, net_learner
 from modal_ibal import ibal_cluster_sampling, typiclust_sampling
 from modal_ibal.coverage import _clusters as clusters
 from modal_ibal.coverage._clusters import typicality
-from modal_ibal.readers.view import labelled_view
+from modal_ibal.readers import labelled_view
 from modal_ibal.scoring._importance import representer_importance
 from modal_ibal.strategies._cluster_ibal import disagreement_ranks
 

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from modal_ibal import entropy_distance_sampling, ibal_distance_sampling, ibal_sampling
-from modal_ibal.readers.view import labelled_view
+from modal_ibal.readers import labelled_view
 from modal_ibal.scoring._distance_term import labelled_distance, normalise_by_max
 from modal_ibal.scoring._importance import model_reg_lambda, representer_importance
 from modal_ibal.scoring._representer import READINGS
