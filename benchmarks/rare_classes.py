@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from modal_ibal import default_sampling, herding_sampling
+from modal_ibal._utils.validation import check_pool
 from modal_ibal.coverage._concave import cluster_random_state, concave_gains, coverage_clusters
 from modal_ibal.coverage._herding import herding_batch
 from modal_ibal.coverage._kernel import kernel_codes, knn_kernel_graph
@@ -57,7 +58,6 @@ from modal_ibal.readers._query import model_and_labels
 from modal_ibal.readers.view import model_view
 from modal_ibal.scoring._uncertainty import margin_weights
 from modal_ibal.strategies._registry import resolve_strategies
-from modal_ibal.utils.validation import check_pool
 
 from .long_tail import LONG_TAILED, long_tailed_spec
 from .peers import FASHION_MNIST_OVERRIDES, breast_cancer_spec, shuttle_spec, skactiveml_strategies

@@ -26,10 +26,11 @@ sub-package     what it holds
 ==============  ===================================================================
 
 Importing the package makes modAL 0.4.2.1's ``ActiveLearner`` work on current
-scikit-learn (see :mod:`modal_ibal.utils.modal_compat`); nothing else happens at
+scikit-learn (see :mod:`modal_ibal._utils.modal_compat`); nothing else happens at
 import.
 """
 
+from ._utils.modal_compat import patch_modal_check_X_y
 from .coverage import UninformativeWeightsWarning
 from .embedding import CachedEmbedding, ConvAutoencoder, MLPAutoencoder, embed
 from .scoring import TiedScoresWarning
@@ -54,7 +55,6 @@ from .strategies import (
     typiclust_sampling,
 )
 from .tuning import GammaSearch, tune_gamma
-from .utils.modal_compat import patch_modal_check_X_y
 
 patch_modal_check_X_y()
 

@@ -25,9 +25,9 @@ from modAL.models import ActiveLearner
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 
+from ._utils.validation import check_nonnegative_int, check_positive_int, check_samples, n_samples
 from .metrics import aulc
 from .strategies import ibal_distance_sampling
-from .utils.validation import check_nonnegative_int, check_positive_int, check_samples, n_samples
 
 __all__ = ["GammaSearch", "tune_gamma"]
 

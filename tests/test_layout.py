@@ -14,26 +14,28 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "modal_ibal"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 MAX_LINES = 400
+SHARED_TOOLBOX = "_utils"  # private to the library, shared by its layers
 
 # Which layer may import which. A layer is a sub-package (or a top-level module); each
 # may import itself and the layers listed for it, never one further down this list.
+# ``_utils`` is the library's private toolbox: every layer may use it, no user imports it.
 LAYERS: dict[str, set[str]] = {
-    "utils": set(),
+    "_utils": set(),
     "metrics": set(),
-    "readers": {"utils"},
-    "search": {"utils"},
-    "embedding": {"utils", "readers", "search"},
-    "scoring": {"utils", "readers", "search", "embedding"},
-    "coverage": {"utils", "search", "scoring"},
-    "pools": {"utils", "readers", "search", "embedding", "scoring", "coverage"},
-    "strategies": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools"},
-    "tuning": {"utils", "metrics", "strategies"},
-    "stopping": {"utils", "readers", "search", "embedding", "scoring", "coverage", "pools",
+    "readers": {"_utils"},
+    "search": {"_utils"},
+    "embedding": {"_utils", "readers", "search"},
+    "scoring": {"_utils", "readers", "search", "embedding"},
+    "coverage": {"_utils", "search", "scoring"},
+    "pools": {"_utils", "readers", "search", "embedding", "scoring", "coverage"},
+    "strategies": {"_utils", "readers", "search", "embedding", "scoring", "coverage", "pools"},
+    "tuning": {"_utils", "metrics", "strategies"},
+    "stopping": {"_utils", "readers", "search", "embedding", "scoring", "coverage", "pools",
                  "strategies"},
-    "labelling": {"utils", "readers", "strategies", "stopping", "__init__"},
-    "experiments": {"utils", "metrics", "readers", "search", "embedding", "scoring", "coverage",
+    "labelling": {"_utils", "readers", "strategies", "stopping", "__init__"},
+    "experiments": {"_utils", "metrics", "readers", "search", "embedding", "scoring", "coverage",
                     "strategies", "stopping", "labelling", "__init__"},
-    "__init__": {"utils", "search", "embedding", "scoring", "coverage", "strategies", "tuning"},
+    "__init__": {"_utils", "search", "embedding", "scoring", "coverage", "strategies", "tuning"},
 }
 
 
@@ -90,7 +92,8 @@ def test_no_private_names_cross_sub_packages(path):
     for module, names in _imports(path):
         if _target_layer(module) == layer_of(path):
             continue
-        private = [part for part in module.split(".") if part.startswith("_")]
+        private = [part for part in module.split(".") if part.startswith("_")
+                   and part != SHARED_TOOLBOX]
         private += [name for name in names if name.startswith("_")]
         assert not private, f"{path.relative_to(PACKAGE)} imports {private} from {module}"
 
@@ -154,7 +157,7 @@ def test_the_layer_map_is_acyclic():
 
 
 def test_every_sub_package_has_its_test_folder():
-    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    packages = {path.parent.name.lstrip("_") for path in PACKAGE.glob("*/__init__.py")}
     tests = {path.name for path in (ROOT / "tests").iterdir() if path.is_dir()}
     assert packages <= tests, f"sub-packages without a tests/ folder: {sorted(packages - tests)}"
 

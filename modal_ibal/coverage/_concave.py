@@ -23,8 +23,8 @@ import heapq
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils.validation import make_random_state
 from ..scoring import ranking_keys
-from ..utils.validation import make_random_state
 from ._clusters import cluster_labels, safe_scale_exponent
 from ._kernel import column_blocks
 

@@ -29,15 +29,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..scoring import ranking_keys
-from ..search.knn import check_algorithm
-from ..utils.attribution import warn_caller
-from ..utils.validation import (
+from .._utils.attribution import warn_caller
+from .._utils.validation import (
     check_n_instances,
     check_nonnegative_int,
     check_number_or_word,
     check_positive_int,
 )
+from ..scoring import ranking_keys
+from ..search.knn import check_algorithm
 from . import _kernel as kernel_module  # GAIN_ELEMENTS read at call time
 from ._concave import lazy_concave_herding
 from ._kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils.validation import as_numpy, check_positive_float, check_positive_int
 from ..search.knn import check_algorithm, searched_neighbours
 from ..search.knn_exact import check_points
-from ..utils.validation import as_numpy, check_positive_float, check_positive_int
 from ._clusters import safe_scale_exponent
 
 __all__ = [

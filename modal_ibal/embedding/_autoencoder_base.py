@@ -19,9 +19,9 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch import nn
 
-from ..utils.blocks import fixed_blocks, pad_rows
-from ..utils.locks import object_lock
-from ..utils.randomness import seeded_torch_rng
+from .._utils.blocks import fixed_blocks, pad_rows
+from .._utils.locks import object_lock
+from .._utils.randomness import seeded_torch_rng
 
 _TRANSFORM_BATCH = 4096
 

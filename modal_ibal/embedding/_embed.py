@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.validation import as_numpy
+from .._utils.validation import as_numpy
 
 __all__ = ["embed"]
 

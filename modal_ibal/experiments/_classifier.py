@@ -19,10 +19,10 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .._utils.randomness import seeded_torch_rng
+from .._utils.validation import as_numpy, check_nonnegative_float, check_positive_int, is_tensor
 from ..readers.labels import ColumnLabels, column_indices, label_columns
 from ..readers.skorch_net import final_linear
-from ..utils.randomness import seeded_torch_rng
-from ..utils.validation import as_numpy, check_nonnegative_float, check_positive_int, is_tensor
 from ._networks import default_device
 
 __all__ = ["SeededNeuralNetClassifier", "make_classifier"]

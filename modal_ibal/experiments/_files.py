@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..utils.atomic import open_atomic, write_atomic
+from .._utils.atomic import open_atomic, write_atomic
 
 __all__ = [
     "COLUMNS",

@@ -12,7 +12,7 @@ import numbers
 import torch
 from torch import nn
 
-from ..utils.validation import check_positive_int
+from .._utils.validation import check_positive_int
 
 __all__ = ["MLP", "SmallCNN", "cifar_resnet18", "default_device"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from ..utils.atomic import open_atomic
+from .._utils.atomic import open_atomic
 from ._loop import LabellingLoop
 
 __all__ = ["learning_curve", "write_learning_curve"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..utils.atomic import open_atomic, write_atomic
+from .._utils.atomic import open_atomic, write_atomic
 from ._ids import IdPool
 from ._label_studio import label_studio_tasks, read_label_studio_export
 

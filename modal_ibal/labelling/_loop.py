@@ -24,6 +24,7 @@ from sklearn.base import clone
 
 import modal_ibal  # noqa: F401  (modAL's ActiveLearner on current scikit-learn)
 
+from .._utils.validation import check_positive_int
 from ..stopping import (
     CoverageSaturation,
     LabelBudget,
@@ -32,7 +33,6 @@ from ..stopping import (
     StopSignal,
 )
 from ..strategies import default_sampling
-from ..utils.validation import check_positive_int
 from ._answers import Answers, read_answers
 from ._ids import IdPool
 from ._models import tabular_model

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..utils.atomic import write_atomic
+from .._utils.atomic import write_atomic
 
 __all__ = ["STATE_FILE", "DamagedStateError", "load_state", "save_state"]
 

@@ -184,7 +184,7 @@ def _status(args) -> int:
 
 
 def _studio_config(args) -> int:
-    from ..utils.atomic import write_atomic
+    from .._utils.atomic import write_atomic
 
     path = write_atomic(args.out, label_studio_config(_split(args.classes)))
     print(f"wrote {path}: paste it as the project's labelling config in Label Studio")

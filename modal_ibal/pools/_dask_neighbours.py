@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils.threads import one_blas_thread
+from .._utils.validation import check_positive_int, is_dask_array
 from ..search.kmeans import group_rows, nearest_centre
 from ..search.knn import EXACT_SEARCH_MAX_POINTS
 from ..search.knn_exact import check_n_neighbors, exact_neighbours, index_type
@@ -52,8 +54,6 @@ from ..search.knn_partitioned import (
     search_cells,
 )
 from ..search.probes import probe_cells, ranges
-from ..utils.threads import one_blas_thread
-from ..utils.validation import check_positive_int, is_dask_array
 from ._dask_scoring import running_client
 from ._dask_selection import computed
 

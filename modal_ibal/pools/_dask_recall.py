@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._utils.attribution import warn_caller
 from ..search.knn import DEFAULT_RECALL_TARGET
 from ..search.knn_partitioned import DEFAULT_N_CANDIDATES
 from ..search.recall import (
@@ -28,7 +29,6 @@ from ..search.recall import (
     widened_search,
     within_radius,
 )
-from ..utils.attribution import warn_caller
 from ._dask_neighbours import dask_partitioned_neighbours
 from ._dask_selection import computed
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import check_n_instances, is_dask_array
 from ..embedding import embed, representation_codes
 from ..readers.outputs import LastLayer
 from ..scoring import (
@@ -30,7 +31,6 @@ from ..scoring import (
 )
 from ..search import nearest_labelled_distance
 from ..search.cells import LabelledCells
-from ..utils.validation import check_n_instances, is_dask_array
 from ._dask_waits import no_result, query_timeout
 
 __all__ = [

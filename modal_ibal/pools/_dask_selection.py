@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
+from .._utils.validation import check_n_instances, check_scores, is_dask_array
 from ..scoring import ranking_keys
-from ..utils.validation import check_n_instances, check_scores, is_dask_array
 from ._dask_scoring import running_client, workers_died
 from ._dask_waits import no_result, query_timeout
 

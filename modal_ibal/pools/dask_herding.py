@@ -36,6 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import (
+    check_positive_int,
+    check_same_sample_shape,
+    n_samples,
+)
 from ..coverage import (
     DEFAULT_N_NEIGHBORS,
     check_herding_options,
@@ -56,11 +61,6 @@ from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
 from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
-from ..utils.validation import (
-    check_positive_int,
-    check_same_sample_shape,
-    n_samples,
-)
 from . import _dask_neighbours as dask_neighbours
 from ._dask_clusters import dask_coverage_clusters
 from ._dask_neighbours import check_gathered

@@ -74,6 +74,12 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import (
+    check_nonnegative_float,
+    check_positive_int,
+    check_same_sample_shape,
+    make_random_state,
+)
 from ..embedding import check_embedding, embed
 from ..readers.last_layer import (
     check_n_features,
@@ -85,12 +91,6 @@ from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
 from ..readers.view import fitted_estimator, resolve_labelled_set
 from ..scoring import DEFAULT_GAMMA, DEFAULT_READING, importance_summary, select_lowest
 from ..search.cells import LabelledCells, uses_cells
-from ..utils.validation import (
-    check_nonnegative_float,
-    check_positive_int,
-    check_same_sample_shape,
-    make_random_state,
-)
 from ._dask_scoring import (
     ChunkScorer,
     StrategyScorer,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.validation import check_pool, check_same_sample_shape
+from .._utils.validation import check_pool, check_same_sample_shape
 from .outputs import DEFAULT_BATCH_SIZE
 from .view import (
     LabelledView,

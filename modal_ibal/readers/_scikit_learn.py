@@ -13,7 +13,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils.validation import as_numpy
+from .._utils.validation import as_numpy
 from ._losses import OneVsRestLogistic, SoftmaxCrossEntropy
 from .outputs import LastLayer
 

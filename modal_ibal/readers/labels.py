@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from skorch.utils import to_numpy
 
-from ..utils.validation import as_numpy
+from .._utils.validation import as_numpy
 
 __all__ = [
     "ColumnLabels",

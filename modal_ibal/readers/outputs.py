@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.validation import is_tensor
+from .._utils.validation import is_tensor
 from .labels import encode_labels
 
 __all__ = [

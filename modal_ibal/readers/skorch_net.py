@@ -12,10 +12,10 @@ import threading
 
 import numpy as np
 
-from ..utils.blocks import fixed_blocks, pad_rows
-from ..utils.locks import object_lock
-from ..utils.randomness import preserved_global_random_state
-from ..utils.validation import is_tensor
+from .._utils.blocks import fixed_blocks, pad_rows
+from .._utils.locks import object_lock
+from .._utils.randomness import preserved_global_random_state
+from .._utils.validation import is_tensor
 from ._losses import AutogradLoss, SoftmaxCrossEntropy
 from .labels import output_classes
 from .outputs import LastLayer
@@ -43,7 +43,7 @@ def held_module(module):
     """``module`` for this thread alone: its lock held, every train/eval flag restored on exit.
 
     A module's forward hooks and train/eval flags are shared by every thread
-    (:func:`modal_ibal.utils.locks.object_lock`); whoever runs it in a query holds it so.
+    (:func:`modal_ibal._utils.locks.object_lock`); whoever runs it in a query holds it so.
     """
     with object_lock(module), preserved_train_modes(module):
         yield module
@@ -139,7 +139,7 @@ class SkorchLayer(LastLayer):
     def _forward_batches(self, X, record: _Recorder):
         """Fast path for arrays and tensors; skorch's own iterator for the rest.
 
-        A short batch is padded (:func:`modal_ibal.utils.blocks.pad_rows`), so that a
+        A short batch is padded (:func:`modal_ibal._utils.blocks.pad_rows`), so that a
         row's outputs do not depend on how many rows are read with it.
         """
         if not (isinstance(X, np.ndarray) or is_tensor(X)):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..utils.validation import check_positive_int, check_samples, n_samples
+from .._utils.validation import check_positive_int, check_samples, n_samples
 from .last_layer import check_fitted, check_n_features, last_layer, named_input_errors
 from .outputs import (
     DEFAULT_BATCH_SIZE,

@@ -26,9 +26,9 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
+from .._utils.validation import as_numpy, check_positive_int, make_random_state
 from ..readers.labels import label_vector
 from ..readers.last_layer import check_single_output, last_layer
-from ..utils.validation import as_numpy, check_positive_int, make_random_state
 
 __all__ = [
     "DEFAULT_N_BINS",

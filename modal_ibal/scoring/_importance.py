@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._utils.validation import check_positive_float
 from ..readers import SoftmaxCrossEntropy
-from ..utils.validation import check_positive_float
 from ._refit import refit_last_layer
 from ._representer import (
     DEFAULT_READING,

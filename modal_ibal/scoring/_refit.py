@@ -11,8 +11,8 @@ from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
 
-from ..utils.attribution import warn_caller
-from ..utils.threads import one_blas_thread
+from .._utils.attribution import warn_caller
+from .._utils.threads import one_blas_thread
 
 __all__ = ["STATIONARY_GRADIENT", "refit_last_layer"]
 

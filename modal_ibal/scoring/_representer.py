@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._utils.threads import one_blas_thread
+from .._utils.validation import check_positive_float
 from ..readers import SoftmaxCrossEntropy
-from ..utils.threads import one_blas_thread
-from ..utils.validation import check_positive_float
 
 if TYPE_CHECKING:
     pass

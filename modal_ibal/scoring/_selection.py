@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.attribution import warn_caller
-from ..utils.validation import check_n_instances, check_scores
+from .._utils.attribution import warn_caller
+from .._utils.validation import check_n_instances, check_scores
 
 __all__ = ["RANKING_BITS", "TiedScoresWarning", "ranking_keys", "select_highest",
            "select_lowest"]

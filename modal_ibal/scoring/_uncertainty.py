@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._utils.randomness import preserved_global_random_state
+from .._utils.validation import is_tensor, n_samples
 from ..readers.last_layer import (
     check_n_features,
     check_single_output,
@@ -18,8 +20,6 @@ from ..readers.last_layer import (
 )
 from ..readers.outputs import LastLayerOutputs, read_probabilities
 from ..readers.skorch_net import held_module, module_input
-from ..utils.randomness import preserved_global_random_state
-from ..utils.validation import is_tensor, n_samples
 
 __all__ = [
     "class_balanced_margin_weights",

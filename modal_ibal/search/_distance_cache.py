@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils.validation import check_positive_int
+from .._utils.validation import check_positive_int
 from ._nearest_labelled import check_code_pair
 from ._screened import DEFAULT_BLOCK_ELEMENTS, find_nearest, search_nearest
 from .hashing import draw_multipliers, row_keys, words_per_row

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.validation import check_positive_int
+from .._utils.validation import check_positive_int
 from ._screened import DEFAULT_BLOCK_ELEMENTS, find_nearest
 from .cells import LabelledCells
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils.threads import blas_workers, run_blocks
+from .._utils.threads import blas_workers, run_blocks
 from .cells import LabelledCells, uses_cells
 from .kmeans import group_rows
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.attribution import warn_caller
-from ..utils.validation import check_positive_int
+from .._utils.attribution import warn_caller
+from .._utils.validation import check_positive_int
 from ._knn_faiss import faiss_exact_neighbours, faiss_installed
 from .knn_exact import check_n_neighbors, check_points, exact_neighbours
 from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from ..utils.validation import as_numpy, check_positive_int
+from .._utils.validation import as_numpy, check_positive_int
 
 __all__ = [
     "check_n_neighbors",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..utils.threads import blas_workers, run_blocks
+from .._utils.threads import blas_workers, run_blocks
 from .kmeans import group_rows, lloyd, nearest_centre
 from .knn_exact import exact_neighbours, index_type, with_self
 from .probes import probe_cells, ranges

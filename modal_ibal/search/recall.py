@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils.validation import check_fraction
+from .._utils.validation import check_fraction
 from .knn_partitioned import query_rows, ranking_rows
 
 __all__ = [

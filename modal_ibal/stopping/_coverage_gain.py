@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..readers import ModelAndLabels
-from ..strategies import herding_sampling
-from ..utils.validation import (
+from .._utils.validation import (
     check_positive_float,
     check_positive_int,
     check_samples,
     n_samples,
 )
+from ..readers import ModelAndLabels
+from ..strategies import herding_sampling
 from ._criteria import StoppingCriterion
 
 __all__ = ["CoverageSaturation"]

@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from ..readers import ModelAndLabels, model_and_labels
-from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring import pool_probabilities, predictive_entropy
-from ..utils.validation import (
+from .._utils.validation import (
     check_fraction,
     check_positive_int,
     check_samples,
     is_dask_array,
     n_samples,
 )
+from ..readers import ModelAndLabels, model_and_labels
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..scoring import pool_probabilities, predictive_entropy
 from ._agreement import class_balanced_agreement, cohens_kappa
 
 __all__ = [

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._utils.validation import check_pool, check_positive_int, make_random_state
 from ..readers.last_layer import check_n_features, last_layer, named_input_errors
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..readers.view import fitted_estimator
 from ..scoring import fold_bias, select_highest
-from ..utils.validation import check_pool, check_positive_int, make_random_state
 from ._contract import follows_contract
 
 _GRADIENT_CHUNK = 4096

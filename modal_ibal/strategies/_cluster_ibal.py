@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
-from ..embedding import check_embedding, query_codes
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..scoring import DEFAULT_READING, ranking_keys, representer_importance
-from ..utils.validation import (
+from .._utils.validation import (
     check_max_samples,
     check_nonnegative_float,
     check_positive_int,
     check_scores,
     make_random_state,
 )
+from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
+from ..embedding import check_embedding, query_codes
+from ..readers import QueryInputs
+from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..scoring import DEFAULT_READING, ranking_keys, representer_importance
 from ._contract import follows_contract
 
 DEFAULT_BETA = 1.0

@@ -42,9 +42,9 @@ from typing import Protocol
 
 import numpy as np
 
+from .._utils.randomness import preserved_global_random_state
+from .._utils.validation import is_dask_array
 from ..readers.view import COLD_START_STRATEGIES
-from ..utils.randomness import preserved_global_random_state
-from ..utils.validation import is_dask_array
 
 __all__ = [
     "CONTRACT_KEYWORDS",
@@ -97,7 +97,7 @@ def follows_contract(strategy: Callable | None = None, *,
     strategy that cannot names). The
     docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state
-    preserved (:func:`modal_ibal.utils.randomness.preserved_global_random_state`).
+    preserved (:func:`modal_ibal._utils.randomness.preserved_global_random_state`).
     Without ``dask_pool`` it refuses a Dask pool (see the module docstring); with
     it, a Dask pool is answered by ``backend(query, **arguments)``, ``query`` the
     returned function and ``arguments`` the call bound to ``strategy``'s signature

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import check_positive_int, n_samples
 from ..coverage import (
     DEFAULT_N_NEIGHBORS,
     check_herding_options,
@@ -40,7 +41,6 @@ from ..scoring import (
     select_temperature,
     tempered_probabilities,
 )
-from ..utils.validation import check_positive_int, n_samples
 from ._contract import follows_contract
 
 __all__ = ["herding_sampling"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import check_nonnegative_float
 from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query
 from ..readers import QueryInputs
@@ -26,7 +27,6 @@ from ..scoring import (
     select_lowest,
 )
 from ..search import LabelledDistanceCache
-from ..utils.validation import check_nonnegative_float
 from ._contract import follows_contract
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]

@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.validation import (
+    check_nonnegative_float,
+    check_pool,
+    check_positive_int,
+)
 from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query, dask_rowwise_query
 from ..readers import QueryInputs
@@ -27,11 +32,6 @@ from ..scoring import (
     select_lowest,
 )
 from ..search import LabelledDistanceCache
-from ..utils.validation import (
-    check_nonnegative_float,
-    check_pool,
-    check_positive_int,
-)
 from ._contract import follows_contract
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._utils.validation import check_pool, make_random_state, n_samples
 from ..pools.dask_strategies import dask_uniform_query
 from ..scoring import select_lowest
-from ..utils.validation import check_pool, make_random_state, n_samples
 from ._contract import follows_contract
 
 __all__ = ["random_sampling"]

@@ -11,9 +11,9 @@ from conftest import make_net
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import ibal_distance_sampling, ibal_sampling
+from modal_ibal._utils.blocks import MIN_FORWARD_ROWS
 from modal_ibal.readers import labelled_view
 from modal_ibal.scoring._importance import representer_importance
-from modal_ibal.utils.blocks import MIN_FORWARD_ROWS
 
 
 def set_pool_chunk(monkeypatch, rows: int) -> None:

@@ -9,10 +9,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
+from modal_ibal._utils.attribution import warn_caller
 from modal_ibal.coverage import UninformativeWeightsWarning, greedy_kernel_herding
 from modal_ibal.scoring._selection import TiedScoresWarning, select_lowest
 from modal_ibal.search import SearchRecallWarning, nearest_neighbours
-from modal_ibal.utils.attribution import warn_caller
 
 
 def _caught(call):

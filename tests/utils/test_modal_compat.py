@@ -11,7 +11,7 @@ import sklearn.utils
 from modAL.models import ActiveLearner, learners
 from sklearn.linear_model import LogisticRegression
 
-from modal_ibal.utils import modal_compat
+from modal_ibal._utils import modal_compat
 
 
 def test_modal_learners_use_the_translating_check():

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from modal_ibal import ConvAutoencoder, MLPAutoencoder
+from modal_ibal._utils.randomness import seeded_torch_rng
 from modal_ibal.experiments._classifier import make_classifier
 from modal_ibal.experiments._datasets import make_synthetic
 from modal_ibal.experiments._networks import MLP
-from modal_ibal.utils.randomness import seeded_torch_rng
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

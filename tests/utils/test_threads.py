@@ -9,12 +9,12 @@ import threading
 import numpy as np
 import pytest
 
-import modal_ibal.utils.threads as threads_module
-from modal_ibal.utils.threads import one_blas_thread, run_blocks
+import modal_ibal._utils.threads as threads_module
+from modal_ibal._utils.threads import one_blas_thread, run_blocks
 
 _NESTING_CHECK = """
 from threadpoolctl import ThreadpoolController, threadpool_limits
-from modal_ibal.utils.threads import one_blas_thread
+from modal_ibal._utils.threads import one_blas_thread
 
 def blas_threads():
     return [info["num_threads"] for info in ThreadpoolController().select(user_api="blas").info()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.utils.validation import (
+from modal_ibal._utils.validation import (
     check_fraction,
     check_nonnegative_float,
     check_nonnegative_int,

@@ -45,7 +45,7 @@ def one_blas_thread() -> Iterator[None]:
     first context to enter (in any thread) sets the limit and the last to exit
     restores what was there before; contexts entered and left in any order, from
     several threads (Dask's threaded scheduler), never leave the process at one
-    thread (:class:`modal_ibal.utils.locks.SharedHold`).
+    thread (:class:`modal_ibal._utils.locks.SharedHold`).
 
     It reuses one controller of the BLAS libraries: ``threadpool_limits`` scans the
     process's libraries on every call (about 2 ms), which cost an IBAL query over
