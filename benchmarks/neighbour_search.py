@@ -11,17 +11,17 @@ Every search finds the 20 nearest neighbours of every point of one float32 set
 of codes, on one thread (BLAS and OpenMP), in this process, one after another:
 
 ``exact``
-    :func:`~modal_ibal.search.knn_exact.exact_neighbours` (scikit-learn's brute force).
+    :func:`~modal_ibal.search._knn_exact.exact_neighbours` (scikit-learn's brute force).
 ``partitioned``
-    :func:`~modal_ibal.search.knn_partitioned.partitioned_neighbours`, 512
+    :func:`~modal_ibal.search._knn_partitioned.partitioned_neighbours`, 512
     candidates, unchecked.
 ``auto``
-    :func:`~modal_ibal.search.knn.searched_neighbours`: the partitioned search with
+    :func:`~modal_ibal.search._knn.searched_neighbours`: the partitioned search with
     its recall measured on 256 sampled points, widened or replaced by the exact
     search below the 0.8 target (the note says what it did).
 ``check``
     The 512-candidate partitioned search, then its recall check
-    (:func:`~modal_ibal.search.recall.sampled_recall` on 256 points); the note gives
+    (:func:`~modal_ibal.search._recall.sampled_recall` on 256 points); the note gives
     the check's own seconds and their share of the search's.
 ``faiss-flat``, ``faiss-ivf``, ``faiss-hnsw``
     FAISS (``faiss-cpu``): the exact ``IndexFlatL2``; ``IndexIVFFlat`` with
@@ -30,7 +30,7 @@ of codes, on one thread (BLAS and OpenMP), in this process, one after another:
     building the index.
 
 The recall is the share of the true 20 neighbours found on ``--probe`` points
-(:func:`~modal_ibal.search.recall.sampled_recall`: a neighbour tied with the
+(:func:`~modal_ibal.search._recall.sampled_recall`: a neighbour tied with the
 20th counts as found).
 
 The sets, float32, as herding's kernel sees them (unit rows):
@@ -70,10 +70,10 @@ from torch import nn
 from benchmarks.workloads import sample_pool
 from modal_ibal.coverage._kernel import unit_rows
 from modal_ibal.experiments._datasets import load_fashion_mnist
-from modal_ibal.search.knn import searched_neighbours
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
-from modal_ibal.search.recall import sampled_recall
+from modal_ibal.search._knn import searched_neighbours
+from modal_ibal.search._knn_exact import exact_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.search._recall import sampled_recall
 
 _FASHION_MNIST_IMAGES = 70_000
 _HNSW_LINKS, _HNSW_EF_CONSTRUCTION, _HNSW_EF_SEARCH = 32, 40, 64

@@ -34,8 +34,7 @@ from ._utils.modal_compat import patch_modal_check_X_y
 from .coverage import UninformativeWeightsWarning
 from .embedding import CachedEmbedding, ConvAutoencoder, MLPAutoencoder, embed
 from .scoring import TiedScoresWarning
-from .search import LabelledDistanceCache
-from .search.recall import SearchRecallWarning
+from .search import LabelledDistanceCache, SearchRecallWarning
 from .strategies import (
     STRATEGIES,
     badge_sampling,

@@ -145,7 +145,7 @@ def assert_same_rng_states(before, after):
 @pytest.fixture
 def search_by_cells(monkeypatch):
     """Every nearest-labelled search goes cell by cell, with cells of four labelled points."""
-    from modal_ibal.search import cells
+    from modal_ibal.search import _cells as cells
 
     monkeypatch.setattr(cells, "MIN_LABELLED_FOR_CELLS", 1)
     monkeypatch.setattr(cells, "MIN_POOL_FOR_CELLS", 1)

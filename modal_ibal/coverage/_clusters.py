@@ -19,7 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from ..scoring import select_highest
-from ..search.kmeans import kmeans_plus_plus_seeds, nearest_centre_distance
+from ..search import kmeans_plus_plus_seeds, nearest_centre_distance
 
 __all__ = [
     "DEFAULT_MAX_CLUSTER_SAMPLES",

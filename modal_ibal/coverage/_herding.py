@@ -37,7 +37,7 @@ from .._utils.validation import (
     check_positive_int,
 )
 from ..scoring import ranking_keys
-from ..search.knn import check_algorithm
+from ..search import check_algorithm
 from . import _kernel as kernel_module  # GAIN_ELEMENTS read at call time
 from ._concave import lazy_concave_herding
 from ._kernel import check_graph, check_pool_weights, check_weights, column_blocks, kernel_rows

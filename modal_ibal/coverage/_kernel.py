@@ -12,8 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._utils.validation import as_numpy, check_positive_float, check_positive_int
-from ..search.knn import check_algorithm, searched_neighbours
-from ..search.knn_exact import check_points
+from ..search import check_algorithm, check_points, searched_neighbours
 from ._clusters import safe_scale_exponent
 
 __all__ = [

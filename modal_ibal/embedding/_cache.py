@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
 from .._utils.validation import as_numpy, check_nonnegative_int, check_positive_int
-from ..search.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
 from ._embed import embed
 
 __all__ = ["CachedEmbedding"]

@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
+from .._utils.dask_waits import computed
 from ..coverage import (
     COVERAGE_CLUSTER_SAMPLES,
     MAX_COVERAGE_CLUSTERS,
     coverage_clusters,
     n_coverage_clusters,
 )
-from ._dask_selection import computed
 
 __all__ = ["dask_coverage_clusters"]
 

@@ -5,13 +5,12 @@ workers (a model they cannot load fails within a minute, with its reason), then 
 scored by the same code as an in-memory pool.
 
 On a ``distributed`` cluster the model load waits 60 s at most (less when
-:func:`modal_ibal.pools._dask_waits.query_timeout` is shorter), so a query whose
+:func:`modal_ibal._utils.dask_waits.query_timeout` is shorter), so a query whose
 workers are gone fails with what to look at instead of waiting forever.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.dask_waits import no_result, query_timeout, running_client, workers_died
 from .._utils.validation import check_n_instances, is_dask_array
 from ..embedding import embed, representation_codes
 from ..readers.outputs import LastLayer
@@ -29,9 +29,7 @@ from ..scoring import (
     pool_probabilities,
     tempered_probabilities,
 )
-from ..search import nearest_labelled_distance
-from ..search.cells import LabelledCells
-from ._dask_waits import no_result, query_timeout
+from ..search import LabelledCells, nearest_labelled_distance
 
 __all__ = [
     "WORKER_LOAD_TIMEOUT",
@@ -41,9 +39,7 @@ __all__ = [
     "check_dask_pool",
     "pool_scores",
     "refuse_distance_cache",
-    "running_client",
     "ship_scorer",
-    "workers_died",
 ]
 
 
@@ -269,7 +265,7 @@ def ship_scorer(scorer: Any, *, timeout: float | None = None) -> Any:
         A picklable chunk scorer.
     timeout : float, optional
         Seconds the workers get to load it; default :data:`WORKER_LOAD_TIMEOUT`,
-        or :func:`~modal_ibal.pools._dask_waits.query_timeout` where that is shorter.
+        or :func:`~modal_ibal._utils.dask_waits.query_timeout` where that is shorter.
 
     Returns
     -------
@@ -309,32 +305,6 @@ def ship_scorer(scorer: Any, *, timeout: float | None = None) -> Any:
             "`if __name__ == '__main__':` or in a notebook cell."
         ) from error
     return future
-
-
-def running_client():
-    """The running ``distributed.Client`` that a ``compute`` would use now, or None.
-
-    None when the active scheduler is Dask's local threads (no client set up,
-    the one set up closed, or a local scheduler chosen with ``dask.config.set``).
-    """
-    from dask.base import get_scheduler
-
-    client = getattr(get_scheduler(), "__self__", None)  # the Client whose get would compute
-    distributed = sys.modules.get("distributed")  # imported wherever a Client exists
-    if distributed is None or not isinstance(client, distributed.Client) \
-            or client.status != "running":
-        return None
-    return client
-
-
-def workers_died(error: BaseException) -> RuntimeError:
-    """The error of a query whose workers died each time they ran one of its tasks."""
-    return RuntimeError(
-        "Dask workers died each time they scored part of the pool, so the query gave up "
-        f"({error}). A worker that dies on every attempt usually runs out of memory or "
-        "crashes inside the model's forward pass: read the worker logs, give the workers "
-        "more memory, or cut the pool into smaller row chunks (X_pool.rechunk)."
-    )
 
 
 def pool_scores(X_pool, scorer):

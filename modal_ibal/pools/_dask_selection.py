@@ -9,17 +9,14 @@ batch reaches the caller.
 from __future__ import annotations
 
 import functools
-import sys
-import time
 
 import numpy as np
 
+from .._utils.dask_waits import computed
 from .._utils.validation import check_n_instances, check_scores, is_dask_array
 from ..scoring import ranking_keys
-from ._dask_scoring import running_client, workers_died
-from ._dask_waits import no_result, query_timeout
 
-__all__ = ["computed", "dask_select_highest", "dask_select_lowest", "normalised"]
+__all__ = ["dask_select_highest", "dask_select_lowest", "normalised"]
 
 _KEY = np.dtype([("key", np.float64), ("index", np.int64), ("score", np.float64)])
 
@@ -96,70 +93,6 @@ def dask_select_lowest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.nda
         dtype=_KEY, output_size=n_instances, concatenate=True, meta=np.empty(0, dtype=_KEY),
     ))
     return best["index"].astype(np.intp), best["score"]
-
-
-def computed(collection):
-    """``collection`` computed, within the query's time bound; workers that die raise a clear error.
-
-    A list is computed item by item in one graph (items that are not Dask
-    collections pass through) and comes back as a list.
-
-    On a running ``distributed.Client`` (set up as the default, or passed as
-    ``dask.config.set(scheduler=client.get)``) the result is waited for at most
-    :func:`~modal_ibal.pools._dask_waits.query_timeout` seconds (600 by default):
-    tasks whose workers are all gone would otherwise wait forever for a worker.
-    On Dask's local schedulers the tasks run in this process, and nothing waits
-    on a worker that died.
-
-    Raises
-    ------
-    TimeoutError
-        When the cluster gives no result in time: the tasks are cancelled and
-        the message says what to look at and how to allow more time.
-    RuntimeError
-        When the workers died each time they ran one of the tasks: the
-        scheduler moves a task whose worker died to another worker, a few times
-        (``distributed.scheduler.allowed-failures``, 3 by default), then gives
-        up with ``KilledWorker``; the message says what to look at, not a task key.
-    """
-    killed = getattr(sys.modules.get("distributed"), "KilledWorker", ())  # () catches nothing
-    import dask
-
-    items = collection if isinstance(collection, list) else [collection]
-    client = running_client()
-    try:
-        if client is None:  # local threads: plain compute
-            results = list(dask.compute(*items))
-        else:
-            results = _computed_on(client, items, query_timeout())
-    except killed as error:
-        raise workers_died(error) from error
-    return results if isinstance(collection, list) else results[0]
-
-
-def _computed_on(client, items: list, timeout: float) -> list:
-    """``items`` computed by ``client`` in one graph, every result within ``timeout`` seconds.
-
-    Waited on through the futures' own client, default or not; on timeout the
-    futures are cancelled, so the cluster does not go on with a query that failed.
-    """
-    import distributed
-
-    results = client.compute(items)  # futures where items are collections, else the items
-    futures = [result for result in results if isinstance(result, distributed.Future)]
-    deadline = time.monotonic() + timeout
-    try:
-        return [result.result(timeout=max(deadline - time.monotonic(), 1e-3))
-                if isinstance(result, distributed.Future) else result for result in results]
-    except TimeoutError:
-        failed = any(future.status == "error" for future in futures)  # a task's own TimeoutError
-        client.cancel(futures)
-        if failed:
-            raise
-        raise no_result("No result from the Dask cluster", timeout, client) from None
-    except BaseException:
-        client.cancel(futures)
-        raise
 
 
 def dask_select_highest(scores, n_instances: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -8,18 +8,18 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
    (:func:`modal_ibal.pools._dask_scoring.ship_scorer`), which map every pool chunk
    to its codes and margin weights (:class:`~modal_ibal.pools._dask_scoring.CodeScorer`),
    scaled there as herding's kernel sees them (unit rows, or one power of two);
-2. up to :data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
+2. up to :data:`~modal_ibal.search._knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
    + pool points the codes come here (with ``representation='inputs'`` they are
    the pool's rows, flattened) and the query is the in-memory one: the same picks;
 3. above, the codes stay with the workers for the partitioned neighbour search
-   (:func:`modal_ibal.pools._dask_neighbours.dask_partitioned_neighbours`), its recall
+   (:func:`modal_ibal.search._dask_neighbours.dask_partitioned_neighbours`), its recall
    measured and its candidates widened as in memory
-   (:func:`modal_ibal.pools._dask_recall.checked_dask_neighbours`), and only
+   (:func:`modal_ibal.search.checked_dask_neighbours`), and only
    the :math:`M \times k` neighbours, their distances and the :math:`N` weights
    come here, where the kernel graph is built and the greedy runs.
 
 A search that would be exact above
-:data:`~modal_ibal.pools._dask_neighbours.GATHER_MAX_POINTS` (10,000) points
+:data:`~modal_ibal.search.GATHER_MAX_POINTS` (10,000) points
 (``algorithm='brute'``, or ``n_neighbors`` at least the number of points) would
 bring every code here and build :math:`M \times M` arrays: it is refused, before
 any chunk is computed. "The workers" are those of the active scheduler: on a
@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.dask_waits import computed
 from .._utils.validation import (
     check_positive_int,
     check_same_sample_shape,
@@ -60,13 +61,9 @@ from ..readers import model_and_labels
 from ..readers.last_layer import last_layer
 from ..readers.outputs import DEFAULT_BATCH_SIZE
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
-from ..search.knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
-from . import _dask_neighbours as dask_neighbours
+from ..search import check_dask_search, checked_dask_neighbours, searches_exactly
 from ._dask_clusters import dask_coverage_clusters
-from ._dask_neighbours import check_gathered
-from ._dask_recall import checked_dask_neighbours
 from ._dask_scoring import CodeScorer, check_dask_pool, pool_scores
-from ._dask_selection import computed
 
 __all__ = ["dask_herding_query"]
 
@@ -115,7 +112,7 @@ def dask_herding_query(
     ------
     ValueError
         Before any chunk is computed, when the neighbour search would be exact
-        on more than :data:`~modal_ibal.pools._dask_neighbours.GATHER_MAX_POINTS`
+        on more than :data:`~modal_ibal.search.GATHER_MAX_POINTS`
         (10,000) labelled + pool points, with every code brought to this process:
         ``algorithm='brute'`` (pass ``'auto'`` or ``'partitioned'``) or
         ``n_neighbors`` at least the number of points (pass a smaller one, e.g.
@@ -156,7 +153,7 @@ def dask_herding_query(
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
     check_same_sample_shape(X_pool, X_lab)
     n_points = X_lab.shape[0] + int(X_pool.shape[0])
-    _check_search_size(algorithm, n_neighbors, n_points)
+    check_dask_search(algorithm, n_neighbors, n_points)
     margins = isinstance(weights, str) and start.fitted
     reads_model = margins or (isinstance(representation, str) and representation == "features")
     layer_reader = None
@@ -241,22 +238,3 @@ def _kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
             Z_labelled, codes = Z_labelled * scale, codes * scale
     labelled = da.from_array(Z_labelled, chunks=(max(1, Z_labelled.shape[0]), Z_labelled.shape[1]))
     return dask.persist(da.concatenate([labelled, codes]))[0]
-
-
-def _check_search_size(algorithm: str, n_neighbors: int, n_points: int) -> None:
-    """Refuse a neighbour search that would bring more than GATHER_MAX_POINTS codes here.
-
-    ``algorithm`` and ``n_neighbors`` are checked; ``n_points`` counts the
-    labelled and pool points.
-    """
-    limit = dask_neighbours.GATHER_MAX_POINTS  # read at call time: one limit for both checks
-    if not searches_exactly(algorithm, n_points):
-        check_gathered(n_points, min(n_neighbors, n_points))
-    elif n_points > limit:
-        raise ValueError(
-            f"The 'algorithm' parameter ({algorithm!r}) searches the neighbours exactly, on "
-            "every code brought to this process: with a Dask pool that is allowed up to "
-            f"{limit:,} labelled + pool points. Got {n_points:,} points instead; pass "
-            f"algorithm='partitioned' (what 'auto' chooses above {EXACT_SEARCH_MAX_POINTS:,} "
-            "points) to search on the workers."
-        )

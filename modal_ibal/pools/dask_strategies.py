@@ -29,7 +29,7 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
 One ``compute`` runs a query, on whatever scheduler is active: a
 ``distributed.Client`` when one is set up (or passed as
 ``dask.config.set(scheduler=client.get)``), its wait bounded by
-:func:`~modal_ibal.pools._dask_waits.query_timeout`; else Dask's local threads,
+:func:`~modal_ibal._utils.dask_waits.query_timeout`; else Dask's local threads,
 which are threads of the calling process, so that "the workers" are then that
 process and the chunks are scored in its memory.
 
@@ -90,7 +90,7 @@ from ..readers.last_layer import (
 from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
 from ..readers.view import fitted_estimator, resolve_labelled_set
 from ..scoring import DEFAULT_GAMMA, DEFAULT_READING, importance_summary, select_lowest
-from ..search.cells import LabelledCells, uses_cells
+from ..search import LabelledCells, uses_cells
 from ._dask_scoring import (
     ChunkScorer,
     StrategyScorer,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils.hashing import draw_multipliers, row_keys, words_per_row
 from .._utils.validation import check_positive_int
 from ._nearest_labelled import check_code_pair
 from ._screened import DEFAULT_BLOCK_ELEMENTS, find_nearest, search_nearest
-from .hashing import draw_multipliers, row_keys, words_per_row
 
 __all__ = ["LabelledDistanceCache"]
 
@@ -80,7 +80,7 @@ class LabelledDistanceCache:
     * the same pool (equal arrays);
     * the previous pool less the rows equal to a new labelled row, in order
       (modAL's ``np.delete`` of the queried rows), compared run by run;
-    * 63-bit content keys of every row's bytes (:func:`modal_ibal.search.hashing.row_keys`,
+    * 63-bit content keys of every row's bytes (:func:`modal_ibal._utils.hashing.row_keys`,
       a multilinear hash modulo a prime), sorted and matched, each match then
       compared exactly.
 

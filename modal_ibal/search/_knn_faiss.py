@@ -1,11 +1,11 @@
 r"""Exact k nearest neighbours through FAISS's flat index, where FAISS is installed.
 
-The same brute-force search as :func:`modal_ibal.search.knn_exact.exact_neighbours`,
+The same brute-force search as :func:`modal_ibal.search._knn_exact.exact_neighbours`,
 in FAISS's ``IndexFlatL2`` (float32 products in blocked BLAS, with its own
 k-selection): measured two to three times faster on one thread at 20,000 and
 100,000 points (``benchmarks/neighbour_search.py``). Optional
 (``pip install modal-ibal[faiss]``); used for float32 codes above
-:data:`~modal_ibal.search.knn.EXACT_SEARCH_MAX_POINTS` points only, so smaller
+:data:`~modal_ibal.search._knn.EXACT_SEARCH_MAX_POINTS` points only, so smaller
 searches, and every result of the project's experiments, do not depend on whether
 it is installed. The neighbours are those of scikit-learn's search up to ties
 and float32 near-ties; the squared distances are recomputed in float64 as there.
@@ -17,7 +17,7 @@ import importlib.util
 
 import numpy as np
 
-from .knn_exact import neighbours_in_blocks
+from ._knn_exact import neighbours_in_blocks
 
 __all__ = ["faiss_exact_neighbours", "faiss_installed"]
 
@@ -40,7 +40,7 @@ def faiss_exact_neighbours(Z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     Returns
     -------
     neighbours, squared
-        As :func:`modal_ibal.search.knn_exact.exact_neighbours`.
+        As :func:`modal_ibal.search._knn_exact.exact_neighbours`.
 
     Notes
     -----

@@ -2,7 +2,7 @@
 
 Float32 products screen the candidates, and float64 re-checks settle every pool row whose
 float32 winner is not proven, so the result is that of the float64 double loop; optionally
-cell by cell (:mod:`modal_ibal.search.cells`).
+cell by cell (:mod:`modal_ibal.search._cells`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._utils.threads import blas_workers, run_blocks
-from .cells import LabelledCells, uses_cells
-from .kmeans import group_rows
+from ._cells import LabelledCells, uses_cells
+from ._kmeans import group_rows
 
 __all__ = [
     "DEFAULT_BLOCK_ELEMENTS",
@@ -122,7 +122,7 @@ def find_nearest(Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int
 def search_nearest_in_cells(Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int,
                             *, cells: LabelledCells | None = None
                             ) -> tuple[np.ndarray, np.ndarray]:
-    r""":func:`search_nearest` over :class:`~modal_ibal.search.cells.LabelledCells`.
+    r""":func:`search_nearest` over :class:`~modal_ibal.search._cells.LabelledCells`.
 
     Pool rows are grouped by their home cell (nearest centre). Each group is
     searched against its home cell's labelled rows, which bounds each row's

@@ -111,7 +111,7 @@ def default_sampling(
     query repeated on the same pool and labels gives the same batch); the greedy
     is deterministic, ties to the lower pool index. Up to 10,000
     labelled + pool points the neighbour graph comes from an exact search; above,
-    from the inverted-file search of :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`,
+    from the inverted-file search of :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours`,
     :math:`O(M \cdot 512 \cdot d)`, or from the exact search where that finds fewer
     than 80% of the true neighbours of 256 sampled points (see :func:`herding_sampling`).
     """

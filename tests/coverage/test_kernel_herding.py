@@ -141,7 +141,7 @@ def test_repeated_graph_entries_are_summed_once():
 
 def test_small_blocks_give_the_same_graph_and_picks(monkeypatch):
     from modal_ibal.coverage import _kernel as kernel
-    from modal_ibal.search import knn_exact
+    from modal_ibal.search import _knn_exact as knn_exact
 
     Z = np.random.default_rng(8).normal(size=(70, 4))
     graph = knn_kernel_graph(Z, 9)

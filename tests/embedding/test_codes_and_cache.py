@@ -19,7 +19,7 @@ from modal_ibal import (
     entropy_distance_sampling,
     ibal_distance_sampling,
 )
-from modal_ibal.search.hashing import draw_multipliers, first_occurrences, row_keys
+from modal_ibal._utils.hashing import draw_multipliers, first_occurrences, row_keys
 
 
 class RowStats:

@@ -329,7 +329,7 @@ def test_package_works_without_dask():
 @pytest.mark.parametrize("strategy", [ibal_distance_sampling, entropy_distance_sampling])
 def test_the_labelled_cells_are_built_once_per_query(strategy, monkeypatch):
     """Three pool chunks, each large enough for the cell-by-cell search: one build, not three."""
-    from modal_ibal.search import cells as labelled_cells
+    from modal_ibal.search import _cells as labelled_cells
 
     rng = np.random.default_rng(1)
     X_labelled = rng.standard_normal((2_100, 4)).astype(np.float32)

@@ -21,8 +21,7 @@ from modal_ibal import (
     herding_sampling,
     ibal_distance_sampling,
 )
-from modal_ibal.pools._dask_selection import computed
-from modal_ibal.pools._dask_waits import query_timeout
+from modal_ibal._utils.dask_waits import computed, query_timeout
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")

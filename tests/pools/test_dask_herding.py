@@ -13,12 +13,12 @@ from sklearn.linear_model import LogisticRegression
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.coverage._concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
 from modal_ibal.pools import _dask_clusters as dask_clusters
-from modal_ibal.pools import _dask_neighbours as dask_neighbours
-from modal_ibal.pools import _dask_recall as dask_recall
 from modal_ibal.pools import dask_herding
-from modal_ibal.search import knn
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
+from modal_ibal.search import _dask_neighbours as dask_neighbours
+from modal_ibal.search import _dask_recall as dask_recall
+from modal_ibal.search import _knn as knn
+from modal_ibal.search._knn_exact import exact_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -68,7 +68,7 @@ def test_chunks_smaller_than_a_coarse_cell_give_the_same_neighbours(client, chun
 
 def test_distributed_search_with_probe_lists_from_nearby_coarse_cells(client, monkeypatch):
     """The probe lists of large pools (chosen among nearby coarse cells): still the same."""
-    from modal_ibal.search import probes
+    from modal_ibal.search import _probes as probes
 
     monkeypatch.setattr(probes, "_ALL_PAIRS_MAX_CELLS", 0)
     monkeypatch.setattr(probes, "_NEAR_COARSE", 3)

@@ -19,8 +19,8 @@ def test_search_by_cells_equals_the_float64_double_loop_exactly(name, search_by_
 
 
 def test_search_by_cells_skips_far_cells_and_keeps_ties(monkeypatch):
+    from modal_ibal.search import _cells as cells
     from modal_ibal.search import _screened as screened
-    from modal_ibal.search import cells
 
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(12, 4)) * 20
@@ -47,7 +47,7 @@ def test_search_by_cells_skips_far_cells_and_keeps_ties(monkeypatch):
 @pytest.mark.parametrize("Z_labelled", [np.zeros((0, 3)), np.zeros((4, 0)), np.full((3, 2), np.nan),
                                         np.zeros(5)])
 def test_labelled_cells_reject_bad_codes(Z_labelled):
-    from modal_ibal.search.cells import LabelledCells
+    from modal_ibal.search._cells import LabelledCells
 
     with pytest.raises(ValueError, match="'Z_labelled' parameter"):
         LabelledCells(Z_labelled)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search import cells as cells_module
-from modal_ibal.search.cells import LabelledCells
+from modal_ibal.search import _cells as cells_module
+from modal_ibal.search._cells import LabelledCells
 
 _EPS = 1e-9
 

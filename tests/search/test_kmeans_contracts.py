@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search.kmeans import kmeans_plus_plus_seeds, lloyd, nearest_centre_distance
+from modal_ibal.search._kmeans import kmeans_plus_plus_seeds, lloyd, nearest_centre_distance
 
 
 class _FixedDraws:

@@ -9,9 +9,9 @@ from conftest import assert_same_rng_states, global_rng_states
 from search_cases import blobs, recall, true_neighbours
 
 from modal_ibal.coverage._kernel import knn_kernel_graph
-from modal_ibal.search.knn import EXACT_SEARCH_MAX_POINTS, nearest_neighbours
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
+from modal_ibal.search._knn import EXACT_SEARCH_MAX_POINTS, nearest_neighbours
+from modal_ibal.search._knn_exact import exact_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
 
 
 def test_partitioned_search_finds_nearly_all_true_neighbours():
@@ -33,7 +33,7 @@ def test_more_candidates_find_more_neighbours():
 
 def test_candidates_covering_every_point_give_the_exact_search(monkeypatch):
     """The cell search itself, not the exact shortcut: every cell probes every cell."""
-    from modal_ibal.search import knn_partitioned
+    from modal_ibal.search import _knn_partitioned as knn_partitioned
 
     def every_cell(centres, sizes, n_candidates, cell_size, coarse=None):
         n_cells = len(sizes)
@@ -82,7 +82,7 @@ def test_threads_do_not_change_the_result():
 
 
 def test_auto_is_exact_up_to_the_threshold(monkeypatch):
-    from modal_ibal.search import knn
+    from modal_ibal.search import _knn as knn
 
     Z = blobs(600)
     exact = exact_neighbours(Z, 6)
@@ -122,7 +122,7 @@ def test_bad_partition_sizes_are_named(name):
 @pytest.mark.parametrize("n_columns", [7, 600, 5000])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_key_partition_finds_the_k_smallest_columns(n_columns, dtype):
-    from modal_ibal.search.knn_partitioned import _k_smallest_columns
+    from modal_ibal.search._knn_partitioned import _k_smallest_columns
 
     rng = np.random.default_rng(n_columns)
     squared = rng.permutation(np.arange(n_columns * 40, dtype=np.float64)).reshape(40, n_columns)
@@ -135,7 +135,7 @@ def test_packed_key_partition_finds_the_k_smallest_columns(n_columns, dtype):
 
 
 def test_packed_keys_rank_near_equal_float32_exactly_beyond_the_packed_width():
-    from modal_ibal.search.knn_partitioned import _PACKED_COLUMN_BITS, _k_smallest_columns
+    from modal_ibal.search._knn_partitioned import _PACKED_COLUMN_BITS, _k_smallest_columns
 
     n_columns = 2 ** (_PACKED_COLUMN_BITS + 1)
     steps = np.random.default_rng(0).permutation(n_columns)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from search_cases import double_loop
 
+from modal_ibal.search._cells import LabelledCells
 from modal_ibal.search._nearest_labelled import (
     check_code_pair,
     nearest_labelled_distance,
     nearest_labelled_index,
 )
-from modal_ibal.search.cells import LabelledCells
 
 
 def test_one_dimensional_codes_are_one_column_of_scalars():

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search import knn_partitioned
-from modal_ibal.search.knn_partitioned import (
+from modal_ibal.search import _knn_partitioned as knn_partitioned
+from modal_ibal.search._knn_partitioned import (
     _PACKED_COLUMN_BITS,
     _SAMPLE_PER_CELL,
     _k_smallest_columns,

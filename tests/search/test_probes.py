@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 from search_cases import blobs, recall, true_neighbours
 
-from modal_ibal.search import probes
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
+from modal_ibal.search import _probes as probes
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
 
 
 def _all_probe_all(centres, sizes, n_candidates):
@@ -56,7 +56,7 @@ def test_many_duplicates_find_what_probing_every_cell_finds(monkeypatch):
     Which copies are a copy's neighbours is a choice among equal distances (0): the
     search promises the distances, to rounding, and that they are true distances.
     """
-    from modal_ibal.search import knn_partitioned
+    from modal_ibal.search import _knn_partitioned as knn_partitioned
 
     rng = np.random.default_rng(0)
     copies = np.repeat(rng.standard_normal((5, 16)), 5_000, axis=0)

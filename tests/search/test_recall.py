@@ -8,11 +8,11 @@ import pytest
 import torch
 from conftest import assert_same_rng_states, global_rng_states
 
-from modal_ibal.search import knn
-from modal_ibal.search.knn import nearest_neighbours, searched_neighbours
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
-from modal_ibal.search.recall import (
+from modal_ibal.search import _knn as knn
+from modal_ibal.search._knn import nearest_neighbours, searched_neighbours
+from modal_ibal.search._knn_exact import exact_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.search._recall import (
     SearchOutcome,
     SearchRecallWarning,
     check_recall_target,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search.knn import nearest_neighbours
-from modal_ibal.search.knn_exact import exact_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
-from modal_ibal.search.recall import (
+from modal_ibal.search._knn import nearest_neighbours
+from modal_ibal.search._knn_exact import exact_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.search._recall import (
     recall_of,
     recall_on_sample,
     sampled_recall,
@@ -116,7 +116,7 @@ def test_each_sampled_point_has_its_own_radius_and_tolerance():
 
 @pytest.mark.parametrize("algorithm", ["partitioned", "auto"])
 def test_the_cell_size_and_candidates_given_are_the_ones_searched(algorithm, monkeypatch):
-    from modal_ibal.search import knn
+    from modal_ibal.search import _knn as knn
 
     monkeypatch.setattr(knn, "EXACT_SEARCH_MAX_POINTS", 100)
     Z = np.random.default_rng(3).standard_normal((600, 6)).astype(np.float32)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from search_cases import double_loop
 
+from modal_ibal.search._cells import LabelledCells
 from modal_ibal.search._screened import search_nearest, search_nearest_in_cells
-from modal_ibal.search.cells import LabelledCells
 
 
 def test_search_nearest_in_cells_returns_intp_rows_of_the_full_search():

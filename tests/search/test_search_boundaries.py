@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search import knn
-from modal_ibal.search.cells import MIN_LABELLED_FOR_CELLS, MIN_POOL_FOR_CELLS, uses_cells
-from modal_ibal.search.knn_exact import check_points, exact_neighbours, index_type
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
-from modal_ibal.search.recall import sample_rows, sampled_recall, widened_search
+from modal_ibal.search import _knn as knn
+from modal_ibal.search._cells import MIN_LABELLED_FOR_CELLS, MIN_POOL_FOR_CELLS, uses_cells
+from modal_ibal.search._knn_exact import check_points, exact_neighbours, index_type
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.search._recall import sample_rows, sampled_recall, widened_search
 
 
 def test_auto_searches_exactly_up_to_and_including_the_limit():

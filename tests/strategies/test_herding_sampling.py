@@ -187,7 +187,7 @@ def test_default_sampling_is_class_balanced_concave_herding(learner, split):
 def test_partitioned_search_finds_most_exact_picks_on_digits(digits, monkeypatch):
     """1,220 points, beyond 512 candidates: the inverted-file search really runs, and its graph
     is approximate, so the batch is close to the exact one, not equal (4 of 5 picks measured)."""
-    from modal_ibal.search import knn
+    from modal_ibal.search import _knn as knn
 
     X_labelled, y_labelled, X_pool = labelled_and_pool(digits, 20, 1200, seed=5)
     model = LogisticRegression(max_iter=500).fit(X_labelled, y_labelled)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kmeans import group_rows, kmeans_plus_plus_seeds, lloyd, nearest_centre
+from ._kmeans import group_rows, kmeans_plus_plus_seeds, lloyd, nearest_centre
 
 __all__ = ["MIN_LABELLED_FOR_CELLS", "MIN_POOL_FOR_CELLS", "LabelledCells", "uses_cells"]
 
@@ -56,7 +56,7 @@ class LabelledCells:
     Notes
     -----
     :math:`\min(256, n / 32)` cells (at least 2), fitted by k-means (k-means++
-    start, 10 Lloyd iterations, :mod:`modal_ibal.search.kmeans`, on a fixed sample of
+    start, 10 Lloyd iterations, :mod:`modal_ibal.search._kmeans`, on a fixed sample of
     32 labelled points per cell, with a private fixed seed; the global random state
     is left as it was). The cells only decide which pairs are compared, never a result.
     """

@@ -1,13 +1,13 @@
 r"""The partitioned search's recall on a Dask array, measured on the workers.
 
-The Dask form of :func:`modal_ibal.search.recall.sampled_recall`: the same 256
+The Dask form of :func:`modal_ibal.search._recall.sampled_recall`: the same 256
 sampled rows and the same count, so the same number as in memory. Only the
 sampled rows and their neighbours found (:math:`s (k + 1)` rows) come to the
 caller; every block of points is compared with those rows on its worker, which
 sends back the distances within each row's radius (a few per row and block).
 
 :func:`checked_dask_neighbours` widens the candidates as the in-memory search
-does (:func:`modal_ibal.search.recall.widened_search`); below the target it keeps
+does (:func:`modal_ibal.search._recall.widened_search`); below the target it keeps
 the approximate result and says so: a pool kept in Dask is too large for the
 exact search in one process.
 """
@@ -17,9 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils.attribution import warn_caller
-from ..search.knn import DEFAULT_RECALL_TARGET
-from ..search.knn_partitioned import DEFAULT_N_CANDIDATES
-from ..search.recall import (
+from .._utils.dask_waits import computed
+from ._dask_neighbours import dask_partitioned_neighbours
+from ._knn import DEFAULT_RECALL_TARGET
+from ._knn_partitioned import DEFAULT_N_CANDIDATES
+from ._recall import (
     DEFAULT_RECALL_SAMPLE,
     SearchOutcome,
     SearchRecallWarning,
@@ -29,15 +31,13 @@ from ..search.recall import (
     widened_search,
     within_radius,
 )
-from ._dask_neighbours import dask_partitioned_neighbours
-from ._dask_selection import computed
 
 __all__ = ["checked_dask_neighbours", "dask_sampled_recall"]
 
 
 def dask_sampled_recall(Z, neighbours: np.ndarray, *,
                         n_sample: int = DEFAULT_RECALL_SAMPLE) -> float:
-    """:func:`modal_ibal.search.recall.sampled_recall` of a Dask array's neighbours found.
+    """:func:`modal_ibal.search._recall.sampled_recall` of a Dask array's neighbours found.
 
     Parameters
     ----------
@@ -70,7 +70,7 @@ def dask_sampled_recall(Z, neighbours: np.ndarray, *,
 def checked_dask_neighbours(Z, n_neighbors: int, *,
                             recall_target: float = DEFAULT_RECALL_TARGET,
                             ) -> tuple[np.ndarray, np.ndarray, SearchOutcome]:
-    """:func:`~modal_ibal.pools._dask_neighbours.dask_partitioned_neighbours`, its recall checked.
+    """:func:`~modal_ibal.search._dask_neighbours.dask_partitioned_neighbours`, its recall checked.
 
     Parameters
     ----------

@@ -23,13 +23,13 @@ border, in a region split into many cells: rarely in clustered codes, often in
 structureless high-dimensional ones (measured: ``benchmarks/neighbour_search.py``).
 
 So the partitioned search is checked as it runs: its recall is measured on 256
-sampled points against their exact neighbours (:mod:`modal_ibal.search.recall`);
+sampled points against their exact neighbours (:mod:`modal_ibal.search._recall`);
 below ``recall_target`` the candidates are widened fourfold and the search
 repeated, while they stay under a sixteenth of the points and the recall is at
 least half the target (a fourfold widening was not seen to do more than double
 it); past that,
 ``algorithm='auto'`` searches exactly and ``'partitioned'`` keeps its result;
-both say so with a :class:`~modal_ibal.search.recall.SearchRecallWarning`.
+both say so with a :class:`~modal_ibal.search._recall.SearchRecallWarning`.
 ``algorithm='auto'`` searches exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.
 """
 
@@ -39,10 +39,10 @@ import numpy as np
 
 from .._utils.attribution import warn_caller
 from .._utils.validation import check_positive_int
+from ._knn_exact import check_n_neighbors, check_points, exact_neighbours
 from ._knn_faiss import faiss_exact_neighbours, faiss_installed
-from .knn_exact import check_n_neighbors, check_points, exact_neighbours
-from .knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
-from .recall import (
+from ._knn_partitioned import DEFAULT_CELL_SIZE, DEFAULT_N_CANDIDATES, partitioned_neighbours
+from ._recall import (
     SearchOutcome,
     SearchRecallWarning,
     check_recall_target,

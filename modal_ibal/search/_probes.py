@@ -2,14 +2,14 @@ r"""Which cells each cell of the partitioned neighbour search compares its point
 
 Every cell probes the cells whose k-means centres lie nearest to its own, its own
 first, until they hold enough candidates (:func:`probe_cells`); shared by the
-in-memory search (:mod:`modal_ibal.search.knn_partitioned`) and the Dask one.
+in-memory search (:mod:`modal_ibal.search._knn_partitioned`) and the Dask one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .kmeans import group_rows
+from ._kmeans import group_rows
 
 __all__ = ["probe_cells", "ranges"]
 
@@ -118,7 +118,7 @@ def probe_cells(centres: np.ndarray, sizes: np.ndarray, n_candidates: int, cell_
     sizes : ndarray of shape (n_cells,)
         Points per cell.
     n_candidates, cell_size : int
-        As :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`.
+        As :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours`.
     coarse : (ndarray of shape (n_coarse, n_dims), ndarray of shape (n_coarse + 1,)), optional
         The coarse centres and where each coarse cell's fine cells start (fine
         cells numbered coarse cell by coarse cell); used above

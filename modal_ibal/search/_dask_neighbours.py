@@ -1,6 +1,6 @@
 r"""The partitioned k-nearest-neighbour search on a Dask array: cells and candidates on the workers.
 
-The inverted-file search of :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`,
+The inverted-file search of :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours`,
 split where its work lies, with the same cells, candidates and products, so the neighbours
 found are the in-memory search's:
 
@@ -37,12 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils.dask_waits import computed, running_client
 from .._utils.threads import one_blas_thread
 from .._utils.validation import check_positive_int, is_dask_array
-from ..search.kmeans import group_rows, nearest_centre
-from ..search.knn import EXACT_SEARCH_MAX_POINTS
-from ..search.knn_exact import check_n_neighbors, exact_neighbours, index_type
-from ..search.knn_partitioned import (
+from ._kmeans import group_rows, nearest_centre
+from ._knn import EXACT_SEARCH_MAX_POINTS, searches_exactly
+from ._knn_exact import check_n_neighbors, exact_neighbours, index_type
+from ._knn_partitioned import (
     DEFAULT_CELL_SIZE,
     DEFAULT_N_CANDIDATES,
     coarse_centres,
@@ -53,11 +54,15 @@ from ..search.knn_partitioned import (
     ranking_rows,
     search_cells,
 )
-from ..search.probes import probe_cells, ranges
-from ._dask_scoring import running_client
-from ._dask_selection import computed
+from ._probes import probe_cells, ranges
 
-__all__ = ["GATHER_MAX_POINTS", "check_gathered", "dask_partitioned_neighbours", "searches_here"]
+__all__ = [
+    "GATHER_MAX_POINTS",
+    "check_dask_search",
+    "check_gathered",
+    "dask_partitioned_neighbours",
+    "searches_here",
+]
 
 _BLOCKS_PER_BATCH = 8  # search results brought here at once (at least): only theirs are held twice
 
@@ -110,6 +115,32 @@ def check_gathered(n_points: int, n_neighbors: int, *, cell_size: int = DEFAULT_
         f"{GATHER_MAX_POINTS:,} points. Pass a smaller {name} ({default}) to search on the "
         "workers."
     )
+
+
+def check_dask_search(algorithm: str, n_neighbors: int, n_points: int) -> None:
+    """Refuse a search of a Dask array's neighbours that would bring its codes to this process.
+
+    An exact search (``algorithm``, as :func:`~modal_ibal.search.nearest_neighbours`
+    takes it, or a partitioned search that has no cells to spread) is allowed on
+    up to :data:`GATHER_MAX_POINTS` points. ``algorithm`` and ``n_neighbors``
+    come checked; ``n_points`` counts the labelled and pool points.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter that makes the search exact and what to pass instead.
+    """
+    limit = GATHER_MAX_POINTS  # read at call time: one limit for both checks
+    if not searches_exactly(algorithm, n_points):
+        check_gathered(n_points, min(n_neighbors, n_points))
+    elif n_points > limit:
+        raise ValueError(
+            f"The 'algorithm' parameter ({algorithm!r}) searches the neighbours exactly, on "
+            "every code brought to this process: with a Dask pool that is allowed up to "
+            f"{limit:,} labelled + pool points. Got {n_points:,} points instead; pass "
+            f"algorithm='partitioned' (what 'auto' chooses above {EXACT_SEARCH_MAX_POINTS:,} "
+            "points) to search on the workers."
+        )
 
 
 def _assign(block: np.ndarray, centres: np.ndarray, block_info=None) -> np.ndarray:
@@ -222,13 +253,13 @@ def dask_partitioned_neighbours(
     n_neighbors : int
         :math:`k \le` ``n_points``.
     cell_size, n_candidates : int
-        As :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours`.
+        As :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours`.
 
     Returns
     -------
     neighbours : ndarray of shape (n_points, n_neighbors)
     squared : ndarray of shape (n_points, n_neighbors), float64
-        As :func:`modal_ibal.search.knn_partitioned.partitioned_neighbours` on the
+        As :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours` on the
         computed array: the same cells (the coarse k-means on the same sample,
         each coarse cell cut by the same seeded k-means), the same candidate
         lists in the same order and the same products, so the same neighbours,

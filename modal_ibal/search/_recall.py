@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._utils.validation import check_fraction
-from .knn_partitioned import query_rows, ranking_rows
+from ._knn_partitioned import query_rows, ranking_rows
 
 __all__ = [
     "DEFAULT_RECALL_SAMPLE",
@@ -100,8 +100,8 @@ def within_radius(queries: np.ndarray, points: np.ndarray, radius: np.ndarray,
     A point counts when its squared distance, computed directly in float64, is at
     most ``radius + tie``. The points are screened first in their own precision,
     one product per block of points (the partitioned search's
-    :func:`~modal_ibal.search.knn_partitioned.query_rows` against the queries'
-    :func:`~modal_ibal.search.knn_partitioned.ranking_rows`, never :math:`s \times M` at once), with a
+    :func:`~modal_ibal.search._knn_partitioned.query_rows` against the queries'
+    :func:`~modal_ibal.search._knn_partitioned.ranking_rows`, never :math:`s \times M` at once), with a
     margin far above float32's rounding (:data:`_SCREEN_SLACK`), so only the few
     points near the radius are computed again. A function of each point alone: the
     results on blocks of points concatenate to the result on all of them.

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import two_worker_client
 
-from modal_ibal.pools import _dask_recall as dask_recall
-from modal_ibal.search.knn import searched_neighbours
-from modal_ibal.search.knn_partitioned import partitioned_neighbours
-from modal_ibal.search.recall import SearchOutcome, SearchRecallWarning, sampled_recall
+from modal_ibal.search import _dask_recall as dask_recall
+from modal_ibal.search._knn import searched_neighbours
+from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.search._recall import SearchOutcome, SearchRecallWarning, sampled_recall
 
 da = pytest.importorskip("dask.array")
 pytest.importorskip("distributed")

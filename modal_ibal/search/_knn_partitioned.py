@@ -1,7 +1,7 @@
 """k nearest neighbours by an inverted-file search over k-means cells.
 
 The points of each cell are compared with the points of its nearest cells only (see
-:mod:`modal_ibal.search.knn` for the method and its guarantee).
+:mod:`modal_ibal.search._knn` for the method and its guarantee).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Callable
 import numpy as np
 
 from .._utils.threads import blas_workers, run_blocks
-from .kmeans import group_rows, lloyd, nearest_centre
-from .knn_exact import exact_neighbours, index_type, with_self
-from .probes import probe_cells, ranges
+from ._kmeans import group_rows, lloyd, nearest_centre
+from ._knn_exact import exact_neighbours, index_type, with_self
+from ._probes import probe_cells, ranges
 
 __all__ = [
     "DEFAULT_CELL_SIZE",
@@ -42,7 +42,7 @@ def coarse_centres(n_points: int, cell_size: int,
                    rows_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     r"""The centres of the first level of cells: :math:`\lceil\sqrt K\rceil` of them.
 
-    Fitted by :func:`modal_ibal.search.kmeans.lloyd` on a fixed sample of
+    Fitted by :func:`modal_ibal.search._kmeans.lloyd` on a fixed sample of
     ``_SAMPLE_PER_CELL`` points per centre, drawn from seed 0, so the points may
     live elsewhere (a Dask array) and only the sample is read.
 
@@ -173,7 +173,7 @@ def partitioned_neighbours(
     ----------
     Z : ndarray of shape (n_points, n_dims)
         Finite points, float32 or float64, checked by the caller
-        (:func:`~modal_ibal.search.knn.nearest_neighbours` checks every argument).
+        (:func:`~modal_ibal.search._knn.nearest_neighbours` checks every argument).
     n_neighbors : int
         :math:`1 \le k \le` ``n_points``.
     cell_size : int, default=64
@@ -273,7 +273,7 @@ def search_cells(homes: np.ndarray, probes: np.ndarray, probe_starts: np.ndarray
     homes : ndarray of ints
         The cells whose points are searched.
     probes, probe_starts : ndarray
-        As :func:`modal_ibal.search.probes.probe_cells` returns them.
+        As :func:`modal_ibal.search._probes.probe_cells` returns them.
     bounds : ndarray of shape (n_cells + 1,)
         Cell ``h`` holds the sorted positions ``bounds[h]:bounds[h + 1]``.
     queries : ndarray of shape (m, d + 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.search.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
+from modal_ibal._utils.hashing import draw_multipliers, first_occurrences, row_keys, words_per_row
 
 _P = 2_097_143
 
