@@ -63,7 +63,7 @@ from modal_ibal.experiments._results import aulc_table, paired_differences, writ
 from modal_ibal.experiments._runner import run_experiment, run_file
 from modal_ibal.experiments._seeds import MODEL, derive_seed
 from modal_ibal.experiments._specs import Dataset, ExperimentSpec
-from modal_ibal.readers.view import resolve_labelled_set
+from modal_ibal.readers._view import resolve_labelled_set
 from modal_ibal.strategies._registry import resolve_strategies
 
 from .shuttle import SHUTTLE_CLASSES, SHUTTLE_PATH, load_shuttle, shuttle_subsample

@@ -38,9 +38,9 @@ from modal_ibal import (
     ibal_sampling,
     margin_sampling,
 )
-from modal_ibal.readers.last_layer import last_layer
-from modal_ibal.readers.outputs import DEFAULT_BATCH_SIZE
-from modal_ibal.readers.view import LabelledView
+from modal_ibal.readers._last_layer import last_layer
+from modal_ibal.readers._outputs import DEFAULT_BATCH_SIZE
+from modal_ibal.readers._view import LabelledView
 from modal_ibal.scoring._distance_term import (
     DEFAULT_GAMMA,
     entropy_distance_scores,

@@ -55,7 +55,7 @@ from modal_ibal.experiments._results import aulc_table, paired_differences
 from modal_ibal.experiments._runner import run_experiment, run_file
 from modal_ibal.experiments._specs import ExperimentSpec
 from modal_ibal.readers._query import model_and_labels
-from modal_ibal.readers.view import model_view
+from modal_ibal.readers._view import model_view
 from modal_ibal.scoring._uncertainty import margin_weights
 from modal_ibal.strategies._registry import resolve_strategies
 

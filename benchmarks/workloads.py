@@ -25,8 +25,8 @@ from torch import nn
 
 from modal_ibal import CachedEmbedding, ConvAutoencoder, MLPAutoencoder
 from modal_ibal.experiments._networks import SmallCNN
-from modal_ibal.readers.last_layer import last_layer
-from modal_ibal.readers.outputs import LastLayerOutputs
+from modal_ibal.readers._last_layer import last_layer
+from modal_ibal.readers._outputs import LastLayerOutputs
 
 N_INSTANCES = 10
 WARMUP_POOL = 2_000

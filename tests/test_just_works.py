@@ -24,7 +24,7 @@ from torch import nn
 
 import modal_ibal
 from modal_ibal import STRATEGIES, MLPAutoencoder
-from modal_ibal.readers.last_layer import last_layer
+from modal_ibal.readers._last_layer import last_layer
 
 EXPORTED = {
     name: getattr(modal_ibal, name)

@@ -17,8 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.validation import as_numpy, n_samples
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ._cache import CachedEmbedding
 from ._embed import embed
 

@@ -21,8 +21,7 @@ from torch.utils.data import DataLoader
 
 from .._utils.randomness import seeded_torch_rng
 from .._utils.validation import as_numpy, check_nonnegative_float, check_positive_int, is_tensor
-from ..readers.labels import ColumnLabels, column_indices, label_columns
-from ..readers.skorch_net import final_linear
+from ..readers import ColumnLabels, column_indices, final_linear, label_columns
 from ._networks import default_device
 
 __all__ = ["SeededNeuralNetClassifier", "make_classifier"]

@@ -21,7 +21,7 @@ import numpy as np
 from .._utils.dask_waits import no_result, query_timeout, running_client, workers_died
 from .._utils.validation import check_n_instances, is_dask_array
 from ..embedding import embed, representation_codes
-from ..readers.outputs import LastLayer
+from ..readers import LastLayer
 from ..scoring import (
     ImportanceSummary,
     margin_weights,

@@ -57,9 +57,7 @@ from ..coverage import (
     unit_rows,
 )
 from ..embedding import check_representation, representation_codes
-from ..readers import model_and_labels
-from ..readers.last_layer import last_layer
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, last_layer, model_and_labels
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
 from ..search import check_dask_search, checked_dask_neighbours, searches_exactly
 from ._dask_clusters import dask_coverage_clusters

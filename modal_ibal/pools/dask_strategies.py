@@ -17,7 +17,7 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
    network once per query, not once per chunk; a model the workers cannot load
    fails there with its reason, and a worker that dies can have them rebuilt;
 3. every row chunk is read and scored on the worker that holds it, by the same
-   code as an in-memory pool (the reader of :func:`modal_ibal.readers.last_layer`
+   code as an in-memory pool (the reader of :func:`modal_ibal.readers._last_layer`
    moves each batch to the module's device, so CUDA workers run the forward pass
    on their GPU);
 4. IBAL-D and entropy + D divide each term by its maximum over the pool: two
@@ -81,14 +81,16 @@ from .._utils.validation import (
     make_random_state,
 )
 from ..embedding import check_embedding, embed
-from ..readers.last_layer import (
+from ..readers import (
+    DEFAULT_BATCH_SIZE,
+    LastLayerOutputs,
     check_n_features,
     check_single_output,
+    fitted_estimator,
     last_layer,
     named_input_errors,
+    resolve_labelled_set,
 )
-from ..readers.outputs import DEFAULT_BATCH_SIZE, LastLayerOutputs
-from ..readers.view import fitted_estimator, resolve_labelled_set
 from ..scoring import DEFAULT_GAMMA, DEFAULT_READING, importance_summary, select_lowest
 from ..search import LabelledCells, uses_cells
 from ._dask_scoring import (

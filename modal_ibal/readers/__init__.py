@@ -8,21 +8,47 @@ gradients w.r.t. the logits, ``outputs``), read in row chunks where that is exac
 the losses' gradients, ``view`` the labelled set and pool as one query sees them.
 """
 
+from ._labels import ColumnLabels, column_indices, label_columns, label_vector
+from ._last_layer import (
+    check_n_features,
+    check_single_output,
+    is_skorch_net,
+    last_layer,
+    named_input_errors,
+    single_output_message,
+)
 from ._losses import SoftmaxCrossEntropy
+from ._outputs import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, read_probabilities
 from ._query import ModelAndLabels, QueryInputs, labelled_view, model_and_labels
-from .last_layer import last_layer
-from .outputs import LastLayer, LastLayerOutputs
-from .view import LabelledView
+from ._skorch_net import final_linear, held_module, module_input
+from ._view import COLD_START_STRATEGIES, LabelledView, fitted_estimator, resolve_labelled_set
 
 __all__ = [
+    "COLD_START_STRATEGIES",
+    "DEFAULT_BATCH_SIZE",
+    "ColumnLabels",
     "LabelledView",
     "LastLayer",
     "LastLayerOutputs",
     "ModelAndLabels",
     "QueryInputs",
     "SoftmaxCrossEntropy",
+    "check_n_features",
+    "check_single_output",
+    "column_indices",
+    "final_linear",
+    "fitted_estimator",
+    "held_module",
+    "is_skorch_net",
+    "label_columns",
+    "label_vector",
     "labelled_view",
     "last_layer",
     "model_and_labels",
+    "module_input",
+    "named_input_errors",
+    "read_probabilities",
+    "resolve_labelled_set",
+    "single_output_message",
 ]
 

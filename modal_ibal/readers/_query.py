@@ -3,7 +3,7 @@
 Every strategy starts with :meth:`QueryInputs.check`: the pool and the batch size
 are checked (one scan of the pool), what modAL passes is split into the model and
 the labelled set (checked too), and the model's view of both
-(:class:`~modal_ibal.readers.view.LabelledView`) is read at most once, when first
+(:class:`~modal_ibal.readers.LabelledView`) is read at most once, when first
 asked for. Below the door the engines trust these arrays and do not check them
 again.
 
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .._utils.validation import check_pool, check_same_sample_shape
-from .outputs import DEFAULT_BATCH_SIZE
-from .view import (
+from ._outputs import DEFAULT_BATCH_SIZE
+from ._view import (
     LabelledView,
     checked_labelled_set,
     is_fitted,

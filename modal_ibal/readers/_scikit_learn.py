@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.validation import as_numpy
 from ._losses import OneVsRestLogistic, SoftmaxCrossEntropy
-from .outputs import LastLayer
+from ._outputs import LastLayer
 
 __all__ = ["LinearModelLayer", "MLPClassifierLayer", "check_n_features"]
 
@@ -37,7 +37,7 @@ def check_n_features(estimator, X, name: str) -> None:
 
     Read from scikit-learn's ``n_features_in_`` (a ``Pipeline``'s first step);
     models without it (skorch nets) are not checked here: the module's own error
-    is named by :func:`modal_ibal.readers.last_layer.named_input_errors`.
+    is named by :func:`modal_ibal.readers.named_input_errors`.
 
     Parameters
     ----------

@@ -27,8 +27,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from .._utils.validation import as_numpy, check_positive_int, make_random_state
-from ..readers.labels import label_vector
-from ..readers.last_layer import check_single_output, last_layer
+from ..readers import check_single_output, label_vector, last_layer
 
 __all__ = [
     "DEFAULT_N_BINS",
@@ -119,7 +118,7 @@ def select_temperature(
     Parameters
     ----------
     estimator : fitted classifier
-        Any estimator :func:`modal_ibal.readers.last_layer` reads; it is cloned,
+        Any estimator :func:`modal_ibal.readers._last_layer` reads; it is cloned,
         never changed.
     X_labelled, y_labelled : array-like
         The labelled set.

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..embedding import embed
-from ..readers.view import LabelledView
+from ..readers import LabelledView
 from ..search import LabelledDistanceCache, nearest_labelled_distance
 from ._importance import representer_importance
 from ._representer import DEFAULT_READING

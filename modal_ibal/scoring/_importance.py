@@ -25,8 +25,7 @@ from ._representer import (
 )
 
 if TYPE_CHECKING:
-    from ..readers.outputs import LastLayer, LastLayerOutputs
-    from ..readers.view import LabelledView
+    from ..readers import LabelledView, LastLayer, LastLayerOutputs
 
 __all__ = ["DEFAULT_REG_LAMBDA", "ImportanceSummary", "importance_summary", "model_reg_lambda",
            "representer_importance"]

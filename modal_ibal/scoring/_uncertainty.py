@@ -10,16 +10,18 @@ import numpy as np
 
 from .._utils.randomness import preserved_global_random_state
 from .._utils.validation import is_tensor, n_samples
-from ..readers.last_layer import (
+from ..readers import (
+    LastLayerOutputs,
     check_n_features,
     check_single_output,
+    held_module,
     is_skorch_net,
     last_layer,
+    module_input,
     named_input_errors,
+    read_probabilities,
     single_output_message,
 )
-from ..readers.outputs import LastLayerOutputs, read_probabilities
-from ..readers.skorch_net import held_module, module_input
 
 __all__ = [
     "class_balanced_margin_weights",
@@ -100,7 +102,7 @@ def pool_probabilities(
     TypeError
         When the model gives no probabilities, or not one (n_pool, n_classes) array:
         a multi-label or multi-output model
-        (:func:`modal_ibal.readers.last_layer.check_single_output`).
+        (:func:`modal_ibal.readers.check_single_output`).
     ValueError
         When the model cannot take the samples of ``X_pool`` (the message names it).
     """

@@ -4,7 +4,7 @@ Three users share it: the partitioned neighbour search (its inverted-file cells,
 :mod:`modal_ibal.search._knn_partitioned`), TypiClust's clusters beyond
 scikit-learn's k-means (:mod:`modal_ibal.coverage._clusters`, seeded from the
 labelled points) and the labelled cells of the nearest-labelled search
-(:class:`modal_ibal.search._cells.LabelledCells`). Each distance is ranked by
+(:class:`modal_ibal.search.LabelledCells`). Each distance is ranked by
 :math:`\lVert c\rVert^2 - 2 x^\top c` in blocks, never as an N x K matrix.
 """
 

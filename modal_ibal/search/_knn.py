@@ -29,7 +29,7 @@ repeated, while they stay under a sixteenth of the points and the recall is at
 least half the target (a fourfold widening was not seen to do more than double
 it); past that,
 ``algorithm='auto'`` searches exactly and ``'partitioned'`` keeps its result;
-both say so with a :class:`~modal_ibal.search._recall.SearchRecallWarning`.
+both say so with a :class:`~modal_ibal.search.SearchRecallWarning`.
 ``algorithm='auto'`` searches exactly up to ``EXACT_SEARCH_MAX_POINTS`` points.
 """
 

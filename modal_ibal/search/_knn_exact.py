@@ -75,7 +75,7 @@ def _squared_distances(exact: np.ndarray, own: np.ndarray, found: np.ndarray) ->
 def exact_neighbours(Z: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact :math:`k` nearest neighbours of checked points by brute force.
 
-    ``Z`` and ``n_neighbors`` as :func:`~modal_ibal.search._knn.nearest_neighbours`
+    ``Z`` and ``n_neighbors`` as :func:`~modal_ibal.search.nearest_neighbours`
     checks them (finite float points, :math:`1 \le k \le M`), and its result.
     scikit-learn's ``NearestNeighbors(algorithm='brute')`` (which streams the
     distances in blocks, never :math:`M \times M`), queried in blocks of rows
@@ -103,7 +103,7 @@ def neighbours_in_blocks(Z: np.ndarray, k: int, find: Callable[[np.ndarray], np.
     Returns
     -------
     neighbours, squared
-        As :func:`modal_ibal.search._knn.nearest_neighbours`: each row holds its own
+        As :func:`modal_ibal.search.nearest_neighbours`: each row holds its own
         index (put last where duplicates crowded it out), and the squared distances
         are recomputed in float64 from the points.
     """

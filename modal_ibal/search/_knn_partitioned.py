@@ -173,7 +173,7 @@ def partitioned_neighbours(
     ----------
     Z : ndarray of shape (n_points, n_dims)
         Finite points, float32 or float64, checked by the caller
-        (:func:`~modal_ibal.search._knn.nearest_neighbours` checks every argument).
+        (:func:`~modal_ibal.search.nearest_neighbours` checks every argument).
     n_neighbors : int
         :math:`1 \le k \le` ``n_points``.
     cell_size : int, default=64

@@ -122,7 +122,7 @@ def find_nearest(Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int
 def search_nearest_in_cells(Z_pool: np.ndarray, Z_labelled: np.ndarray, block_elements: int,
                             *, cells: LabelledCells | None = None
                             ) -> tuple[np.ndarray, np.ndarray]:
-    r""":func:`search_nearest` over :class:`~modal_ibal.search._cells.LabelledCells`.
+    r""":func:`search_nearest` over :class:`~modal_ibal.search.LabelledCells`.
 
     Pool rows are grouped by their home cell (nearest centre). Each group is
     searched against its home cell's labelled rows, which bounds each row's

@@ -29,8 +29,7 @@ from .._utils.validation import (
     is_dask_array,
     n_samples,
 )
-from ..readers import ModelAndLabels, model_and_labels
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, ModelAndLabels, model_and_labels
 from ..scoring import pool_probabilities, predictive_entropy
 from ._agreement import class_balanced_agreement, cohens_kappa
 

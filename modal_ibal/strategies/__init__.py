@@ -29,7 +29,7 @@ is ``functools.partial(ibal_sampling, reading="pseudo")``; the experiment runner
 and the command line accept these names.
 """
 
-from ..readers.view import COLD_START_STRATEGIES
+from ..readers import COLD_START_STRATEGIES
 from ._badge import badge_sampling
 from ._budget_switch import ibal_budget_switch_sampling
 from ._cluster_ibal import ibal_cluster_sampling

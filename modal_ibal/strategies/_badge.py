@@ -11,9 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils.validation import check_pool, check_positive_int, make_random_state
-from ..readers.last_layer import check_n_features, last_layer, named_input_errors
-from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import fitted_estimator
+from ..readers import (
+    DEFAULT_BATCH_SIZE,
+    check_n_features,
+    fitted_estimator,
+    last_layer,
+    named_input_errors,
+)
 from ..scoring import fold_bias, select_highest
 from ._contract import follows_contract
 

@@ -15,8 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._utils.validation import check_positive_int
-from ..readers.last_layer import last_layer
-from ..readers.view import resolve_labelled_set
+from ..readers import last_layer, resolve_labelled_set
 from ._cluster_ibal import ibal_cluster_sampling
 from ._contract import follows_contract
 from ._ibal import ibal_distance_sampling

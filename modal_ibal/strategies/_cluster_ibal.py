@@ -25,8 +25,7 @@ from .._utils.validation import (
 )
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding import check_embedding, query_codes
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import DEFAULT_READING, ranking_keys, representer_importance
 from ._contract import follows_contract
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._utils.randomness import preserved_global_random_state
 from .._utils.validation import is_dask_array
-from ..readers.view import COLD_START_STRATEGIES
+from ..readers import COLD_START_STRATEGIES
 
 __all__ = [
     "CONTRACT_KEYWORDS",
@@ -93,7 +93,7 @@ def follows_contract(strategy: Callable | None = None, *,
 
     Used as ``@follows_contract`` or ``@follows_contract(dask_pool=backend, cold_start=True)``
     (the strategy can pick a batch from zero labels and an unfitted model: it is listed
-    in :data:`~modal_ibal.readers.view.COLD_START_STRATEGIES`, which the error for a
+    in :data:`~modal_ibal.readers.COLD_START_STRATEGIES`, which the error for a
     strategy that cannot names). The
     docstring's ``{shared_parameters}`` line becomes :data:`SHARED_PARAMETERS`;
     the returned function runs ``strategy`` with the caller's global random state

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..embedding import check_embedding, embed
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import select_highest
 from ..search import nearest_labelled_distance
 from ._contract import follows_contract

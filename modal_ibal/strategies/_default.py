@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..pools.dask_herding import dask_herding_query
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE
 from ._contract import follows_contract
 from ._herding import herding_sampling
 

@@ -32,8 +32,7 @@ from ..coverage import (
 )
 from ..embedding import query_codes
 from ..pools.dask_herding import dask_herding_query
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_TEMPERATURES,
     class_balanced_margin_weights,

@@ -17,8 +17,7 @@ import numpy as np
 from .._utils.validation import check_nonnegative_float
 from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_GAMMA,
     DEFAULT_READING,

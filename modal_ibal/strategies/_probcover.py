@@ -17,10 +17,13 @@ from sklearn.neighbors import NearestNeighbors, radius_neighbors_graph
 from .._utils.validation import check_fraction, check_nonnegative_float, make_random_state
 from ..coverage import greedy_max_coverage, safe_scale_exponent
 from ..embedding import query_codes
-from ..readers import ModelAndLabels, QueryInputs
-from ..readers.labels import label_vector
-from ..readers.last_layer import check_single_output
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import (
+    DEFAULT_BATCH_SIZE,
+    ModelAndLabels,
+    QueryInputs,
+    check_single_output,
+    label_vector,
+)
 from ._contract import follows_contract
 
 DEFAULT_PURITY = 0.95

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._utils.randomness import preserved_global_random_state
-from ..readers.skorch_net import held_module
+from ..readers import held_module
 from ..scoring import DEFAULT_GAMMA, READINGS
 from ._badge import badge_sampling
 from ._budget_switch import DEFAULT_LABELS_PER_CLASS, ibal_budget_switch_sampling

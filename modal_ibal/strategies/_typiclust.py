@@ -18,8 +18,7 @@ import numpy as np
 from .._utils.validation import check_max_samples, check_positive_int, make_random_state
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding import query_codes
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ._contract import follows_contract
 
 __all__ = ["typiclust_sampling"]

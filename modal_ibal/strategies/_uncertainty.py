@@ -19,9 +19,7 @@ from .._utils.validation import (
 )
 from ..embedding import check_embedding
 from ..pools.dask_strategies import dask_query, dask_rowwise_query
-from ..readers import QueryInputs
-from ..readers.outputs import DEFAULT_BATCH_SIZE
-from ..readers.view import fitted_estimator
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator
 from ..scoring import (
     DEFAULT_GAMMA,
     entropy_distance_scores,

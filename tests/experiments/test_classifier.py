@@ -20,8 +20,8 @@ from modal_ibal import ibal_sampling
 from modal_ibal.experiments._classifier import SeededNeuralNetClassifier, make_classifier
 from modal_ibal.experiments._datasets import make_synthetic
 from modal_ibal.experiments._networks import MLP, SmallCNN, cifar_resnet18, default_device
-from modal_ibal.readers.last_layer import last_layer
-from modal_ibal.readers.skorch_net import final_linear
+from modal_ibal.readers._last_layer import last_layer
+from modal_ibal.readers._skorch_net import final_linear
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modal_ibal.readers.labels import (
+from modal_ibal.readers._labels import (
     ColumnLabels,
     column_indices,
     encode_labels,

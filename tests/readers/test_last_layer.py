@@ -16,8 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from modal_ibal.readers._last_layer import last_layer
 from modal_ibal.readers._losses import AutogradLoss, OneVsRestLogistic, SoftmaxCrossEntropy
-from modal_ibal.readers.last_layer import last_layer
 
 
 def test_skorch_hook_reads_features_and_logits(fitted_net, split):

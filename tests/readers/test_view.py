@@ -133,7 +133,7 @@ def test_a_reader_without_a_row_block_reads_the_pool_whole(split, wide_pool, mon
 
 def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool, monkeypatch):
     X_labelled, y_labelled, _ = split
-    monkeypatch.setattr("modal_ibal.readers.outputs.STREAM_ROWS", 96)
+    monkeypatch.setattr("modal_ibal.readers._outputs.STREAM_ROWS", 96)
     streamed = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled,
                              batch_size=64)
     reads = _count_reads(streamed, monkeypatch)
@@ -146,8 +146,8 @@ def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool,
 
 
 def test_fast_pool_probabilities_are_streamed(net, wide_pool, monkeypatch):
-    from modal_ibal.readers import outputs
-    from modal_ibal.readers.last_layer import last_layer
+    from modal_ibal.readers import _outputs as outputs
+    from modal_ibal.readers._last_layer import last_layer
     from modal_ibal.scoring._uncertainty import pool_probabilities
 
     whole = last_layer(net, batch_size=64).outputs(wide_pool).probas
@@ -183,7 +183,7 @@ def test_a_dict_pool_is_read_whole_and_scored_row_for_row(split, wide_pool):
 
 
 def test_a_view_refuses_pool_outputs_in_place_of_the_pool(net, split, wide_pool):
-    from modal_ibal.readers.view import LabelledView
+    from modal_ibal.readers._view import LabelledView
 
     X_labelled, y_labelled, _ = split
     view = labelled_view(net, wide_pool, X_labelled=X_labelled, y_labelled=y_labelled)

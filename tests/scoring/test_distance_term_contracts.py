@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from modal_ibal.readers.outputs import LastLayerOutputs
-from modal_ibal.readers.view import LabelledView, model_view
+from modal_ibal.readers._outputs import LastLayerOutputs
+from modal_ibal.readers._view import LabelledView, model_view
 from modal_ibal.scoring._distance_term import (
     entropy_distance_scores,
     ibal_distance_scores,

@@ -16,7 +16,7 @@ import pytest
 from scipy.special import softmax
 
 from modal_ibal.readers._losses import SoftmaxCrossEntropy
-from modal_ibal.readers.outputs import LastLayerOutputs
+from modal_ibal.readers._outputs import LastLayerOutputs
 from modal_ibal.scoring import _importance as importance
 from modal_ibal.scoring._importance import importance_summary
 

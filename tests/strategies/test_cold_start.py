@@ -22,7 +22,7 @@ from modal_ibal import (
     typiclust_sampling,
 )
 from modal_ibal.coverage._herding import greedy_kernel_herding
-from modal_ibal.readers.view import COLD_START_STRATEGIES
+from modal_ibal.readers._view import COLD_START_STRATEGIES
 from modal_ibal.strategies._default import DEFAULT_HERDING
 
 UNWEIGHTED_DEFAULT = {**DEFAULT_HERDING, "weights": None}  # the default's pure coverage

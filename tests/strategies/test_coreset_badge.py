@@ -12,7 +12,7 @@ from modal_ibal import (
     badge_sampling,
     coreset_sampling,
 )
-from modal_ibal.readers.last_layer import last_layer
+from modal_ibal.readers._last_layer import last_layer
 from modal_ibal.strategies import _badge as badge
 
 

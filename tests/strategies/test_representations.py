@@ -14,7 +14,7 @@ from modal_ibal import (
     probcover_sampling,
     typiclust_sampling,
 )
-from modal_ibal.readers.last_layer import last_layer
+from modal_ibal.readers._last_layer import last_layer
 
 STRATEGIES = {
     "herding": lambda c, X, **kw: herding_sampling(c, X, 6, random_state=0, **kw),

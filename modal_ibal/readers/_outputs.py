@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._utils.validation import is_tensor
-from .labels import encode_labels
+from ._labels import encode_labels
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -16,9 +16,9 @@ from .._utils.blocks import fixed_blocks, pad_rows
 from .._utils.locks import object_lock
 from .._utils.randomness import preserved_global_random_state
 from .._utils.validation import is_tensor
+from ._labels import output_classes
 from ._losses import AutogradLoss, SoftmaxCrossEntropy
-from .labels import output_classes
-from .outputs import LastLayer
+from ._outputs import LastLayer
 
 __all__ = ["SkorchLayer", "final_linear", "held_module", "module_input", "preserved_train_modes"]
 

@@ -35,9 +35,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._outputs import DEFAULT_BATCH_SIZE, LastLayer
 from ._scikit_learn import LinearModelLayer, MLPClassifierLayer, check_n_features
-from .outputs import DEFAULT_BATCH_SIZE, LastLayer
-from .skorch_net import SkorchLayer
+from ._skorch_net import SkorchLayer
 
 __all__ = [
     "check_fitted",

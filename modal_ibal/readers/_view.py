@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from .._utils.validation import check_positive_int, check_samples, n_samples
-from .last_layer import check_fitted, check_n_features, last_layer, named_input_errors
-from .outputs import (
+from ._last_layer import check_fitted, check_n_features, last_layer, named_input_errors
+from ._outputs import (
     DEFAULT_BATCH_SIZE,
     LastLayer,
     LastLayerOutputs,
@@ -115,9 +115,9 @@ class LabelledView:
         """The pool's outputs chunk by chunk, in order: ``(rows_slice, outputs)``.
 
         Chunks of ``rows`` rounded up to the reader's ``row_block``
-        (:func:`modal_ibal.readers.outputs.chunk_rows`), read and let go one at a time where
+        (:func:`modal_ibal.readers._outputs.chunk_rows`), read and let go one at a time where
         that gives the outputs of one read bitwise
-        (:func:`modal_ibal.readers.outputs.outputs_in_chunks`), so that the whole pool's
+        (:func:`modal_ibal.readers._outputs.outputs_in_chunks`), so that the whole pool's
         features are never held; otherwise, or once :attr:`pool` has been read,
         the same chunks sliced from :attr:`pool`.
         """
