@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..labelling.cli import add_label_command, run_label_command
+from ..labelling import add_label_command, run_label_command
 
 __all__ = ["build_parser", "main"]
 

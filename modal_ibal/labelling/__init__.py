@@ -7,6 +7,7 @@ refits, updates the stopping criteria, and saves its state atomically. The
 """
 
 from ._answers import SKIP, Answers, read_answers
+from ._cli import add_label_command, run_label_command
 from ._ids import IdPool
 from ._loop import LabellingLoop
 from ._models import TABULAR_MODELS, tabular_model
@@ -19,8 +20,10 @@ __all__ = [
     "DamagedStateError",
     "IdPool",
     "LabellingLoop",
+    "add_label_command",
     "load_state",
     "read_answers",
+    "run_label_command",
     "save_state",
     "tabular_model",
 ]

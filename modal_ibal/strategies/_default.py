@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..pools.dask_herding import dask_herding_query
+from ..pools import dask_herding_query
 from ..readers import DEFAULT_BATCH_SIZE
 from ._contract import follows_contract
 from ._herding import herding_sampling
@@ -104,7 +104,7 @@ def default_sampling(
     adopted; :func:`herding_sampling` offers both as options.
 
     A ``dask.array`` pool is read on the workers
-    (:func:`modal_ibal.pools.dask_herding.dask_herding_query`), with the picks of the
+    (:func:`modal_ibal.pools.dask_herding_query`), with the picks of the
     same pool in memory up to the rounding its notes describe.
 
     ``random_state`` seeds the k-means of the clusters (None: seed 0, so that a

@@ -31,7 +31,7 @@ from ..coverage import (
     neighbour_kernel_graph,
 )
 from ..embedding import query_codes
-from ..pools.dask_herding import dask_herding_query
+from ..pools import dask_herding_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_TEMPERATURES,
@@ -154,7 +154,7 @@ def herding_sampling(
     and the batch is pure coverage; an unfitted model is never read.
 
     **Dask pools.** A ``dask.array`` pool is read where its chunks live
-    (:func:`modal_ibal.pools.dask_herding.dask_herding_query`): the workers map each
+    (:func:`modal_ibal.pools.dask_herding_query`): the workers map each
     chunk to its codes and margin weights; above 10,000 points the neighbour search
     runs on them too, and only the :math:`M \times k` neighbour lists come to the caller; the picks are
     those of the same pool in memory, up to the rounding that backend's notes

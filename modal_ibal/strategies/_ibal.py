@@ -16,7 +16,7 @@ import numpy as np
 
 from .._utils.validation import check_nonnegative_float
 from ..embedding import check_embedding
-from ..pools.dask_strategies import dask_query
+from ..pools import dask_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_GAMMA,

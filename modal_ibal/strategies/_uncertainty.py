@@ -18,7 +18,7 @@ from .._utils.validation import (
     check_positive_int,
 )
 from ..embedding import check_embedding
-from ..pools.dask_strategies import dask_query, dask_rowwise_query
+from ..pools import dask_query, dask_rowwise_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator
 from ..scoring import (
     DEFAULT_GAMMA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils.validation import check_pool, make_random_state, n_samples
-from ..pools.dask_strategies import dask_uniform_query
+from ..pools import dask_uniform_query
 from ..scoring import select_lowest
 from ._contract import follows_contract
 

@@ -313,7 +313,7 @@ def test_package_works_without_dask():
         "import numpy as np\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "import modal_ibal\n"
-        "from modal_ibal.pools.dask_strategies import dask_query\n"
+        "from modal_ibal.pools._dask_strategies import dask_query\n"
         "X = np.random.default_rng(0).random((60, 3))\n"
         "y = np.arange(60) % 2\n"
         "model = LogisticRegression().fit(X[:20], y[:20])\n"

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.coverage._concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
 from modal_ibal.pools import _dask_clusters as dask_clusters
-from modal_ibal.pools import dask_herding
+from modal_ibal.pools import _dask_herding as dask_herding
 from modal_ibal.search import _dask_neighbours as dask_neighbours
 from modal_ibal.search import _dask_recall as dask_recall
 from modal_ibal.search import _knn as knn

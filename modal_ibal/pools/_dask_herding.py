@@ -121,7 +121,7 @@ def dask_herding_query(
     Exact where the in-memory query is exact: up to 10,000 labelled + pool
     points the picks are those of the same pool in memory, as long as the model
     (or embedding) gives a row the same outputs in any batch (see
-    :mod:`modal_ibal.pools.dask_strategies`). Above, the neighbours are the
+    :mod:`modal_ibal.pools._dask_strategies`). Above, the neighbours are the
     in-memory partitioned search's (same cells, candidates and products), so the
     picks are too, up to rounding in the last bits of a squared distance (float64
     codes) or a nearest-centre near tie. The exact, untruncated MaxHerding

@@ -6,7 +6,7 @@ of ``ibal_sampling``, ``ibal_distance_sampling`` and ``entropy_distance_sampling
 to :func:`dask_query`, of ``entropy_sampling`` and ``margin_sampling`` to
 :func:`dask_rowwise_query`, and of ``random_sampling`` to :func:`dask_uniform_query`,
 with the strategy's own arguments (``default_sampling`` and ``herding_sampling``: see
-:mod:`modal_ibal.pools.dask_herding`). The pool is scored where it lives:
+:mod:`modal_ibal.pools._dask_herding`). The pool is scored where it lives:
 
 1. the labelled set is read here, in the calling process: its final-layer
    outputs, the class sums :math:`S_c`, :math:`\kappa`, the refit last layer when
