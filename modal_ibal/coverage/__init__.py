@@ -13,52 +13,27 @@ from ._clusters import (
     safe_scale_exponent,
     typical_picks,
 )
-from ._concave import (
-    COVERAGE_CLUSTER_SAMPLES,
-    MAX_COVERAGE_CLUSTERS,
-    cluster_random_state,
-    coverage_clusters,
-    n_coverage_clusters,
-)
 from ._herding import (
     UninformativeWeightsWarning,
     check_herding_options,
     greedy_kernel_herding,
     herding_batch,
 )
-from ._kernel import (
-    DEFAULT_N_NEIGHBORS,
-    kernel_codes,
-    kernel_graph,
-    knn_kernel_graph,
-    labelled_bandwidth,
-    neighbour_kernel_graph,
-    rows_normalized,
-    unit_rows,
-)
+from ._herding_graph import dask_herding_graph, herding_graph
+from ._kernel import DEFAULT_N_NEIGHBORS, knn_kernel_graph
 
 __all__ = [
-    "COVERAGE_CLUSTER_SAMPLES",
     "DEFAULT_MAX_CLUSTER_SAMPLES",
     "DEFAULT_N_NEIGHBORS",
-    "MAX_COVERAGE_CLUSTERS",
     "TYPICALITY_N_NEIGHBORS",
     "UninformativeWeightsWarning",
     "check_herding_options",
-    "cluster_random_state",
-    "coverage_clusters",
+    "dask_herding_graph",
     "greedy_kernel_herding",
     "greedy_max_coverage",
     "herding_batch",
-    "kernel_codes",
-    "kernel_graph",
+    "herding_graph",
     "knn_kernel_graph",
-    "labelled_bandwidth",
-    "n_coverage_clusters",
-    "neighbour_kernel_graph",
-    "rows_normalized",
     "safe_scale_exponent",
     "typical_picks",
-    "unit_rows",
 ]
-

@@ -45,22 +45,14 @@ from .._utils.validation import (
 from ..coverage import (
     DEFAULT_N_NEIGHBORS,
     check_herding_options,
-    cluster_random_state,
-    coverage_clusters,
+    dask_herding_graph,
     herding_batch,
-    kernel_codes,
-    kernel_graph,
-    labelled_bandwidth,
-    neighbour_kernel_graph,
-    rows_normalized,
-    safe_scale_exponent,
-    unit_rows,
+    herding_graph,
 )
 from ..embedding import check_representation, representation_codes
 from ..readers import DEFAULT_BATCH_SIZE, last_layer, model_and_labels
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
-from ..search import check_dask_search, checked_dask_neighbours, searches_exactly
-from ._dask_clusters import dask_coverage_clusters
+from ..search import check_dask_search, searches_exactly
 from ._dask_scoring import CodeScorer, check_dask_pool, pool_scores
 
 __all__ = ["dask_herding_query"]
@@ -181,27 +173,13 @@ def dask_herding_query(
     columns = pool_scores(X_pool, scorer)  # lazy [N, d (+ 1)] float64
     codes = columns[:, :n_dims].astype(Z_probe.dtype)
     model_columns = columns[:, n_dims:scorer.n_columns] if margins else None  # [N, 1 or 2]: margin weight (, predicted class)
-    groups = None
     if searches_exactly(algorithm, n_points):
         codes, model_columns = computed([codes, model_columns])  # the rest is in memory
-        Z = kernel_codes(np.concatenate([Z_labelled, codes]),
-                         normalize_rows=options.normalize_rows, overwrite=True)
-        if isinstance(bandwidth, str):
-            bandwidth = labelled_bandwidth(Z[:n_labelled])
-        if options.concave_clusters:
-            groups = coverage_clusters(Z, n_labelled, n_instances,
-                                       cluster_random_state(random_state))
-        graph = neighbour_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)
+        graph, groups = herding_graph(Z_labelled, codes, n_instances, options, random_state)
     else:  # the codes stay with the workers (threads of this process on local threads)
         codes, model_columns = dask.persist(codes, model_columns)
-        Z = _kernel_codes(Z_labelled, codes, options.normalize_rows)
-        if isinstance(bandwidth, str):
-            bandwidth = labelled_bandwidth(np.asarray(computed(Z[:n_labelled])))
-        if options.concave_clusters:
-            groups = dask_coverage_clusters(Z, n_labelled, n_instances,
-                                            cluster_random_state(random_state))
-        graph = kernel_graph(*checked_dask_neighbours(Z, min(n_neighbors, n_points))[:2],
-                             bandwidth)
+        graph, groups = dask_herding_graph(Z_labelled, codes, n_instances, options,
+                                           random_state)
         model_columns = computed(model_columns) if margins else None
     if margins:
         pool_weights = (per_class_share(model_columns[:, 0],
@@ -211,28 +189,3 @@ def dask_herding_query(
     else:
         pool_weights = None if isinstance(weights, str) else weights
     return herding_batch(graph, n_labelled, n_instances, pool_weights, groups)
-
-
-def _kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
-    """:func:`~modal_ibal.coverage.kernel_codes` of the labelled rows and a Dask pool.
-
-    The rows the in-memory function gives the concatenation: unit rows (each row
-    scaled alone, on its worker), or one power of two for all, chosen from the
-    smallest and largest code, which also decide ``'auto'``. Persisted.
-    """
-    import dask
-    import dask.array as da
-
-    bounds = np.asarray(computed([codes.min(), codes.max()]), dtype=codes.dtype)  # [2]
-    if isinstance(normalize_rows, str):
-        normalize_rows = rows_normalized(Z_labelled, bounds)
-    if normalize_rows:
-        Z_labelled = unit_rows(Z_labelled)
-        codes = codes.map_blocks(unit_rows, dtype=codes.dtype)
-    else:
-        shift = safe_scale_exponent(Z_labelled, bounds)
-        if shift:
-            scale = np.ldexp(np.ones((), dtype=codes.dtype), shift)
-            Z_labelled, codes = Z_labelled * scale, codes * scale
-    labelled = da.from_array(Z_labelled, chunks=(max(1, Z_labelled.shape[0]), Z_labelled.shape[1]))
-    return dask.persist(da.concatenate([labelled, codes]))[0]

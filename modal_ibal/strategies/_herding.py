@@ -20,16 +20,7 @@ from typing import Any
 import numpy as np
 
 from .._utils.validation import check_positive_int, n_samples
-from ..coverage import (
-    DEFAULT_N_NEIGHBORS,
-    check_herding_options,
-    cluster_random_state,
-    coverage_clusters,
-    herding_batch,
-    kernel_codes,
-    labelled_bandwidth,
-    neighbour_kernel_graph,
-)
+from ..coverage import DEFAULT_N_NEIGHBORS, check_herding_options, herding_batch, herding_graph
 from ..embedding import query_codes
 from ..pools import dask_herding_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
@@ -196,21 +187,14 @@ def herding_sampling(
         n_samples(inputs.X_pool), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
         concave_clusters=concave_clusters)
-    n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
+    weights, temperature = options.weights, options.temperature
     batch_size = check_positive_int(batch_size, "batch_size")
     Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
-    Z = kernel_codes(np.concatenate([Z_labelled, Z_pool]), normalize_rows=options.normalize_rows,
-                     overwrite=True)  # [n + N, d]
-    n_labelled = Z_labelled.shape[0]
     if isinstance(weights, str):
         weights = _margin_weights(inputs, weights, temperature, random_state, layer,
                                   batch_size)  # [N] or None
-    if isinstance(bandwidth, str):
-        bandwidth = labelled_bandwidth(Z[:n_labelled])
-    groups = (coverage_clusters(Z, n_labelled, inputs.n_instances,
-                                cluster_random_state(random_state))
-              if options.concave_clusters else None)  # [M]
-    graph = neighbour_kernel_graph(Z, n_neighbors, bandwidth, algorithm=algorithm)  # [M, M]
+    graph, groups = herding_graph(Z_labelled, Z_pool, inputs.n_instances, options, random_state)
+    n_labelled = Z_labelled.shape[0]
     return herding_batch(graph, n_labelled, inputs.n_instances, weights, groups)
 
 

@@ -11,8 +11,8 @@ from modAL.models import ActiveLearner
 from sklearn.linear_model import LogisticRegression
 
 from modal_ibal import default_sampling, herding_sampling
+from modal_ibal.coverage import _dask_codes as dask_clusters
 from modal_ibal.coverage._concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
-from modal_ibal.pools import _dask_clusters as dask_clusters
 from modal_ibal.pools import _dask_herding as dask_herding
 from modal_ibal.search import _dask_neighbours as dask_neighbours
 from modal_ibal.search import _dask_recall as dask_recall

@@ -1,6 +1,8 @@
-"""The clusters of concave per-cluster coverage on a Dask pool: fitted here, assigned on the workers.
+"""Herding's codes on a Dask pool: scaled on the workers, clustered with a k-means fitted here.
 
-The Dask side of :func:`modal_ibal.coverage.coverage_clusters`, which calls
+:func:`dask_kernel_codes` scales the codes as :func:`~modal_ibal.coverage._kernel.kernel_codes`
+does in memory, each chunk on its worker. :func:`dask_coverage_clusters` is the Dask
+side of :func:`~modal_ibal.coverage._concave.coverage_clusters`, which calls
 :func:`modal_ibal.coverage._clusters.cluster_labels`: the same k-means, seeded
 the same way, on the same rows. Up to ``max_cluster_samples`` points every code
 comes here and the in-memory function runs; above, only the sampled rows come
@@ -15,20 +17,22 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from .._utils.dask_waits import computed
-from ..coverage import (
+from ._clusters import safe_scale_exponent
+from ._concave import (
     COVERAGE_CLUSTER_SAMPLES,
     MAX_COVERAGE_CLUSTERS,
     coverage_clusters,
     n_coverage_clusters,
 )
+from ._kernel import rows_normalized, unit_rows
 
-__all__ = ["dask_coverage_clusters"]
+__all__ = ["dask_coverage_clusters", "dask_kernel_codes"]
 
 
 def dask_coverage_clusters(Z, n_labelled: int, n_instances: int, rng: np.random.RandomState, *,
                            max_clusters: int = MAX_COVERAGE_CLUSTERS,
                            max_cluster_samples: int = COVERAGE_CLUSTER_SAMPLES) -> np.ndarray:
-    """:func:`~modal_ibal.coverage.coverage_clusters` of a Dask array of codes.
+    """:func:`~modal_ibal.coverage._concave.coverage_clusters` of a Dask array of codes.
 
     Parameters
     ----------
@@ -66,3 +70,28 @@ def _nearest_centre(block: np.ndarray, model: KMeans) -> np.ndarray:
     if block.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     return model.predict(block).astype(np.int64)
+
+
+def dask_kernel_codes(Z_labelled: np.ndarray, codes, normalize_rows: bool | str):
+    """:func:`~modal_ibal.coverage._kernel.kernel_codes` of the labelled rows and a Dask pool.
+
+    The rows the in-memory function gives the concatenation: unit rows (each row
+    scaled alone, on its worker), or one power of two for all, chosen from the
+    smallest and largest code, which also decide ``'auto'``. Persisted.
+    """
+    import dask
+    import dask.array as da
+
+    bounds = np.asarray(computed([codes.min(), codes.max()]), dtype=codes.dtype)  # [2]
+    if isinstance(normalize_rows, str):
+        normalize_rows = rows_normalized(Z_labelled, bounds)
+    if normalize_rows:
+        Z_labelled = unit_rows(Z_labelled)
+        codes = codes.map_blocks(unit_rows, dtype=codes.dtype)
+    else:
+        shift = safe_scale_exponent(Z_labelled, bounds)
+        if shift:
+            scale = np.ldexp(np.ones((), dtype=codes.dtype), shift)
+            Z_labelled, codes = Z_labelled * scale, codes * scale
+    labelled = da.from_array(Z_labelled, chunks=(max(1, Z_labelled.shape[0]), Z_labelled.shape[1]))
+    return dask.persist(da.concatenate([labelled, codes]))[0]
