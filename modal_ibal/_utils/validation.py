@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "as_numpy",
+    "check_dask_pool",
     "check_fraction",
     "check_max_samples",
     "check_n_instances",
@@ -230,6 +231,61 @@ def check_pool(X_pool: Any, n_instances: Any) -> tuple[Any, int]:
     """Validate a query's pool and batch size together; returns both."""
     X_pool = check_samples(X_pool, "X_pool")
     return X_pool, check_n_instances(n_instances, n_samples(X_pool))
+
+
+def check_dask_pool(X_pool: Any, n_instances: Any) -> int:
+    """Check a Dask pool and the batch size; return ``n_instances`` as an int.
+
+    Parameters
+    ----------
+    X_pool : dask.array.Array of shape (n_pool, ...)
+        Numeric, chunked along rows only, with known row chunk sizes.
+    n_instances : int
+        Batch size, in ``[1, n_pool]``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``X_pool`` is not a Dask array of numbers, or ``n_instances`` not an int.
+    ValueError
+        If ``X_pool`` has fewer than 2 dimensions, unknown row chunk sizes, more
+        than one chunk along any other axis, or no rows; or ``n_instances`` is
+        out of range.
+    """
+    if not is_dask_array(X_pool):
+        raise TypeError(
+            f"The 'X_pool' parameter must be a dask.array.Array. Got {type(X_pool).__name__} "
+            "instead."
+        )
+    if X_pool.dtype.kind not in "iuf":
+        raise TypeError(
+            f"The 'X_pool' parameter must hold numbers. Got a Dask array of dtype {X_pool.dtype} "
+            "instead."
+        )
+    if X_pool.ndim < 2:
+        raise ValueError(
+            "The 'X_pool' parameter must have one row per sample (2-D for vectors, "
+            f"(n_samples, channels, height, width) for images). Got shape {X_pool.shape} instead."
+        )
+    if any(np.isnan(size) for size in X_pool.chunks[0]):
+        raise ValueError(
+            "The 'X_pool' Dask array has unknown row chunk sizes (as after boolean indexing "
+            "with a Dask mask); call X_pool.compute_chunk_sizes() before querying."
+        )
+    for axis, chunks in enumerate(X_pool.chunks[1:], start=1):
+        if len(chunks) > 1:
+            raise ValueError(
+                f"The 'X_pool' Dask array must be chunked along rows only, so that every chunk "
+                f"holds whole samples. It has {len(chunks)} chunks along axis {axis}; rechunk it "
+                f"first, e.g. X_pool.rechunk({{0: 'auto', {axis}: -1}})."
+            )
+    if X_pool.shape[0] == 0:
+        raise ValueError("The 'X_pool' parameter is empty: it holds no samples.")
+    return check_n_instances(n_instances, int(X_pool.shape[0]))
 
 
 def check_max_samples(value: Any, name: str) -> int:

@@ -39,7 +39,6 @@ import numpy as np
 from .._utils.dask_waits import computed
 from .._utils.validation import (
     check_positive_int,
-    check_same_sample_shape,
     n_samples,
 )
 from ..coverage import (
@@ -50,10 +49,10 @@ from ..coverage import (
     herding_graph,
 )
 from ..embedding import check_representation, representation_codes
-from ..readers import DEFAULT_BATCH_SIZE, last_layer, model_and_labels
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, last_layer
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
 from ..search import check_dask_search, searches_exactly
-from ._dask_scoring import CodeScorer, check_dask_pool, pool_scores
+from ._dask_scoring import CodeScorer, pool_scores
 
 __all__ = ["dask_herding_query"]
 
@@ -130,7 +129,9 @@ def dask_herding_query(
     """
     import dask
 
-    n_instances = check_dask_pool(X_pool, n_instances)
+    start = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
+                              cold_start=True, lazy_pool=True)
+    n_instances = start.n_instances
     options = check_herding_options(
         int(X_pool.shape[0]), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
@@ -138,10 +139,8 @@ def dask_herding_query(
     n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
     batch_size = check_positive_int(batch_size, "batch_size")
     check_representation(representation)
-    start = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
-    check_same_sample_shape(X_pool, X_lab)
     n_points = X_lab.shape[0] + int(X_pool.shape[0])
     check_dask_search(algorithm, n_neighbors, n_points)
     margins = isinstance(weights, str) and start.fitted

@@ -75,28 +75,27 @@ from typing import Any
 import numpy as np
 
 from .._utils.validation import (
+    check_dask_pool,
     check_nonnegative_float,
     check_positive_int,
-    check_same_sample_shape,
     make_random_state,
 )
 from ..embedding import check_embedding, embed
 from ..readers import (
     DEFAULT_BATCH_SIZE,
     LastLayerOutputs,
+    QueryInputs,
     check_n_features,
     check_single_output,
     fitted_estimator,
     last_layer,
     named_input_errors,
-    resolve_labelled_set,
 )
 from ..scoring import DEFAULT_GAMMA, DEFAULT_READING, importance_summary, select_lowest
 from ..search import LabelledCells, uses_cells
 from ._dask_scoring import (
     ChunkScorer,
     StrategyScorer,
-    check_dask_pool,
     pool_scores,
     refuse_distance_cache,
 )
@@ -108,16 +107,14 @@ SCORE_TERMS = ("importance", "entropy", "distance")
 """What a chunk is scored by: IBAL's importance (Eq. 2), the entropy, the distance :math:`D`."""
 
 
-def _read_labelled(classifier, X_pool, X_labelled, y_labelled, layer, batch_size):
-    """(reader, labelled outputs, labelled classes, X_labelled), read in this process."""
-    estimator, X_labelled, y_labelled = resolve_labelled_set(classifier, X_labelled, y_labelled)
-    check_same_sample_shape(X_pool, X_labelled)
-    check_n_features(estimator, X_pool, "X_pool")  # before a worker reads a chunk
-    reader = last_layer(estimator, layer=layer,
+def _read_labelled(inputs: QueryInputs, layer, batch_size):
+    """(reader, labelled outputs, labelled classes), read in this process."""
+    check_n_features(inputs.estimator, inputs.X_pool, "X_pool")  # before a worker reads a chunk
+    reader = last_layer(inputs.estimator, layer=layer,
                         batch_size=check_positive_int(batch_size, "batch_size"))
     with named_input_errors("X_labelled"):
-        labelled = reader.outputs(X_labelled)
-    return reader, labelled, reader.encode_labels(y_labelled), X_labelled
+        labelled = reader.outputs(inputs.X_labelled)
+    return reader, labelled, reader.encode_labels(inputs.y_labelled)
 
 
 def _distance_summaries(X_pool, labelled: LastLayerOutputs, X_labelled,
@@ -199,13 +196,13 @@ def dask_query(
     score columns (8 bytes a term and a pool point) stay on the workers until the
     maxima are known.
     """
-    n_instances = check_dask_pool(X_pool, n_instances)
+    inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
+                               lazy_pool=True)
     refuse_distance_cache(distance_cache)
     if "distance" in terms:
         gamma = check_nonnegative_float(gamma, "gamma")
         check_embedding(embedding)
-    reader, labelled, y_index, X_labelled = _read_labelled(classifier, X_pool, X_labelled,
-                                                           y_labelled, layer, batch_size)
+    reader, labelled, y_index = _read_labelled(inputs, layer, batch_size)
     parts: dict[str, Any] = {}
     if "importance" in terms:
         parts["importance"] = importance_summary(reader, labelled, y_index, reading=reading,
@@ -214,14 +211,14 @@ def dask_query(
         parts["entropy_of"] = fitted_estimator(classifier)
     if "distance" in terms:
         parts.update(embedding=embedding,
-                     **_distance_summaries(X_pool, labelled, X_labelled, embedding))
+                     **_distance_summaries(X_pool, labelled, inputs.X_labelled, embedding))
     raw = pool_scores(X_pool, ChunkScorer(reader, **parts))  # [N, len(terms)]
     score = raw[:, 0]
     if len(terms) == 2:
         sign = 1.0 if highest else -1.0
         score = normalised(raw[:, 0]) + sign * gamma * normalised(raw[:, 1])
     select = dask_select_highest if highest else dask_select_lowest
-    return select(score, n_instances)
+    return select(score, inputs.n_instances)
 
 
 def dask_rowwise_query(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils.validation import check_pool, check_same_sample_shape
+from .._utils.validation import check_dask_pool, check_pool, check_same_sample_shape, is_dask_array
 from ._outputs import DEFAULT_BATCH_SIZE
 from ._view import (
     LabelledView,
@@ -116,7 +116,7 @@ class QueryInputs(ModelAndLabels):
 
     @classmethod
     def check(cls, classifier, X_pool, n_instances, X_labelled=None, y_labelled=None, *,
-              cold_start: bool = False) -> QueryInputs:
+              cold_start: bool = False, lazy_pool: bool = False) -> QueryInputs:
         """The door: check a strategy's arguments and resolve the model and labelled set.
 
         Parameters
@@ -126,12 +126,19 @@ class QueryInputs(ModelAndLabels):
         cold_start : bool, default=False
             Whether the strategy can work without labels or a fitted model; if
             not, both are required, with an error that names the strategies that can.
+        lazy_pool : bool, default=False
+            Whether a ``dask.array`` pool stays where its chunks live, as the
+            Dask backends read it: its rows and chunks are checked, its values
+            not scanned. Otherwise a pool is brought into memory and scanned once.
 
         Returns
         -------
         QueryInputs
         """
-        X_pool, n_instances = check_pool(X_pool, n_instances)
+        if lazy_pool and is_dask_array(X_pool):
+            n_instances = check_dask_pool(X_pool, n_instances)
+        else:
+            X_pool, n_instances = check_pool(X_pool, n_instances)
         if cold_start:
             known = model_and_labels(classifier, X_pool, X_labelled, y_labelled)
         else:

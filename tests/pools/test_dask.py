@@ -26,8 +26,7 @@ from modal_ibal import (
     ibal_sampling,
     margin_sampling,
 )
-from modal_ibal._utils.validation import is_dask_array
-from modal_ibal.pools._dask_scoring import check_dask_pool
+from modal_ibal._utils.validation import check_dask_pool, is_dask_array
 from modal_ibal.pools._dask_selection import dask_select_highest, dask_select_lowest
 from modal_ibal.scoring._selection import select_highest, select_lowest
 from modal_ibal.strategies._contract import DASK_POOL_STRATEGIES
