@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "as_numpy",
     "check_dask_pool",
+    "check_flag",
     "check_fraction",
     "check_max_samples",
     "check_n_instances",
@@ -286,6 +287,14 @@ def check_dask_pool(X_pool: Any, n_instances: Any) -> int:
     if X_pool.shape[0] == 0:
         raise ValueError("The 'X_pool' parameter is empty: it holds no samples.")
     return check_n_instances(n_instances, int(X_pool.shape[0]))
+
+
+def check_flag(value: Any, name: str, alternative: str = "") -> bool:
+    """A bool (numpy's too); ``alternative`` names what else the parameter takes, for the message."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"The '{name}' parameter must be a bool{' ' if alternative else ''}"
+                        f"{alternative}. Got {value!r} instead.")
+    return bool(value)
 
 
 def check_max_samples(value: Any, name: str) -> int:

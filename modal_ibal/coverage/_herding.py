@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from .._utils.attribution import warn_caller
 from .._utils.validation import (
+    check_flag,
     check_n_instances,
     check_nonnegative_int,
     check_number_or_word,
@@ -294,13 +295,6 @@ class HerdingOptions(NamedTuple):
     concave_clusters: bool
 
 
-def _check_flag(value: Any, name: str, alternative: str = "") -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"The '{name}' parameter must be a bool{' ' if alternative else ''}"
-                        f"{alternative}. Got {value!r} instead.")
-    return bool(value)
-
-
 def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weights: Any,
                           temperature: Any, algorithm: Any, normalize_rows: Any = True,
                           concave_clusters: Any = False) -> HerdingOptions:
@@ -331,6 +325,6 @@ def check_herding_options(n_pool: int, *, n_neighbors: Any, bandwidth: Any, weig
         check_number_or_word(temperature, "temperature", "calibrated"),
         check_algorithm(algorithm),
         normalize_rows if isinstance(normalize_rows, str) and normalize_rows == "auto"
-        else _check_flag(normalize_rows, "normalize_rows", "or 'auto'"),
-        _check_flag(concave_clusters, "concave_clusters"),
+        else check_flag(normalize_rows, "normalize_rows", "or 'auto'"),
+        check_flag(concave_clusters, "concave_clusters"),
     )

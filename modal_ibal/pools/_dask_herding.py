@@ -38,7 +38,6 @@ import numpy as np
 
 from .._utils.dask_waits import computed
 from .._utils.validation import (
-    check_positive_int,
     n_samples,
 )
 from ..coverage import (
@@ -48,7 +47,7 @@ from ..coverage import (
     herding_batch,
     herding_graph,
 )
-from ..embedding import check_representation, representation_codes
+from ..embedding import representation_codes
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, last_layer
 from ..scoring import DEFAULT_TEMPERATURES, per_class_share, select_temperature
 from ..search import check_dask_search, searches_exactly
@@ -137,8 +136,6 @@ def dask_herding_query(
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
         concave_clusters=concave_clusters)
     n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
-    batch_size = check_positive_int(batch_size, "batch_size")
-    check_representation(representation)
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
     n_points = X_lab.shape[0] + int(X_pool.shape[0])

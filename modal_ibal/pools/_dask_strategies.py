@@ -76,11 +76,9 @@ import numpy as np
 
 from .._utils.validation import (
     check_dask_pool,
-    check_nonnegative_float,
-    check_positive_int,
     make_random_state,
 )
-from ..embedding import check_embedding, embed
+from ..embedding import embed
 from ..readers import (
     DEFAULT_BATCH_SIZE,
     LastLayerOutputs,
@@ -111,7 +109,7 @@ def _read_labelled(inputs: QueryInputs, layer, batch_size):
     """(reader, labelled outputs, labelled classes), read in this process."""
     check_n_features(inputs.estimator, inputs.X_pool, "X_pool")  # before a worker reads a chunk
     reader = last_layer(inputs.estimator, layer=layer,
-                        batch_size=check_positive_int(batch_size, "batch_size"))
+                        batch_size=batch_size)
     with named_input_errors("X_labelled"):
         labelled = reader.outputs(inputs.X_labelled)
     return reader, labelled, reader.encode_labels(inputs.y_labelled)
@@ -199,9 +197,6 @@ def dask_query(
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
                                lazy_pool=True)
     refuse_distance_cache(distance_cache)
-    if "distance" in terms:
-        gamma = check_nonnegative_float(gamma, "gamma")
-        check_embedding(embedding)
     reader, labelled, y_index = _read_labelled(inputs, layer, batch_size)
     parts: dict[str, Any] = {}
     if "importance" in terms:

@@ -11,11 +11,17 @@ view, in chunks. ``uncertainty`` holds entropy, margin and the margin weights,
 from ._calibration import DEFAULT_TEMPERATURES, select_temperature, tempered_probabilities
 from ._distance_term import (
     DEFAULT_GAMMA,
+    check_distance_cache,
     entropy_distance_scores,
     ibal_distance_scores,
     normalise_by_max,
 )
-from ._importance import ImportanceSummary, importance_summary, representer_importance
+from ._importance import (
+    ImportanceSummary,
+    check_reading,
+    importance_summary,
+    representer_importance,
+)
 from ._representer import DEFAULT_READING, READINGS, fold_bias, ibal_scores
 from ._selection import TiedScoresWarning, ranking_keys, select_highest, select_lowest
 from ._uncertainty import (
@@ -35,6 +41,8 @@ __all__ = [
     "READINGS",
     "ImportanceSummary",
     "TiedScoresWarning",
+    "check_distance_cache",
+    "check_reading",
     "class_balanced_margin_weights",
     "entropy_distance_scores",
     "fold_bias",

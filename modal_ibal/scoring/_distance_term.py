@@ -21,6 +21,7 @@ from ._representer import DEFAULT_READING
 
 __all__ = [
     "DEFAULT_GAMMA",
+    "check_distance_cache",
     "entropy_distance_scores",
     "ibal_distance_scores",
     "labelled_distance",
@@ -28,6 +29,16 @@ __all__ = [
 ]
 
 DEFAULT_GAMMA = 1.0  # gamma of Eq. 4; 1.0 measured best on a synthetic validation split
+
+
+def check_distance_cache(distance_cache: Any) -> LabelledDistanceCache | None:
+    """``distance_cache``, a :class:`~modal_ibal.search.LabelledDistanceCache` or None."""
+    if distance_cache is not None and not isinstance(distance_cache, LabelledDistanceCache):
+        raise TypeError(
+            "The 'distance_cache' parameter must be a LabelledDistanceCache or None. Got "
+            f"{type(distance_cache).__name__} instead."
+        )
+    return distance_cache
 
 
 def labelled_distance(
@@ -54,11 +65,7 @@ def labelled_distance(
     -------
     ndarray of shape (n_pool,), values in [0, 1]
     """
-    if distance_cache is not None and not isinstance(distance_cache, LabelledDistanceCache):
-        raise TypeError(
-            "The 'distance_cache' parameter must be a LabelledDistanceCache or None. Got "
-            f"{type(distance_cache).__name__} instead."
-        )
+    check_distance_cache(distance_cache)
     search = (nearest_labelled_distance if distance_cache is None
               else distance_cache.nearest_labelled_distance)
     if embedding is None:

@@ -7,7 +7,7 @@ The labelled summaries
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from ._representer import (
 if TYPE_CHECKING:
     from ..readers import LabelledView, LastLayer, LastLayerOutputs
 
-__all__ = ["DEFAULT_REG_LAMBDA", "ImportanceSummary", "importance_summary", "model_reg_lambda",
-           "representer_importance"]
+__all__ = ["DEFAULT_REG_LAMBDA", "ImportanceSummary", "check_reading", "importance_summary",
+           "model_reg_lambda", "representer_importance"]
 
 DEFAULT_REG_LAMBDA = 0.003  # Yeh et al.'s fine-tuning value, used when the model has none
 
@@ -104,6 +104,15 @@ class ImportanceSummary:
         return scores
 
 
+def check_reading(reading: Any) -> str:
+    """``reading``, one of :data:`READINGS`; a ``ValueError`` naming the parameter otherwise."""
+    if not isinstance(reading, str) or reading not in READINGS:
+        raise ValueError(
+            f"The 'reading' parameter must be one of {list(READINGS)}. Got {reading!r} instead."
+        )
+    return reading
+
+
 def importance_summary(
     layer: LastLayer,
     labelled: LastLayerOutputs,
@@ -145,10 +154,7 @@ def importance_summary(
 
     Cost :math:`O(n d)`, plus the refit when one is asked for.
     """
-    if reading not in READINGS:
-        raise ValueError(
-            f"The 'reading' parameter must be one of {list(READINGS)}. Got {reading!r} instead."
-        )
+    check_reading(reading)
     n_labelled = len(y_index)
     lam = model_reg_lambda(layer, n_labelled) if reg_lambda is None else reg_lambda
     lam = check_positive_float(lam, "reg_lambda")

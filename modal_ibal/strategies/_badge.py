@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils.validation import check_pool, check_positive_int, make_random_state
+from .._utils.validation import check_pool, make_random_state
 from ..readers import (
     DEFAULT_BATCH_SIZE,
     check_n_features,
@@ -132,7 +132,7 @@ def badge_sampling(
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
     reader = last_layer(estimator, layer=layer,
-                        batch_size=check_positive_int(batch_size, "batch_size"))
+                        batch_size=batch_size)
     check_n_features(estimator, X_pool, "X_pool")
     with named_input_errors("X_pool"):
         outputs = reader.outputs(X_pool)

@@ -11,10 +11,10 @@ labels per class.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .._utils.validation import check_positive_int
 from ..readers import last_layer, resolve_labelled_set
 from ._cluster_ibal import ibal_cluster_sampling
 from ._contract import follows_contract
@@ -25,7 +25,15 @@ DEFAULT_LABELS_PER_CLASS = 10
 __all__ = ["DEFAULT_LABELS_PER_CLASS", "ibal_budget_switch_sampling"]
 
 
-@follows_contract
+def check_strategy(strategy: Any, name: str) -> Callable:
+    """A query strategy: anything callable as modAL calls one."""
+    if not callable(strategy):
+        raise TypeError(f"The '{name}' parameter must be a query strategy (a callable). Got "
+                        f"{strategy!r} instead.")
+    return strategy
+
+
+@follows_contract(parameters={"early": check_strategy, "late": check_strategy})
 def ibal_budget_switch_sampling(
     classifier,
     X_pool,
@@ -72,7 +80,6 @@ def ibal_budget_switch_sampling(
     .. [1] Hacohen, Dekel and Weinshall, "Active Learning on a Budget: Opposite
        Strategies Suit High and Low Budgets", ICML 2022.
     """
-    labels_per_class = check_positive_int(labels_per_class, "labels_per_class")
     estimator, _, labels = resolve_labelled_set(classifier, X_labelled, y_labelled)
     n_classes = len(last_layer(estimator, layer=kwargs.get("layer")).classes_)
     strategy = early if len(labels) < labels_per_class * n_classes else late

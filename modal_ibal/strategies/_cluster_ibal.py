@@ -17,14 +17,11 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .._utils.validation import (
-    check_max_samples,
-    check_nonnegative_float,
-    check_positive_int,
     check_scores,
     make_random_state,
 )
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
-from ..embedding import check_embedding, query_codes
+from ..embedding import query_codes
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import DEFAULT_READING, ranking_keys, representer_importance
 from ._contract import follows_contract
@@ -135,11 +132,6 @@ def ibal_cluster_sampling(
        Strategies Suit High and Low Budgets", ICML 2022.
     """
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
-    beta = check_nonnegative_float(beta, "beta")
-    if not isinstance(representation, str):
-        check_embedding(representation, "representation")
-    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
     view = inputs.view(layer=layer, batch_size=batch_size)
     # before the importance, which reuses the features
     Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)

@@ -30,6 +30,11 @@ it whole or streams it in row chunks (:class:`modal_ibal.readers.LabelledView`).
 A strategy without a backend refuses a ``dask.array`` with a ``TypeError`` naming
 those that have one, before anything is read, instead of turning the pool into
 one in-memory array.
+
+And it is where a strategy's options are checked, once for both paths: each
+keyword with a check in :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS`
+(or in the strategy's own ``parameters=``) is checked as the call comes in, before
+the pool, the model or the labelled set is read.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import numpy as np
 from .._utils.randomness import preserved_global_random_state
 from .._utils.validation import is_dask_array
 from ..readers import COLD_START_STRATEGIES
+from ._parameters import OPTION_CHECKS, OptionCheck, checked_options
 
 __all__ = [
     "CONTRACT_KEYWORDS",
@@ -87,8 +93,9 @@ class QueryStrategy(Protocol):
                  **options) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def follows_contract(strategy: Callable | None = None, *,
-                     dask_pool: Callable | None = None, cold_start: bool = False) -> Callable:
+def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | None = None,
+                     cold_start: bool = False,
+                     parameters: dict[str, OptionCheck] | None = None) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
     Used as ``@follows_contract`` or ``@follows_contract(dask_pool=backend, cold_start=True)``
@@ -102,28 +109,38 @@ def follows_contract(strategy: Callable | None = None, *,
     it, a Dask pool is answered by ``backend(query, **arguments)``, ``query`` the
     returned function and ``arguments`` the call bound to ``strategy``'s signature
     with its defaults, and the strategy is listed in :data:`DASK_POOL_STRATEGIES`.
+    ``parameters`` maps the strategy's own options to their checks
+    (``check(value, name) -> value``); the options it shares with other
+    strategies are checked by :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS`.
 
     Raises
     ------
     TypeError
         If the signature does not start with ``(classifier, X_pool, n_instances=1)``
-        or lacks a keyword-only ``random_state``, ``X_labelled`` or ``y_labelled``.
+        or lacks a keyword-only ``random_state``, ``X_labelled`` or ``y_labelled``,
+        or ``parameters`` names an option the strategy does not take.
     """
     if strategy is None:
-        return functools.partial(follows_contract, dask_pool=dask_pool, cold_start=cold_start)
+        return functools.partial(follows_contract, dask_pool=dask_pool, cold_start=cold_start,
+                                 parameters=parameters)
     signature = inspect.signature(strategy)
-    parameters = signature.parameters
-    positional = [name for name, p in parameters.items()
+    declared = signature.parameters
+    positional = [name for name, p in declared.items()
                   if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
-    keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    keywords = {name for name, p in declared.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     if positional[:3] != ["classifier", "X_pool", "n_instances"] or not set(
         CONTRACT_KEYWORDS
-    ) <= keywords or parameters["n_instances"].default != 1:
+    ) <= keywords or declared["n_instances"].default != 1:
         raise TypeError(
             f"{strategy.__name__} does not follow the strategy contract "
             "(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None, "
             "y_labelled=None, ...)."
         )
+    unknown = sorted(set(parameters or ()) - keywords)
+    if unknown:
+        raise TypeError(f"{strategy.__name__} has no keyword-only options {unknown} to check.")
+    checks = {name: check for name, check in {**OPTION_CHECKS, **(parameters or {})}.items()
+              if name in keywords}
     doc = strategy.__doc__ or ""
     for line in doc.splitlines():
         if line.strip() == _PLACEHOLDER:
@@ -139,14 +156,15 @@ def follows_contract(strategy: Callable | None = None, *,
     @functools.wraps(strategy)
     def query(*args, **kwargs):
         X_pool = args[1] if len(args) > 1 else kwargs.get("X_pool")
+        if is_dask_array(X_pool) and dask_pool is None:
+            _refuse_dask_pool(strategy.__name__)
+        arguments = signature.bind(*args, **kwargs)
         with preserved_global_random_state():
+            checked_options(arguments.arguments, checks)
             if is_dask_array(X_pool):
-                if dask_pool is None:
-                    _refuse_dask_pool(strategy.__name__)
-                arguments = signature.bind(*args, **kwargs)
                 arguments.apply_defaults()
                 return dask_pool(query, **arguments.arguments)
-            return strategy(*args, **kwargs)
+            return strategy(*arguments.args, **arguments.kwargs)
 
     return query
 

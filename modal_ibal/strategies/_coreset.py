@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..embedding import check_embedding, embed
+from ..embedding import embed
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import select_highest
 from ..search import nearest_labelled_distance
@@ -90,7 +90,6 @@ def coreset_sampling(
     ``random_state``: Greedy k-center is deterministic; ties go to the lower pool index.
     """
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
-    check_embedding(embedding)
     if embedding is None:
         view = inputs.view(layer=layer, batch_size=batch_size)
         Z_labelled, Z_pool = view.labelled.features, view.pool.features

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils.validation import check_positive_int, n_samples
+from .._utils.validation import n_samples
 from ..coverage import DEFAULT_N_NEIGHBORS, check_herding_options, herding_batch, herding_graph
 from ..embedding import query_codes
 from ..pools import dask_herding_query
@@ -188,7 +188,6 @@ def herding_sampling(
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
         concave_clusters=concave_clusters)
     weights, temperature = options.weights, options.temperature
-    batch_size = check_positive_int(batch_size, "batch_size")
     Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
     if isinstance(weights, str):
         weights = _margin_weights(inputs, weights, temperature, random_state, layer,

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .._utils.validation import check_nonnegative_float
-from ..embedding import check_embedding
 from ..pools import dask_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
@@ -146,8 +144,6 @@ def ibal_distance_sampling(
     index.
     """
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
-    gamma = check_nonnegative_float(gamma, "gamma")
-    check_embedding(embedding)
     view = inputs.view(layer=layer, batch_size=batch_size)
     scores = ibal_distance_scores(view, inputs.X_pool, gamma=gamma, embedding=embedding,
                                   reading=reading, reg_lambda=reg_lambda, exact=exact,

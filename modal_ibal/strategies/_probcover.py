@@ -100,7 +100,17 @@ def purity_radius(
     return float(np.nextafter(bound, 0.0))
 
 
-@follows_contract(cold_start=True)
+def check_delta(delta: Any, name: str = "delta") -> float | None:
+    """ProbCover's ball radius: None (chosen for the purity), or a real number > 0."""
+    if delta is None:
+        return None
+    delta = check_nonnegative_float(delta, name)
+    if delta == 0:
+        raise ValueError(f"The '{name}' parameter must be > 0. Got 0.0 instead.")
+    return delta
+
+
+@follows_contract(cold_start=True, parameters={"delta": check_delta})
 def probcover_sampling(
     classifier,
     X_pool,
@@ -171,9 +181,6 @@ def probcover_sampling(
     if delta is None:
         delta = purity_radius(Z, _n_pseudo_classes(start), purity=purity, random_state=rng)
     else:
-        delta = check_nonnegative_float(delta, "delta")
-        if delta == 0:
-            raise ValueError("The 'delta' parameter must be > 0. Got 0.0 instead.")
         delta = float(np.ldexp(delta, shift))
     graph = radius_neighbors_graph(Z, radius=delta, mode="connectivity", include_self=True)
     return greedy_max_coverage(graph, Z_labelled.shape[0], start.n_instances, rng)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils.validation import check_max_samples, check_positive_int, make_random_state
+from .._utils.validation import make_random_state
 from ..coverage import DEFAULT_MAX_CLUSTER_SAMPLES, TYPICALITY_N_NEIGHBORS, typical_picks
 from ..embedding import query_codes
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
@@ -98,8 +98,6 @@ def typiclust_sampling(
     """
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled,
                                cold_start=True)
-    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    max_cluster_samples = check_max_samples(max_cluster_samples, "max_cluster_samples")
     Z_labelled, Z_pool = query_codes(inputs, representation, layer=layer, batch_size=batch_size)
     return typical_picks(Z_labelled, Z_pool, inputs.n_instances, make_random_state(random_state),
                           n_neighbors=n_neighbors, max_cluster_samples=max_cluster_samples)

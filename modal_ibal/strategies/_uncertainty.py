@@ -13,11 +13,8 @@ from typing import Any
 import numpy as np
 
 from .._utils.validation import (
-    check_nonnegative_float,
     check_pool,
-    check_positive_int,
 )
-from ..embedding import check_embedding
 from ..pools import dask_query, dask_rowwise_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator
 from ..scoring import (
@@ -40,7 +37,7 @@ def _rank_by_probabilities(score, classifier, X_pool, n_instances, batch_size, *
     """The ``n_instances`` pool points of highest (or lowest) ``score(probas)``."""
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
-    probas = pool_probabilities(estimator, X_pool, check_positive_int(batch_size, "batch_size"))
+    probas = pool_probabilities(estimator, X_pool, batch_size)
     select = select_highest if highest else select_lowest
     return select(score(probas), n_instances, warn_ties=True)
 
@@ -178,8 +175,6 @@ def entropy_distance_sampling(
     index.
     """
     inputs = QueryInputs.check(classifier, X_pool, n_instances, X_labelled, y_labelled)
-    gamma = check_nonnegative_float(gamma, "gamma")
-    check_embedding(embedding)
     view = inputs.view(layer=layer, batch_size=batch_size)
     # the pool read whole only where the distance needs the model's features too
     probas = pool_probabilities(inputs.estimator, inputs.X_pool, batch_size,
