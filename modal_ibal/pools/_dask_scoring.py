@@ -20,12 +20,11 @@ import numpy as np
 
 from .._utils.dask_waits import no_result, query_timeout, running_client, workers_died
 from ..embedding import embed, representation_codes
-from ..readers import LastLayer
+from ..readers import LastLayer, pool_probabilities
 from ..scoring import (
     ImportanceSummary,
     margin_weights,
     modal_entropy,
-    pool_probabilities,
     tempered_probabilities,
 )
 from ..search import LabelledCells, nearest_labelled_distance
@@ -61,7 +60,7 @@ class ChunkScorer:
     """Columns (importance, entropy, distance: those asked for) of one pool chunk.
 
     ``entropy_of`` is the fitted estimator whose probabilities give the entropy
-    column, as :func:`modal_ibal.scoring.pool_probabilities` reads them in memory.
+    column, as :func:`modal_ibal.readers.pool_probabilities` reads them in memory.
     """
 
     layer: LastLayer

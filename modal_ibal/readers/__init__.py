@@ -12,15 +12,14 @@ from ._labels import ColumnLabels, column_indices, label_columns, label_vector
 from ._last_layer import (
     check_n_features,
     check_single_output,
-    is_skorch_net,
     last_layer,
     named_input_errors,
-    single_output_message,
 )
 from ._losses import SoftmaxCrossEntropy
-from ._outputs import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs, read_probabilities
+from ._outputs import DEFAULT_BATCH_SIZE, LastLayer, LastLayerOutputs
+from ._probabilities import pool_probabilities
 from ._query import ModelAndLabels, QueryInputs, labelled_view, model_and_labels
-from ._skorch_net import final_linear, held_module, module_input
+from ._skorch_net import final_linear, held_module
 from ._view import COLD_START_STRATEGIES, LabelledView, fitted_estimator, resolve_labelled_set
 
 __all__ = [
@@ -39,16 +38,13 @@ __all__ = [
     "final_linear",
     "fitted_estimator",
     "held_module",
-    "is_skorch_net",
     "label_columns",
     "label_vector",
     "labelled_view",
     "last_layer",
     "model_and_labels",
-    "module_input",
     "named_input_errors",
-    "read_probabilities",
+    "pool_probabilities",
     "resolve_labelled_set",
-    "single_output_message",
 ]
 

@@ -30,7 +30,6 @@ from ._uncertainty import (
     modal_entropy,
     modal_margin,
     per_class_share,
-    pool_probabilities,
     predictive_entropy,
 )
 
@@ -54,7 +53,6 @@ __all__ = [
     "modal_margin",
     "normalise_by_max",
     "per_class_share",
-    "pool_probabilities",
     "predictive_entropy",
     "ranking_keys",
     "representer_importance",

@@ -29,8 +29,8 @@ from .._utils.validation import (
     is_dask_array,
     n_samples,
 )
-from ..readers import DEFAULT_BATCH_SIZE, ModelAndLabels, model_and_labels
-from ..scoring import pool_probabilities, predictive_entropy
+from ..readers import DEFAULT_BATCH_SIZE, ModelAndLabels, model_and_labels, pool_probabilities
+from ..scoring import predictive_entropy
 from ._agreement import class_balanced_agreement, cohens_kappa
 
 __all__ = [

@@ -16,13 +16,12 @@ from .._utils.validation import (
     check_pool,
 )
 from ..pools import dask_query, dask_rowwise_query
-from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator
+from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator, pool_probabilities
 from ..scoring import (
     DEFAULT_GAMMA,
     entropy_distance_scores,
     modal_entropy,
     modal_margin,
-    pool_probabilities,
     select_highest,
     select_lowest,
 )

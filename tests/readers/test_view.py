@@ -147,8 +147,8 @@ def test_streamed_pool_probabilities_equal_the_whole_read(net, split, wide_pool,
 
 def test_fast_pool_probabilities_are_streamed(net, wide_pool, monkeypatch):
     from modal_ibal.readers import _outputs as outputs
+    from modal_ibal.readers import pool_probabilities
     from modal_ibal.readers._last_layer import last_layer
-    from modal_ibal.scoring._uncertainty import pool_probabilities
 
     whole = last_layer(net, batch_size=64).outputs(wide_pool).probas
     monkeypatch.setattr(outputs, "STREAM_ROWS", 96)

@@ -8,10 +8,10 @@ import numpy as np
 from scipy.stats import entropy
 from sklearn.linear_model import LogisticRegression
 
+from modal_ibal.readers import pool_probabilities
 from modal_ibal.scoring._uncertainty import (
     modal_entropy,
     per_class_share,
-    pool_probabilities,
     predictive_entropy,
 )
 

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from modal_ibal.scoring._uncertainty import margin_weights, pool_probabilities
+from modal_ibal.readers import pool_probabilities
+from modal_ibal.scoring._uncertainty import margin_weights
 
 
 def test_margin_weights_are_one_minus_the_top_two_gap():

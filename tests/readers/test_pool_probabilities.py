@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import TinyMLP, make_net
 
-from modal_ibal.readers import labelled_view
-from modal_ibal.scoring._uncertainty import modal_margin, pool_probabilities
+from modal_ibal.readers import labelled_view, pool_probabilities
+from modal_ibal.scoring._uncertainty import modal_margin
 
 
 class _Tempered(TinyMLP):
