@@ -19,7 +19,7 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
    come here, where the kernel graph is built and the greedy runs.
 
 A search that would be exact above
-:data:`~modal_ibal.search.GATHER_MAX_POINTS` (10,000) points
+:data:`~modal_ibal.search._dask_neighbours.GATHER_MAX_POINTS` (10,000) points
 (``algorithm='brute'``, or ``n_neighbors`` at least the number of points) would
 bring every code here and build :math:`M \times M` arrays: it is refused, before
 any chunk is computed. "The workers" are those of the active scheduler: on a
@@ -100,7 +100,7 @@ def dask_herding_query(
     ------
     ValueError
         Before any chunk is computed, when the neighbour search would be exact
-        on more than :data:`~modal_ibal.search.GATHER_MAX_POINTS`
+        on more than :data:`~modal_ibal.search._dask_neighbours.GATHER_MAX_POINTS`
         (10,000) labelled + pool points, with every code brought to this process:
         ``algorithm='brute'`` (pass ``'auto'`` or ``'partitioned'``) or
         ``n_neighbors`` at least the number of points (pass a smaller one, e.g.

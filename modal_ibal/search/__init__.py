@@ -12,7 +12,7 @@ one k-means (k-means++ seeds, Lloyd iterations, nearest centres).
 """
 
 from ._cells import LabelledCells, uses_cells
-from ._dask_neighbours import GATHER_MAX_POINTS, check_dask_search
+from ._dask_neighbours import check_dask_search
 from ._dask_recall import checked_dask_neighbours
 from ._distance_cache import LabelledDistanceCache
 from ._kmeans import kmeans_plus_plus_seeds, nearest_centre_distance
@@ -22,7 +22,6 @@ from ._nearest_labelled import nearest_labelled_distance, nearest_labelled_index
 from ._recall import SearchRecallWarning
 
 __all__ = [
-    "GATHER_MAX_POINTS",
     "LabelledCells",
     "LabelledDistanceCache",
     "SearchRecallWarning",
