@@ -193,5 +193,43 @@ def test_the_readme_layout_is_the_tree():
     assert block.group(1) == layout(), "README layout is stale: run python tests/test_layout.py"
 
 
+def public_names() -> str:
+    """The README's list of public names: each public module's ``__all__``, wrapped at 100."""
+    import importlib
+    import pkgutil
+
+    import modal_ibal
+
+    lines, everything = [], set()
+    modules = [info.name for info in pkgutil.walk_packages(modal_ibal.__path__, "modal_ibal.")
+               if not any(part.startswith("_") for part in info.name.split("."))]
+    for name in ["modal_ibal", *sorted(modules)]:
+        exported = sorted(getattr(importlib.import_module(name), "__all__", []), key=str.lower)
+        everything.update(exported)
+        if exported:
+            text = f"- `{name}` ({len(exported)}): " + ", ".join(f"`{n}`" for n in exported)
+            lines += textwrap.wrap(text, 100, subsequent_indent="  ", break_on_hyphens=False)
+    top = set(modal_ibal.__all__)
+    across = {imported for path in MODULES if layer_of(path) != "__init__"
+              for module, names in _imports(path)
+              if _target_layer(module) not in (layer_of(path), SHARED_TOOLBOX)
+              for imported in names} - top
+    summary = (f"{len(everything)} distinct names: {len(top)} in `modal_ibal` itself, "
+               f"{len(everything & across)} that another layer imports, "
+               f"{len(everything - top - across)} more for users alone.")
+    return "\n".join([summary, "", *lines])
+
+
+def test_the_readme_lists_every_public_name():
+    """Names reachable without an underscore are the README's list: none appears unseen."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- public names -->\n(.*?)\n<!-- end of public names -->", readme, re.S)
+    assert block, "README.md has no public names block"
+    assert block.group(1) == public_names(), (
+        "README public names are stale: run python tests/test_layout.py --names")
+
+
 if __name__ == "__main__":
-    print(layout())
+    import sys
+
+    print(public_names() if "--names" in sys.argv else layout())
