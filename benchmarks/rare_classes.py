@@ -107,7 +107,7 @@ def one_per_cluster_sampling(classifier, X_pool, n_instances: int = 1, *, random
                              normalize_rows: bool | str = True):
     """Margin-weighted herding under a partition-matroid constraint, as TypiClust spreads picks.
 
-    The clusters are :func:`modal_ibal.coverage.coverage_clusters` of the
+    The clusters are :func:`modal_ibal.coverage._concave.coverage_clusters` of the
     codes (unit rows by default); a pick must come from a cluster of more than 5
     points that holds no label or earlier pick, while one remains; then any pool
     point. Each pick is the allowed point of highest weighted coverage gain (with

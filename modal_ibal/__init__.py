@@ -10,16 +10,16 @@ sub-package     what it holds
 ==============  ===================================================================
 ``readers``     the model's view: last-layer features, logits and loss gradients
                 of skorch nets, scikit-learn models and pipelines; streaming; labels
-``search``      exact nearest-labelled search, its cells and cache, k-NN, k-means,
-                row hashing
+``search``      exact nearest-labelled search, its cells and cache, k-NN (in memory
+                and on a Dask array), k-means
 ``embedding``   the space distances are measured in: representations, cached
                 embeddings, autoencoders
 ``scoring``     representer-point importance (Eq. 2), its refit, uncertainty, the
                 distance term (Eq. 4), calibration, selection of the best scores
 ``coverage``    coverage engines: TypiClust's clusters, ProbCover's balls, the
                 kernel graph and greedy of kernel herding
-``pools``       pools held by Dask: chunked scoring on the workers
-``strategies``  one module per strategy, the contract, the cold start, the registry
+``strategies``  one module per strategy, the contract and its option checks, the
+                registry, and the Dask backends that score a pool where it lives
 ``stopping``    stopping criteria: stabilising predictions, uncertainty, budget, coverage
 ``labelling``   labelling for real: a resumable loop over ids, answer files, Label Studio
 ``experiments`` the paper's experiments: data, networks, runner, results, figures

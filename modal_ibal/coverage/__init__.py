@@ -4,6 +4,8 @@
 max coverage of balls; ``kernel``: the truncated Gaussian k-NN kernel graph; ``herding``:
 the greedy of kernel herding on that graph (MaxHerding, with UHerding-style weights);
 and ``concave``: herding's concave per-cluster coverage, which finds rare classes.
+``herding_graph`` goes from a query's codes to the graph and clusters herding runs on,
+in memory or on a Dask array (whose codes ``dask_codes`` scales and clusters).
 """
 
 from ._balls import greedy_max_coverage

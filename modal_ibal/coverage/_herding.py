@@ -261,7 +261,7 @@ def herding_batch(graph: sp.csr_matrix, n_labelled: int, n_instances: int,
     Parameters
     ----------
     graph : scipy.sparse.csr_matrix of shape (n_labelled + n_pool, n_labelled + n_pool)
-        Symmetric kernel values (:func:`modal_ibal.coverage.kernel_graph`).
+        Symmetric kernel values (:func:`modal_ibal.coverage._kernel.kernel_graph`).
     n_labelled, n_instances : int
     pool_weights : ndarray of shape (n_pool,), optional
     groups : ndarray of shape (n_labelled + n_pool,), int, optional

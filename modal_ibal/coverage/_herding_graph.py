@@ -82,8 +82,11 @@ def dask_herding_graph(Z_labelled: np.ndarray, codes, n_instances: int, options:
     Returns
     -------
     graph, groups
-        As :func:`herding_graph`'s; only the :math:`M \\times k` neighbour lists,
-        a sample for the clusters and one cluster id per point come here.
+        As :func:`herding_graph`'s. Only the :math:`M \\times k` neighbour lists
+        and, for the clusters, a sample of codes and one cluster id per point come
+        here; up to ``COVERAGE_CLUSTER_SAMPLES`` (4,096) points, the clusters are
+        those of every code, brought here. ``options.algorithm`` is not used: above
+        the exact search's limit the search is the partitioned one.
     """
     Z = dask_kernel_codes(Z_labelled, codes, options.normalize_rows)  # persisted [M, d]
     n_labelled, n_points = Z_labelled.shape[0], int(Z.shape[0])

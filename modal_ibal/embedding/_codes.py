@@ -80,7 +80,9 @@ def check_representation(representation: Any) -> None:
     Raises
     ------
     ValueError
-        For any other value.
+        For any other string.
+    TypeError
+        For any other type.
     sklearn.exceptions.NotFittedError
         For a scikit-learn transformer that is not fitted (:func:`check_embedding`).
     """
@@ -90,7 +92,8 @@ def check_representation(representation: Any) -> None:
                                                  or callable(representation)):
         check_embedding(representation, "representation")
         return
-    raise ValueError(
+    error = ValueError if isinstance(representation, str) else TypeError
+    raise error(
         "The 'representation' parameter must be 'inputs', 'features', a fitted "
         f"transformer or a callable. Got {representation!r} instead."
     )

@@ -5,7 +5,9 @@ linear model or MLP (``scikit_learn``) or a pipeline ending in one; each returns
 :class:`LastLayerOutputs` (the final layer's input features, logits and the loss
 gradients w.r.t. the logits, ``outputs``), read in row chunks where that is exact.
 ``labels`` holds the one rule from class labels to output columns, ``losses``
-the losses' gradients, ``view`` the labelled set and pool as one query sees them.
+the losses' gradients, ``view`` the labelled set and pool as one query sees them,
+``probabilities`` the pool's class probabilities. ``query`` is the strategies'
+door: a query's inputs (pool, batch size, model, labelled set) checked once.
 """
 
 from ._labels import ColumnLabels, column_indices, label_columns, label_vector

@@ -118,7 +118,7 @@ def select_temperature(
     Parameters
     ----------
     estimator : fitted classifier
-        Any estimator :func:`modal_ibal.readers._last_layer` reads; it is cloned,
+        Any estimator :func:`modal_ibal.readers.last_layer` reads; it is cloned,
         never changed.
     X_labelled, y_labelled : array-like
         The labelled set.

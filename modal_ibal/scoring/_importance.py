@@ -105,9 +105,13 @@ class ImportanceSummary:
 
 
 def check_reading(reading: Any) -> str:
-    """``reading``, one of :data:`READINGS`; a ``ValueError`` naming the parameter otherwise."""
+    """``reading``, one of :data:`READINGS`; an error naming the parameter otherwise.
+
+    A ``TypeError`` for a value that is not a string, a ``ValueError`` for another string.
+    """
     if not isinstance(reading, str) or reading not in READINGS:
-        raise ValueError(
+        error = ValueError if isinstance(reading, str) else TypeError
+        raise error(
             f"The 'reading' parameter must be one of {list(READINGS)}. Got {reading!r} instead."
         )
     return reading

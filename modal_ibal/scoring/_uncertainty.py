@@ -1,7 +1,8 @@
 """Uncertainty on the pool: entropy, margin and herding's margin weights.
 
-The margin is that between the two most probable classes; the probabilities are read once
-per query.
+Each is computed from the pool's class probabilities, which the readers read once per
+query (:func:`modal_ibal.readers.pool_probabilities`); the margin is that between the
+two most probable classes.
 """
 
 from __future__ import annotations

@@ -286,7 +286,7 @@ def dask_partitioned_neighbours(
     threads of this process: it then holds them, twice while the search runs.
     ``Z`` is read three times (a sample, the assignment to coarse cells, the
     shuffle): persist it first when it is costly to compute, as
-    :func:`modal_ibal.pools.dask_herding_query` does with the codes.
+    :func:`modal_ibal.strategies._dask_herding.dask_herding_query` does with the codes.
     A coarse cell is never split, so one holding many more points than the
     others (e.g. many exact duplicates) becomes one large block, searched by one
     task.

@@ -22,8 +22,12 @@ module                 strategies
 ``budget_switch``      :func:`ibal_budget_switch_sampling`: cluster-IBAL, then IBAL-D
 =====================  ============================================================
 
-``contract``, ``cold_start`` and ``registry`` hold what they share: the call
-signature and its checks, the first batch from zero labels, and the names.
+``contract``, ``parameters`` and ``registry`` hold what they share: the call
+signature, the checks of their options, and the names. The ``dask_*`` modules are
+the strategies' backends for a pool held by Dask, scored where its chunks live:
+the model shipped once to the workers (``dask_scoring``), the batch chosen by a
+tree reduction (``dask_selection``), IBAL, IBAL-D and the uncertainty rules
+(``dask_queries``) and kernel herding (``dask_herding``).
 :data:`STRATEGIES` names every strategy with fixed options, e.g. ``"ibal-pseudo"``
 is ``functools.partial(ibal_sampling, reading="pseudo")``; the experiment runner
 and the command line accept these names.

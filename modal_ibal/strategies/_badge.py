@@ -80,7 +80,7 @@ def _kmeanspp_factorised(
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
-@follows_contract
+@follows_contract(shared_options=True)
 def badge_sampling(
     classifier,
     X_pool,
@@ -131,8 +131,7 @@ def badge_sampling(
     """
     X_pool, n_instances = check_pool(X_pool, n_instances)
     estimator = fitted_estimator(classifier)
-    reader = last_layer(estimator, layer=layer,
-                        batch_size=batch_size)
+    reader = last_layer(estimator, layer=layer, batch_size=batch_size)
     check_n_features(estimator, X_pool, "X_pool")
     with named_input_errors("X_pool"):
         outputs = reader.outputs(X_pool)

@@ -33,7 +33,8 @@ def check_strategy(strategy: Any, name: str) -> Callable:
     return strategy
 
 
-@follows_contract(parameters={"early": check_strategy, "late": check_strategy})
+@follows_contract(parameters={"early": check_strategy, "late": check_strategy},
+                  shared_options=True)
 def ibal_budget_switch_sampling(
     classifier,
     X_pool,

@@ -53,7 +53,7 @@ def disagreement_ranks(scores: np.ndarray) -> np.ndarray:
     return (rankdata(-ranking_keys(scores), method="min") - 1.0) / (scores.size - 1)
 
 
-@follows_contract
+@follows_contract(shared_options=True)
 def ibal_cluster_sampling(
     classifier,
     X_pool,

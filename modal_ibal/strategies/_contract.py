@@ -22,9 +22,9 @@ signature when it is defined, fills in the shared part of its docstring and
 guarantees the random state.
 
 The contract is also the one place that decides how a pool is read. A strategy
-declares its Dask backend (``dask_pool=``, a function of :mod:`modal_ibal.pools`
-that scores the pool where its chunks live and gives the same picks as in
-memory); a ``dask.array`` pool then goes to that backend, with the strategy's own
+declares its Dask backend (``dask_pool=``, a function of one of this package's
+``_dask_*`` modules, which scores the pool where its chunks live and gives the same
+picks as in memory); a ``dask.array`` pool then goes to that backend, with the strategy's own
 arguments bound to its signature, and any other pool to the strategy, which reads
 it whole or streams it in row chunks (:class:`modal_ibal.readers.LabelledView`).
 A strategy without a backend refuses a ``dask.array`` with a ``TypeError`` naming
@@ -32,9 +32,9 @@ those that have one, before anything is read, instead of turning the pool into
 one in-memory array.
 
 And it is where a strategy's options are checked, once for both paths: each
-keyword with a check in :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS`
-(or in the strategy's own ``parameters=``) is checked as the call comes in, before
-the pool, the model or the labelled set is read.
+keyword with a declared check (``parameters=``, and with ``shared_options=True``
+the package's :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS`) is checked
+as the call comes in, before the pool, the model or the labelled set is read.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class QueryStrategy(Protocol):
 
 
 def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | None = None,
-                     cold_start: bool = False,
+                     cold_start: bool = False, shared_options: bool = False,
                      parameters: dict[str, OptionCheck] | None = None) -> Callable:
     """Declare that ``strategy`` follows the contract: check its signature, complete its docstring.
 
@@ -109,9 +109,12 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | 
     it, a Dask pool is answered by ``backend(query, **arguments)``, ``query`` the
     returned function and ``arguments`` the call bound to ``strategy``'s signature
     with its defaults, and the strategy is listed in :data:`DASK_POOL_STRATEGIES`.
-    ``parameters`` maps the strategy's own options to their checks
-    (``check(value, name) -> value``); the options it shares with other
-    strategies are checked by :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS`.
+    ``parameters`` maps the strategy's options to their checks
+    (``check(value, name) -> value``), run on the values a caller passes before
+    the strategy or its backend runs; ``shared_options=True`` adds the checks of
+    :data:`~modal_ibal.strategies._parameters.OPTION_CHECKS` for the options the
+    strategy takes (as this package's strategies do: ``gamma``, ``batch_size``,
+    ``representation``, ...), under this package's meaning of those names.
 
     Raises
     ------
@@ -122,7 +125,7 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | 
     """
     if strategy is None:
         return functools.partial(follows_contract, dask_pool=dask_pool, cold_start=cold_start,
-                                 parameters=parameters)
+                                 shared_options=shared_options, parameters=parameters)
     signature = inspect.signature(strategy)
     declared = signature.parameters
     positional = [name for name, p in declared.items()
@@ -139,7 +142,8 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | 
     unknown = sorted(set(parameters or ()) - keywords)
     if unknown:
         raise TypeError(f"{strategy.__name__} has no keyword-only options {unknown} to check.")
-    checks = {name: check for name, check in {**OPTION_CHECKS, **(parameters or {})}.items()
+    shared = OPTION_CHECKS if shared_options else {}
+    checks = {name: check for name, check in {**shared, **(parameters or {})}.items()
               if name in keywords}
     doc = strategy.__doc__ or ""
     for line in doc.splitlines():

@@ -41,7 +41,7 @@ def _kcenter_greedy(
     return np.asarray(picks, dtype=np.int64), np.asarray(radii)
 
 
-@follows_contract
+@follows_contract(shared_options=True)
 def coreset_sampling(
     classifier,
     X_pool,

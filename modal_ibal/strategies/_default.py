@@ -9,7 +9,7 @@ share of the point's predicted class, so points the model files under a rarely
 predicted class keep their worth
 (:func:`modal_ibal.scoring.class_balanced_margin_weights`); and signed
 codes are compared in their own Euclidean geometry rather than on the unit sphere
-(:func:`modal_ibal.coverage.rows_normalized`). Chosen by measurement
+(``normalize_rows='auto'`` of :func:`modal_ibal.herding_sampling`). Chosen by measurement
 (``python -m benchmarks.rare_classes``, 10 paired seeds, scikit-activeml 1.0.1
 beside it; numbers in ``benchmarks/README.md``). It starts from zero labels: with
 no fitted model the weights are 1 and the first batch is pure coverage; when the
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..pools import dask_herding_query
 from ..readers import DEFAULT_BATCH_SIZE
 from ._contract import follows_contract
+from ._dask_herding import dask_herding_query
 from ._herding import herding_sampling
 
 __all__ = ["DEFAULT_HERDING", "default_sampling"]
@@ -37,7 +37,7 @@ DEFAULT_HERDING = {"weights": "balanced-margin", "normalize_rows": "auto",
 
 
 @follows_contract(dask_pool=functools.partial(dask_herding_query, **DEFAULT_HERDING),
-                  cold_start=True)
+                  cold_start=True, shared_options=True)
 def default_sampling(
     classifier,
     X_pool,
@@ -80,7 +80,7 @@ def default_sampling(
                \qquad w(x) = \frac{1 - (p_{x,(1)} - p_{x,(2)})}{C\, f_{\hat y(x)}},
 
     the most, over :math:`K = \min(n + B, 50)` k-means clusters :math:`g` of the
-    labelled and pool codes (:func:`modal_ibal.coverage.coverage_clusters`).
+    labelled and pool codes (:func:`modal_ibal.coverage.herding_graph`).
     Plain coverage (the sum without the roots) is worth the mass a pick covers,
     so a small, isolated group waits until the large ones are covered: on the
     benchmark's imbalanced sets the root is what finds the rare classes. Codes
@@ -104,14 +104,14 @@ def default_sampling(
     adopted; :func:`herding_sampling` offers both as options.
 
     A ``dask.array`` pool is read on the workers
-    (:func:`modal_ibal.pools.dask_herding_query`), with the picks of the
+    (:func:`modal_ibal.strategies._dask_herding.dask_herding_query`), with the picks of the
     same pool in memory up to the rounding its notes describe.
 
     ``random_state`` seeds the k-means of the clusters (None: seed 0, so that a
     query repeated on the same pool and labels gives the same batch); the greedy
     is deterministic, ties to the lower pool index. Up to 10,000
     labelled + pool points the neighbour graph comes from an exact search; above,
-    from the inverted-file search of :func:`modal_ibal.search._knn_partitioned.partitioned_neighbours`,
+    from the inverted-file search of :func:`modal_ibal.search.nearest_neighbours`,
     :math:`O(M \cdot 512 \cdot d)`, or from the exact search where that finds fewer
     than 80% of the true neighbours of 256 sampled points (see :func:`herding_sampling`).
     """

@@ -22,7 +22,6 @@ import numpy as np
 from .._utils.validation import n_samples
 from ..coverage import DEFAULT_N_NEIGHBORS, check_herding_options, herding_batch, herding_graph
 from ..embedding import query_codes
-from ..pools import dask_herding_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_TEMPERATURES,
@@ -32,11 +31,13 @@ from ..scoring import (
     tempered_probabilities,
 )
 from ._contract import follows_contract
+from ._dask_herding import dask_herding_query
 
 __all__ = ["herding_sampling"]
 
 
-@follows_contract(dask_pool=dask_herding_query, cold_start=True)
+@follows_contract(dask_pool=dask_herding_query, cold_start=True,
+                  shared_options=True)
 def herding_sampling(
     classifier,
     X_pool,
@@ -73,7 +74,7 @@ def herding_sampling(
     bandwidth : float or 'labelled', optional
         Kernel width :math:`h` on the unit-normalised rows; default as in
         :func:`modal_ibal.coverage.knn_kernel_graph`. ``'labelled'``: UHerding's
-        adaptive width, :func:`modal_ibal.coverage.labelled_bandwidth` (the
+        adaptive width, :func:`modal_ibal.coverage._kernel.labelled_bandwidth` (the
         default below two distinct labelled points).
     weights : {None, 'margin', 'balanced-margin'} or ndarray of shape (n_pool,), default=None
         :math:`w(x)`, what covering each pool point is worth: None for 1 (MaxHerding);
@@ -104,7 +105,7 @@ def herding_sampling(
         Scale every code to unit Euclidean norm before the kernel (cosine
         geometry, as for self-supervised embeddings); False keeps the codes'
         own Euclidean geometry; ``'auto'`` scales them when no code is negative
-        (:func:`modal_ibal.coverage.rows_normalized`).
+        (:func:`modal_ibal.coverage._kernel.rows_normalized`).
     concave_clusters : bool, default=False
         Maximise the concave per-cluster coverage :math:`\sum_g \sqrt{C_g}` over
         :math:`K = \min(n + B, 50)` k-means clusters of the codes instead of the
@@ -145,7 +146,7 @@ def herding_sampling(
     and the batch is pure coverage; an unfitted model is never read.
 
     **Dask pools.** A ``dask.array`` pool is read where its chunks live
-    (:func:`modal_ibal.pools.dask_herding_query`): the workers map each
+    (:func:`modal_ibal.strategies._dask_herding.dask_herding_query`): the workers map each
     chunk to its codes and margin weights; above 10,000 points the neighbour search
     runs on them too, and only the :math:`M \times k` neighbour lists come to the caller; the picks are
     those of the same pool in memory, up to the rounding that backend's notes

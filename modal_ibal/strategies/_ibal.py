@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from ..pools import dask_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs
 from ..scoring import (
     DEFAULT_GAMMA,
@@ -25,11 +24,13 @@ from ..scoring import (
 )
 from ..search import LabelledDistanceCache
 from ._contract import follows_contract
+from ._dask_queries import dask_query
 
 __all__ = ["ibal_distance_sampling", "ibal_sampling"]
 
 
-@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance",)))
+@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance",)),
+                  shared_options=True)
 def ibal_sampling(
     classifier,
     X_pool,
@@ -88,7 +89,8 @@ def ibal_sampling(
     return select_lowest(scores, inputs.n_instances, warn_ties=True)
 
 
-@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance", "distance")))
+@follows_contract(dask_pool=functools.partial(dask_query, terms=("importance", "distance")),
+                  shared_options=True)
 def ibal_distance_sampling(
     classifier,
     X_pool,

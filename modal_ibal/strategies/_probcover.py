@@ -110,7 +110,8 @@ def check_delta(delta: Any, name: str = "delta") -> float | None:
     return delta
 
 
-@follows_contract(cold_start=True, parameters={"delta": check_delta})
+@follows_contract(cold_start=True, parameters={"delta": check_delta},
+                  shared_options=True)
 def probcover_sampling(
     classifier,
     X_pool,

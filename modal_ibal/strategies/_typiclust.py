@@ -24,7 +24,7 @@ from ._contract import follows_contract
 __all__ = ["typiclust_sampling"]
 
 
-@follows_contract(cold_start=True)
+@follows_contract(cold_start=True, shared_options=True)
 def typiclust_sampling(
     classifier,
     X_pool,

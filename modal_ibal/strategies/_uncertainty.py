@@ -15,7 +15,6 @@ import numpy as np
 from .._utils.validation import (
     check_pool,
 )
-from ..pools import dask_query, dask_rowwise_query
 from ..readers import DEFAULT_BATCH_SIZE, QueryInputs, fitted_estimator, pool_probabilities
 from ..scoring import (
     DEFAULT_GAMMA,
@@ -27,6 +26,7 @@ from ..scoring import (
 )
 from ..search import LabelledDistanceCache
 from ._contract import follows_contract
+from ._dask_queries import dask_query, dask_rowwise_query
 
 __all__ = ["DEFAULT_GAMMA", "entropy_distance_sampling", "entropy_sampling", "margin_sampling"]
 
@@ -41,7 +41,8 @@ def _rank_by_probabilities(score, classifier, X_pool, n_instances, batch_size, *
     return select(score(probas), n_instances, warn_ties=True)
 
 
-@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=True))
+@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=True),
+                  shared_options=True)
 def entropy_sampling(
     classifier,
     X_pool,
@@ -86,7 +87,8 @@ def entropy_sampling(
                                   n_instances, batch_size, highest=True)
 
 
-@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=False))
+@follows_contract(dask_pool=functools.partial(dask_rowwise_query, highest=False),
+                  shared_options=True)
 def margin_sampling(
     classifier,
     X_pool,
@@ -128,7 +130,8 @@ def margin_sampling(
 
 
 @follows_contract(dask_pool=functools.partial(dask_query, terms=("entropy", "distance"),
-                                                highest=True))
+                                                highest=True),
+                  shared_options=True)
 def entropy_distance_sampling(
     classifier,
     X_pool,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils.validation import check_pool, make_random_state, n_samples
-from ..pools import dask_uniform_query
 from ..scoring import select_lowest
 from ._contract import follows_contract
+from ._dask_queries import dask_uniform_query
 
 __all__ = ["random_sampling"]
 
 
-@follows_contract(dask_pool=dask_uniform_query, cold_start=True)
+@follows_contract(dask_pool=dask_uniform_query, cold_start=True,
+                  shared_options=True)
 def random_sampling(
     classifier,
     X_pool,

@@ -134,7 +134,7 @@ def test_weights_scale_each_pool_points_share_of_the_gain(learner, split):
          "'representation' parameter must return one row per sample"),
         ({"representation": lambda X: np.full(X.shape, np.nan)}, ValueError,
          "'representation' parameter returned codes that are not finite"),
-        ({"representation": 3}, ValueError, "'representation' parameter must be 'inputs'"),
+        ({"representation": 3}, TypeError, "'representation' parameter must be 'inputs'"),
         ({"weights": "entropy"}, ValueError, r"'weights' parameter must be None, 'margin', 'balanced-margin' or"),
         ({"weights": np.ones(3)}, ValueError, r"'weights' parameter must have shape \(120,\)"),
         ({"weights": -np.ones(120)}, ValueError, "'weights' parameter must hold finite values"),

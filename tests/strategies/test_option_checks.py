@@ -91,7 +91,7 @@ def test_checked_values_reach_the_strategy_converted():
     """An int-like numpy value is handed on as the int the check returns."""
     seen = {}
 
-    @strategies.follows_contract
+    @strategies.follows_contract(shared_options=True)
     def probe(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
               y_labelled=None, batch_size: int = 8):
         """Probe."""
@@ -102,9 +102,43 @@ def test_checked_values_reach_the_strategy_converted():
     assert type(seen["batch_size"]) is int and seen["batch_size"] == 5
 
 
+def test_a_users_strategy_keeps_its_own_meaning_of_an_option_name():
+    """Without shared_options the package's checks stay out; parameters= adds one's own."""
+    seen = {}
+
+    def check_method(value, name):
+        if value not in ("umap", "pca"):
+            raise ValueError(f"The '{name}' parameter must be 'umap' or 'pca'. Got {value!r}.")
+        return value
+
+    @strategies.follows_contract(parameters={"method": check_method})
+    def probe(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
+              y_labelled=None, representation="umap", n_neighbors=None, method="pca"):
+        """Probe."""
+        seen.update(representation=representation, n_neighbors=n_neighbors)
+        return np.arange(n_instances), np.zeros(n_instances)
+
+    probe(None, np.zeros((3, 2)), 1, representation="tsne", n_neighbors=None)
+    assert seen == {"representation": "tsne", "n_neighbors": None}
+    with pytest.raises(ValueError, match="'method'"):
+        probe(None, UntouchablePool(), 1, method="lle")
+
+
 def test_parameters_must_name_options_the_strategy_takes():
     with pytest.raises(TypeError, match="no keyword-only options"):
         @strategies.follows_contract(parameters={"radius": lambda value, name: value})
         def probe(classifier, X_pool, n_instances=1, *, random_state=None, X_labelled=None,
                   y_labelled=None):
             """Probe."""
+
+
+@pytest.mark.parametrize(("strategy", "option"), [
+    (strategies.ibal_sampling, "reading"),
+    (strategies.ibal_cluster_sampling, "representation"),
+    (strategies.herding_sampling, "representation"),
+])
+def test_a_wrong_type_is_a_type_error_and_a_wrong_word_a_value_error(strategy, option):
+    with pytest.raises(TypeError, match=f"'{option}'"):
+        strategy(object(), UntouchablePool(), 1, **{option: 3})
+    with pytest.raises(ValueError, match=f"'{option}'"):
+        strategy(object(), UntouchablePool(), 1, **{option: "nope"})

@@ -13,12 +13,12 @@ from sklearn.linear_model import LogisticRegression
 from modal_ibal import default_sampling, herding_sampling
 from modal_ibal.coverage import _dask_codes as dask_clusters
 from modal_ibal.coverage._concave import COVERAGE_CLUSTER_SAMPLES, coverage_clusters
-from modal_ibal.pools import _dask_herding as dask_herding
 from modal_ibal.search import _dask_neighbours as dask_neighbours
 from modal_ibal.search import _dask_recall as dask_recall
 from modal_ibal.search import _knn as knn
 from modal_ibal.search._knn_exact import exact_neighbours
 from modal_ibal.search._knn_partitioned import partitioned_neighbours
+from modal_ibal.strategies import _dask_herding as dask_herding
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")

@@ -6,7 +6,7 @@ of ``ibal_sampling``, ``ibal_distance_sampling`` and ``entropy_distance_sampling
 to :func:`dask_query`, of ``entropy_sampling`` and ``margin_sampling`` to
 :func:`dask_rowwise_query`, and of ``random_sampling`` to :func:`dask_uniform_query`,
 with the strategy's own arguments (``default_sampling`` and ``herding_sampling``: see
-:mod:`modal_ibal.pools._dask_herding`). The pool is scored where it lives:
+:mod:`modal_ibal.strategies._dask_herding`). The pool is scored where it lives:
 
 1. the labelled set is read here, in the calling process: its final-layer
    outputs, the class sums :math:`S_c`, :math:`\kappa`, the refit last layer when
@@ -17,7 +17,7 @@ with the strategy's own arguments (``default_sampling`` and ``herding_sampling``
    network once per query, not once per chunk; a model the workers cannot load
    fails there with its reason, and a worker that dies can have them rebuilt;
 3. every row chunk is read and scored on the worker that holds it, by the same
-   code as an in-memory pool (the reader of :func:`modal_ibal.readers._last_layer`
+   code as an in-memory pool (the reader of :func:`modal_ibal.readers.last_layer`
    moves each batch to the module's device, so CUDA workers run the forward pass
    on their GPU);
 4. IBAL-D and entropy + D divide each term by its maximum over the pool: two
@@ -108,8 +108,7 @@ SCORE_TERMS = ("importance", "entropy", "distance")
 def _read_labelled(inputs: QueryInputs, layer, batch_size):
     """(reader, labelled outputs, labelled classes), read in this process."""
     check_n_features(inputs.estimator, inputs.X_pool, "X_pool")  # before a worker reads a chunk
-    reader = last_layer(inputs.estimator, layer=layer,
-                        batch_size=batch_size)
+    reader = last_layer(inputs.estimator, layer=layer, batch_size=batch_size)
     with named_input_errors("X_labelled"):
         labelled = reader.outputs(inputs.X_labelled)
     return reader, labelled, reader.encode_labels(inputs.y_labelled)

@@ -5,8 +5,8 @@ The Dask backend of :func:`modal_ibal.herding_sampling` and of :func:`modal_ibal
 
 1. the labelled set is read here (its codes, the model's temperature when asked
    to calibrate it); the model is shipped once to the workers
-   (:func:`modal_ibal.pools._dask_scoring.ship_scorer`), which map every pool chunk
-   to its codes and margin weights (:class:`~modal_ibal.pools._dask_scoring.CodeScorer`),
+   (:func:`modal_ibal.strategies._dask_scoring.ship_scorer`), which map every pool chunk
+   to its codes and margin weights (:class:`~modal_ibal.strategies._dask_scoring.CodeScorer`),
    scaled there as herding's kernel sees them (unit rows, or one power of two);
 2. up to :data:`~modal_ibal.search._knn.EXACT_SEARCH_MAX_POINTS` (10,000) labelled
    + pool points the codes come here (with ``representation='inputs'`` they are
@@ -111,7 +111,7 @@ def dask_herding_query(
     Exact where the in-memory query is exact: up to 10,000 labelled + pool
     points the picks are those of the same pool in memory, as long as the model
     (or embedding) gives a row the same outputs in any batch (see
-    :mod:`modal_ibal.pools._dask_strategies`). Above, the neighbours are the
+    :mod:`modal_ibal.strategies._dask_queries`). Above, the neighbours are the
     in-memory partitioned search's (same cells, candidates and products), so the
     picks are too, up to rounding in the last bits of a squared distance (float64
     codes) or a nearest-centre near tie. The exact, untruncated MaxHerding
@@ -135,7 +135,8 @@ def dask_herding_query(
         int(X_pool.shape[0]), n_neighbors=n_neighbors, bandwidth=bandwidth, weights=weights,
         temperature=temperature, algorithm=algorithm, normalize_rows=normalize_rows,
         concave_clusters=concave_clusters)
-    n_neighbors, bandwidth, weights, temperature, algorithm = options[:5]
+    n_neighbors, weights, temperature, algorithm = (options.n_neighbors, options.weights,
+                                                    options.temperature, options.algorithm)
     X_lab = (np.empty((0, *X_pool.shape[1:]), dtype=X_pool.dtype)  # no labelled rows to read
              if n_samples(start.X_labelled) == 0 else np.asarray(start.X_labelled))
     n_points = X_lab.shape[0] + int(X_pool.shape[0])

@@ -27,9 +27,9 @@ from modal_ibal import (
     margin_sampling,
 )
 from modal_ibal._utils.validation import check_dask_pool, is_dask_array
-from modal_ibal.pools._dask_selection import dask_select_highest, dask_select_lowest
 from modal_ibal.scoring._selection import select_highest, select_lowest
 from modal_ibal.strategies._contract import DASK_POOL_STRATEGIES
+from modal_ibal.strategies._dask_selection import dask_select_highest, dask_select_lowest
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -312,7 +312,7 @@ def test_package_works_without_dask():
         "import numpy as np\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "import modal_ibal\n"
-        "from modal_ibal.pools._dask_strategies import dask_query\n"
+        "from modal_ibal.strategies._dask_queries import dask_query\n"
         "X = np.random.default_rng(0).random((60, 3))\n"
         "y = np.arange(60) % 2\n"
         "model = LogisticRegression().fit(X[:20], y[:20])\n"
