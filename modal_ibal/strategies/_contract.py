@@ -159,13 +159,13 @@ def follows_contract(strategy: Callable | None = None, *, dask_pool: Callable | 
 
     @functools.wraps(strategy)
     def query(*args, **kwargs):
-        X_pool = args[1] if len(args) > 1 else kwargs.get("X_pool")
-        if is_dask_array(X_pool) and dask_pool is None:
+        on_dask = is_dask_array(args[1] if len(args) > 1 else kwargs.get("X_pool"))
+        if on_dask and dask_pool is None:
             _refuse_dask_pool(strategy.__name__)
         arguments = signature.bind(*args, **kwargs)
         with preserved_global_random_state():
             checked_options(arguments.arguments, checks)
-            if is_dask_array(X_pool):
+            if on_dask:
                 arguments.apply_defaults()
                 return dask_pool(query, **arguments.arguments)
             return strategy(*arguments.args, **arguments.kwargs)
